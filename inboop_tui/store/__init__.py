@@ -1,0 +1,1 @@
+"""The local replica: SQLite, projections, the outbox, search and exports."""

@@ -1,0 +1,1 @@
+"""The relay client: pull, apply, retry. No Textual."""

@@ -1,0 +1,57 @@
+"""The relay's FastAPI application: one factory for the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from relay import __version__
+from relay.api import router as api_router
+from relay.log import head_seq
+from relay.settings import RelaySettings
+from relay.state import RelayState, relay_state
+from relay.store.dialect import create_engines
+from relay.store.migrate import upgrade_to_head
+from relay.webhooks import receive_delivery, verify_subscription
+from relay.writer import LogNotifier, LogWriter
+from relay.logs import AccessLogMiddleware
+
+
+def create_app(settings: RelaySettings) -> FastAPI:
+    """Build the relay. Raises SettingsError at once when the Meta secrets are missing."""
+    app_secret, verify_token = settings.require_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engines = create_engines(settings.database_url)
+        try:
+            await upgrade_to_head(engines.writer)
+            notifier = LogNotifier()
+            writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
+            await writer.start()
+            app.state.relay = RelayState(settings, engines, writer, notifier, app_secret, verify_token)
+            try:
+                yield
+            finally:
+                await writer.stop()
+        finally:
+            await engines.dispose()
+
+    app = FastAPI(title="Inboop relay", version=__version__, lifespan=lifespan)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_route("/webhooks/meta", verify_subscription, methods=["GET"], include_in_schema=False)
+    app.add_route("/webhooks/meta", receive_delivery, methods=["POST"], include_in_schema=False)
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.include_router(api_router)
+    return app
+
+
+async def healthz(request: Request) -> JSONResponse:
+    state = relay_state(request)
+    async with state.engines.reader.connect() as conn:
+        head = await head_seq(conn)
+    return JSONResponse({"status": "ok", "head": head, "version": __version__})

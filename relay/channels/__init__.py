@@ -1,0 +1,50 @@
+"""Channel normalisers: Meta webhook deliveries in, canonical channel events out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from relay.channels import messaging, whatsapp
+from relay.channels.normalised import ItemError, ItemFailure, Normalised
+from relay.protocol import Channel
+
+_MESSAGING_OBJECTS = {"instagram": Channel.INSTAGRAM, "page": Channel.MESSENGER}
+WHATSAPP_OBJECT = "whatsapp_business_account"
+
+
+def normalise_delivery(body: bytes) -> Normalised:
+    """Every entry and every item of one delivery; what cannot be read becomes a failure."""
+    try:
+        document: Any = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return Normalised(failures=[ItemFailure("malformed_json", f"body is not JSON: {exc}")])
+    if not isinstance(document, dict):
+        return Normalised(failures=[ItemFailure("malformed_json", "body is not a JSON object")])
+    obj = document.get("object")
+    result = Normalised(object=obj if isinstance(obj, str) else None)
+    if obj not in _MESSAGING_OBJECTS and obj != WHATSAPP_OBJECT:
+        result.failures.append(ItemFailure("unknown_object", f"object {obj!r} is not handled"))
+        return result
+    entries = document.get("entry")
+    if not isinstance(entries, list):
+        result.failures.append(ItemFailure("malformed_item", "entry is not a list"))
+        return result
+    for index, entry in enumerate(entries):
+        path = f"entry[{index}]"
+        try:
+            if not isinstance(entry, dict):
+                raise ItemError("malformed_item", "entry is not an object")
+            if obj == WHATSAPP_OBJECT:
+                events, failures = whatsapp.normalise_entry(entry, path)
+            else:
+                events, failures = messaging.normalise_entry(_MESSAGING_OBJECTS[obj], entry, path)
+        except ItemError as exc:
+            result.failures.append(ItemFailure(exc.kind, exc.detail, path))
+            continue
+        result.events.extend(events)
+        result.failures.extend(failures)
+    return result
+
+
+__all__ = ["ItemFailure", "Normalised", "normalise_delivery"]

@@ -1,0 +1,232 @@
+"""The event log: appending deliveries and their events, reading pages of it.
+
+Appends lock the single ``log_head`` row first, then skip events whose dedup key is already in
+the log, then number the rest from the head. Under that lock nothing else appends, so ``seq``
+is gap-free in commit order and a repeated event is never appended twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relay.channels import Normalised
+from relay.protocol import format_time
+from relay.store.tables import deliveries, events, integration_failures, log_head
+
+_KEY_CHUNK = 500
+
+
+def now_text() -> str:
+    return format_time(datetime.now(UTC))
+
+
+def new_delivery_id() -> str:
+    """32 hex characters, ordered by time: milliseconds first, then randomness."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    received_at: str
+    body: bytes
+    normalised: Normalised
+
+    @property
+    def status(self) -> str:
+        if not self.normalised.failures:
+            return "NORMALISED"
+        return "PARTIAL" if self.normalised.events else "FAILED"
+
+
+@dataclass(frozen=True)
+class AppendOutcome:
+    delivery_id: str
+    appended: int
+    duplicates: int
+    failures: int
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """Failures counted in memory (bad signatures) and written as one row per kind."""
+
+    kind: str
+    detail: str
+    count: int
+    first_at: str
+    last_at: str
+
+
+async def append_deliveries(
+    conn: AsyncConnection, batch: Sequence[Delivery], *, reprocess: bool = False
+) -> list[AppendOutcome]:
+    """Append a batch of deliveries in the caller's transaction.
+
+    With ``reprocess`` the deliveries already exist: their rows are updated and their earlier
+    failures marked resolved instead of inserted.
+    """
+    last_seq = await _lock_head(conn)
+    keys = [event.dedup_key for d in batch for event in d.normalised.events]
+    seen = await existing_keys(conn, keys)
+    recorded_at = now_text()
+    event_rows: list[dict[str, Any]] = []
+    failure_rows: list[dict[str, Any]] = []
+    outcomes: list[AppendOutcome] = []
+    for delivery in batch:
+        appended = 0
+        for event in delivery.normalised.events:
+            if event.dedup_key in seen:
+                continue
+            seen.add(event.dedup_key)
+            last_seq += 1
+            appended += 1
+            event_rows.append(
+                {
+                    "seq": last_seq,
+                    "dedup_key": event.dedup_key,
+                    "origin": "channel",
+                    "type": event.type,
+                    "channel": event.channel.value,
+                    "account_id": event.account_id,
+                    "customer_id": event.customer_id,
+                    "occurred_at": format_time(event.occurred_at),
+                    "recorded_at": recorded_at,
+                    "delivery_id": delivery.id,
+                    "payload": event.model_dump_json(),
+                }
+            )
+        for failure in delivery.normalised.failures:
+            failure_rows.append(
+                {
+                    "kind": failure.kind,
+                    "detail": failure.describe(),
+                    "delivery_id": delivery.id,
+                    "first_at": recorded_at,
+                    "last_at": recorded_at,
+                    "count": 1,
+                }
+            )
+        outcomes.append(
+            AppendOutcome(
+                delivery_id=delivery.id,
+                appended=appended,
+                duplicates=len(delivery.normalised.events) - appended,
+                failures=len(delivery.normalised.failures),
+            )
+        )
+
+    if reprocess:
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery.id)
+                .values(
+                    status=delivery.status,
+                    object=delivery.normalised.object,
+                    event_count=len(delivery.normalised.events),
+                    appended_count=deliveries.c.appended_count + outcome.appended,
+                    failure_count=outcome.failures,
+                    reprocessed_at=recorded_at,
+                )
+            )
+        await conn.execute(
+            update(integration_failures)
+            .where(
+                integration_failures.c.delivery_id.in_([d.id for d in batch]),
+                integration_failures.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=recorded_at)
+        )
+    else:
+        await conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "id": d.id,
+                    "received_at": d.received_at,
+                    "object": d.normalised.object,
+                    "body": d.body,
+                    "status": d.status,
+                    "event_count": len(d.normalised.events),
+                    "appended_count": o.appended,
+                    "failure_count": o.failures,
+                }
+                for d, o in zip(batch, outcomes, strict=True)
+            ],
+        )
+    if event_rows:
+        await conn.execute(insert(events), event_rows)
+        await conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+    if failure_rows:
+        await conn.execute(insert(integration_failures), failure_rows)
+    return outcomes
+
+
+async def record_failure_counts(conn: AsyncConnection, counts: Iterable[FailureCount]) -> None:
+    rows = [
+        {
+            "kind": c.kind,
+            "detail": c.detail,
+            "delivery_id": None,
+            "first_at": c.first_at,
+            "last_at": c.last_at,
+            "count": c.count,
+        }
+        for c in counts
+    ]
+    if rows:
+        await conn.execute(insert(integration_failures), rows)
+
+
+async def _lock_head(conn: AsyncConnection) -> int:
+    result = await conn.execute(
+        select(log_head.c.last_seq).where(log_head.c.id == 1).with_for_update()
+    )
+    return int(result.scalar_one())
+
+
+async def existing_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _KEY_CHUNK):
+        chunk = unique[start : start + _KEY_CHUNK]
+        result = await conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(chunk)))
+        found.update(result.scalars())
+    return found
+
+
+async def head_seq(conn: AsyncConnection) -> int:
+    result = await conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1))
+    return int(result.scalar_one())
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    origin: str
+    type: str
+    recorded_at: str
+    payload: str  # wire-format JSON, served as it is
+
+
+async def read_events(conn: AsyncConnection, after: int, limit: int) -> list[StoredEvent]:
+    result = await conn.execute(
+        select(events.c.seq, events.c.origin, events.c.type, events.c.recorded_at, events.c.payload)
+        .where(events.c.seq > after)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [StoredEvent(*row) for row in result]
+
+
+async def count_events(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(events))).scalar_one())

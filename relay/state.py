@@ -1,0 +1,26 @@
+"""What the running relay shares with its handlers, made once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from relay.settings import RelaySettings
+from relay.store.dialect import Engines
+from relay.writer import LogNotifier, LogWriter
+
+
+@dataclass(frozen=True)
+class RelayState:
+    settings: RelaySettings
+    engines: Engines
+    writer: LogWriter
+    notifier: LogNotifier
+    app_secret: str
+    verify_token: str
+
+
+def relay_state(request: Request) -> RelayState:
+    state: RelayState = request.app.state.relay
+    return state

@@ -1,0 +1,1 @@
+"""The relay's storage: tables, engines and migrations."""

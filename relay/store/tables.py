@@ -1,0 +1,95 @@
+"""The relay's tables, as SQLAlchemy Core: the log path writes rows in bulk, not ORM objects.
+
+Portable SQL only (SQLite now, PostgreSQL later): dialect specifics live in ``dialect.py``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row: the last seq handed out. Appends lock it, so seq is gap-free in commit order even
+# with several writers (PostgreSQL, several relay instances).
+log_head = Table(
+    "log_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("dedup_key", String(512), nullable=False, unique=True),
+    Column("origin", String(16), nullable=False),  # channel | mutation
+    Column("type", String(64), nullable=False),
+    Column("channel", String(16)),
+    Column("account_id", String(128)),
+    Column("customer_id", String(128)),
+    Column("occurred_at", String(32)),  # ISO-8601 UTC text, sortable
+    Column("recorded_at", String(32), nullable=False),
+    Column("delivery_id", String(32)),
+    Column("payload", Text, nullable=False),  # the event as wire-format JSON
+)
+
+# Every delivery that passed the signature check, raw, so nothing is ever lost and
+# `inboop-relay reprocess` can re-normalise it after an upgrade.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("received_at", String(32), nullable=False),
+    Column("object", String(64)),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # NORMALISED | PARTIAL | FAILED
+    Column("event_count", Integer, nullable=False),
+    Column("appended_count", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("reprocessed_at", String(32)),
+    Index("ix_deliveries_received_at", "received_at"),
+)
+
+integration_failures = Table(
+    "integration_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("delivery_id", String(32)),
+    Column("first_at", String(32), nullable=False),
+    Column("last_at", String(32), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("resolved_at", String(32)),
+    Index("ix_integration_failures_last_at", "last_at"),
+    Index("ix_integration_failures_delivery_id", "delivery_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # ADMIN | MEMBER
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)

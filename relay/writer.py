@@ -1,0 +1,162 @@
+"""The relay's one writer: concurrent deliveries are gathered into one transaction.
+
+Each request hands its delivery to the writer and waits; the writer takes everything queued,
+commits it once (group commit) and only then answers each request. If the batch fails, every
+delivery is retried alone so one bad delivery cannot fail the others; a delivery that still
+fails raises to its request, which answers 5xx so Meta retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relay.log import (
+    AppendOutcome,
+    Delivery,
+    FailureCount,
+    append_deliveries,
+    head_seq,
+    now_text,
+    record_failure_counts,
+)
+
+log = logging.getLogger("inboop.relay.writer")
+
+MAX_BATCH = 256
+
+
+class LogNotifier:
+    """Wakes long-polling readers when the log grows."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.head = 0
+
+    def notify(self, head: int) -> None:
+        self.head = max(self.head, head)
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass
+class _Counter:
+    detail: str
+    count: int
+    first_at: str
+    last_at: str
+
+
+@dataclass
+class _Job:
+    delivery: Delivery
+    future: asyncio.Future[AppendOutcome]
+
+
+@dataclass
+class LogWriter:
+    engine: AsyncEngine
+    notifier: LogNotifier
+    flush_seconds: float = 5.0
+    _queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
+    _counters: dict[str, _Counter] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self.engine.connect() as conn:
+            self.notifier.notify(await head_seq(conn))
+        self._task = asyncio.create_task(self._run(), name="log-writer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def submit(self, delivery: Delivery) -> AppendOutcome:
+        if self._task is None or self._task.done():
+            raise RuntimeError("the log writer is not running")
+        future: asyncio.Future[AppendOutcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(delivery, future))
+        return await asyncio.shield(future)
+
+    def count_failure(self, kind: str, detail: str) -> None:
+        """Count a failure that stores nothing else (a bad signature); written periodically."""
+        at = now_text()
+        counter = self._counters.get(kind)
+        if counter is None:
+            self._counters[kind] = _Counter(detail, 1, at, at)
+        else:
+            counter.count += 1
+            counter.last_at = at
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            try:
+                timeout = self.flush_seconds if self._counters else None
+                job = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                await self._flush_counters()
+                continue
+            batch: list[_Job] = []
+            if job is None:
+                stopping = True
+            else:
+                batch.append(job)
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            if batch:
+                await self._commit(batch)
+        await self._flush_counters()
+        while not self._queue.empty():
+            leftover = self._queue.get_nowait()
+            if leftover is not None and not leftover.future.done():
+                leftover.future.set_exception(RuntimeError("the relay is shutting down"))
+
+    async def _commit(self, batch: list[_Job]) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                outcomes = await append_deliveries(conn, [job.delivery for job in batch])
+                head = await head_seq(conn)
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning("batch of %d deliveries failed (%s); retrying one by one", len(batch), exc)
+                for job in batch:
+                    await self._commit([job])
+                return
+            log.exception("delivery %s could not be stored", batch[0].delivery.id)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
+            return
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if not job.future.done():
+                job.future.set_result(outcome)
+        self.notifier.notify(head)
+
+    async def _flush_counters(self) -> None:
+        if not self._counters:
+            return
+        counts = [FailureCount(kind, c.detail, c.count, c.first_at, c.last_at) for kind, c in self._counters.items()]
+        self._counters.clear()
+        try:
+            async with self.engine.begin() as conn:
+                await record_failure_counts(conn, counts)
+        except Exception:
+            log.exception("could not record %d failure counters", len(counts))
