@@ -12,13 +12,13 @@ from starlette.responses import JSONResponse
 from relay import __version__
 from relay.api import router as api_router
 from relay.log import head_seq
+from relay.logs import AccessLogMiddleware
 from relay.settings import RelaySettings
 from relay.state import RelayState, relay_state
 from relay.store.dialect import create_engines
 from relay.store.migrate import upgrade_to_head
 from relay.webhooks import receive_delivery, verify_subscription
 from relay.writer import LogNotifier, LogWriter
-from relay.logs import AccessLogMiddleware
 
 
 def create_app(settings: RelaySettings) -> FastAPI:
@@ -33,7 +33,9 @@ def create_app(settings: RelaySettings) -> FastAPI:
             notifier = LogNotifier()
             writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
             await writer.start()
-            app.state.relay = RelayState(settings, engines, writer, notifier, app_secret, verify_token)
+            app.state.relay = RelayState(
+                settings, engines, writer, notifier, app_secret, verify_token
+            )
             try:
                 yield
             finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -28,7 +27,10 @@ T = TypeVar("T")
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option("--database", help="Database URL (default: INBOOP_RELAY_DATABASE_URL or a SQLite file in INBOOP_RELAY_HOME)."),
+    typer.Option(
+        "--database",
+        help="Database URL (default: INBOOP_RELAY_DATABASE_URL or a SQLite file in INBOOP_RELAY_HOME).",
+    ),
 ]
 
 
@@ -72,7 +74,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """The Inboop relay."""
@@ -117,7 +122,10 @@ def users_add(
         token = _with_database(database, work)
     except UserError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"created {'ADMIN' if admin else 'MEMBER'} user {name}; their token (shown only now):", err=True)
+    typer.echo(
+        f"created {'ADMIN' if admin else 'MEMBER'} user {name}; their token (shown only now):",
+        err=True,
+    )
     typer.echo(token)
 
 
@@ -158,9 +166,12 @@ def users_revoke(name: str, database: DatabaseOption = None) -> None:
 @app.command("reprocess")
 def reprocess_command(
     since: Annotated[
-        str | None, typer.Option(help="Only deliveries received at or after this ISO-8601 UTC time.")
+        str | None,
+        typer.Option(help="Only deliveries received at or after this ISO-8601 UTC time."),
     ] = None,
-    failed_only: Annotated[bool, typer.Option("--failed-only", help="Only deliveries that had failures.")] = False,
+    failed_only: Annotated[
+        bool, typer.Option("--failed-only", help="Only deliveries that had failures.")
+    ] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Re-normalise kept deliveries, appending only events the log does not have yet."""
@@ -186,7 +197,9 @@ def _since(value: str | None) -> str | None:
     try:
         return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise fail(f"--since {value!r} is not an ISO-8601 time, e.g. 2026-11-25T10:00:00Z") from None
+        raise fail(
+            f"--since {value!r} is not an ISO-8601 time, e.g. 2026-11-25T10:00:00Z"
+        ) from None
 
 
 def main() -> None:
@@ -194,4 +207,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

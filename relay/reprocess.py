@@ -25,7 +25,9 @@ class ReprocessSummary:
     still_failing: int = 0
 
 
-async def reprocess(engine: AsyncEngine, *, since: str | None = None, only_failed: bool = False) -> ReprocessSummary:
+async def reprocess(
+    engine: AsyncEngine, *, since: str | None = None, only_failed: bool = False
+) -> ReprocessSummary:
     summary = ReprocessSummary()
     cursor = ("", "")
     while True:
@@ -43,7 +45,10 @@ async def reprocess(engine: AsyncEngine, *, since: str | None = None, only_faile
             rows = (await conn.execute(query)).all()
         if not rows:
             return summary
-        batch = [Delivery(row.id, row.received_at, row.body, normalise_delivery(row.body)) for row in rows]
+        batch = [
+            Delivery(row.id, row.received_at, row.body, normalise_delivery(row.body))
+            for row in rows
+        ]
         async with engine.begin() as conn:
             outcomes = await append_deliveries(conn, batch, reprocess=True)
         summary.deliveries += len(batch)

@@ -58,14 +58,18 @@ async def add_user(conn: AsyncConnection, name: str, *, admin: bool) -> str:
 
 async def list_users(conn: AsyncConnection) -> list[User]:
     result = await conn.execute(
-        select(users.c.name, users.c.role, users.c.created_at, users.c.revoked_at).order_by(users.c.name)
+        select(users.c.name, users.c.role, users.c.created_at, users.c.revoked_at).order_by(
+            users.c.name
+        )
     )
     return [User(*row) for row in result]
 
 
 async def revoke_user(conn: AsyncConnection, name: str) -> None:
     result = await conn.execute(
-        update(users).where(users.c.name == name, users.c.revoked_at.is_(None)).values(revoked_at=now_text())
+        update(users)
+        .where(users.c.name == name, users.c.revoked_at.is_(None))
+        .values(revoked_at=now_text())
     )
     if result.rowcount == 0:
         raise UserError(f"no active user named {name!r}")

@@ -79,7 +79,9 @@ def _normalise(body: bytes) -> Normalised:
         return normalise_delivery(body)
     except Exception as exc:  # a normaliser bug must not lose the delivery
         log.exception("normaliser failed")
-        return Normalised(failures=[ItemFailure("normaliser_error", f"{type(exc).__name__}: {exc}")])
+        return Normalised(
+            failures=[ItemFailure("normaliser_error", f"{type(exc).__name__}: {exc}")]
+        )
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

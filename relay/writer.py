@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,10 +42,10 @@ class LogNotifier:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, timeout: float) -> bool:
+    async def wait(self, seconds: float) -> bool:
         event = self._event
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
         except TimeoutError:
             return False
         return True
@@ -104,12 +105,14 @@ class LogWriter:
 
     async def _run(self) -> None:
         stopping = False
+        last_flush = time.monotonic()
         while not stopping:
-            try:
-                timeout = self.flush_seconds if self._counters else None
-                job = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
+            if time.monotonic() - last_flush >= self.flush_seconds:
                 await self._flush_counters()
+                last_flush = time.monotonic()
+            try:
+                job = await asyncio.wait_for(self._queue.get(), self.flush_seconds)
+            except TimeoutError:
                 continue
             batch: list[_Job] = []
             if job is None:
@@ -137,7 +140,9 @@ class LogWriter:
                 head = await head_seq(conn)
         except Exception as exc:
             if len(batch) > 1:
-                log.warning("batch of %d deliveries failed (%s); retrying one by one", len(batch), exc)
+                log.warning(
+                    "batch of %d deliveries failed (%s); retrying one by one", len(batch), exc
+                )
                 for job in batch:
                     await self._commit([job])
                 return
@@ -153,7 +158,10 @@ class LogWriter:
     async def _flush_counters(self) -> None:
         if not self._counters:
             return
-        counts = [FailureCount(kind, c.detail, c.count, c.first_at, c.last_at) for kind, c in self._counters.items()]
+        counts = [
+            FailureCount(kind, c.detail, c.count, c.first_at, c.last_at)
+            for kind, c in self._counters.items()
+        ]
         self._counters.clear()
         try:
             async with self.engine.begin() as conn:

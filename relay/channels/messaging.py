@@ -6,7 +6,7 @@ read-by-mid, unsend, reels and story mentions) the item itself says which form i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from relay.channels.normalised import (
     ItemError,
@@ -159,7 +159,9 @@ def _normalise_item(
         delivery = item["delivery"]
         if not isinstance(delivery, dict):
             raise ItemError("malformed_item", "delivery is not an object")
-        return [_watermark(channel, account_id, sender, occurred_at, delivery, DeliveryState.DELIVERED)]
+        return [
+            _watermark(channel, account_id, sender, occurred_at, delivery, DeliveryState.DELIVERED)
+        ]
     if "read" in item:
         read = item["read"]
         if not isinstance(read, dict):
@@ -170,7 +172,9 @@ def _normalise_item(
     kinds = sorted(k for k in item if k not in {"sender", "recipient", "timestamp"})
     if kinds and all(k in IGNORED_ITEM_KINDS for k in kinds):
         return []
-    raise ItemError("unknown_item", f"messaging item of kind {', '.join(kinds) or 'none'} is not handled")
+    raise ItemError(
+        "unknown_item", f"messaging item of kind {', '.join(kinds) or 'none'} is not handled"
+    )
 
 
 def _customer(sender: str, recipient: str, account_id: str) -> str:
@@ -191,7 +195,7 @@ def _message(
     mid = require_str(message, "mid", "message")
     echo = bool(message.get("is_echo"))
     customer = recipient if echo else sender
-    common = {
+    common: dict[str, Any] = {
         "channel": channel,
         "account_id": account_id,
         "customer_id": customer,
@@ -201,7 +205,9 @@ def _message(
         return MessageDeleted(dedup_key=f"del:{channel}:{mid}", channel_message_id=mid, **common)
 
     text = optional_str(message, "text")
-    attachments = tuple(_attachment(a) for a in message.get("attachments") or [] if isinstance(a, dict))
+    attachments = tuple(
+        _attachment(a) for a in message.get("attachments") or [] if isinstance(a, dict)
+    )
     reply = optional_dict(message, "reply_to")
     reply_to = optional_str(reply, "mid")
     provider_type = None
@@ -209,13 +215,22 @@ def _message(
     if story:
         provider_type = "story_reply"
         attachments += (
-            Attachment(type=AttachmentType.SHARE, url=optional_str(story, "url"), media_id=optional_str(story, "id"), title="story"),
+            Attachment(
+                type=AttachmentType.SHARE,
+                url=optional_str(story, "url"),
+                media_id=optional_str(story, "id"),
+                title="story",
+            ),
         )
     if message.get("is_unsupported"):
         content_type = ContentType.UNSUPPORTED
         provider_type = "unsupported"
     else:
-        content_type = content_type_of(text, attachments) if not (text and attachments and story) else ContentType.TEXT
+        content_type = (
+            content_type_of(text, attachments)
+            if not (text and attachments and story)
+            else ContentType.TEXT
+        )
     if optional_dict(message, "quick_reply"):
         provider_type = "quick_reply"
     body = MessageBody(
@@ -255,7 +270,6 @@ def _attachment(raw: dict[str, Any]) -> Attachment:
     )
 
 
-
 def _reaction(
     channel: Channel, account_id: str, sender: str, occurred_at: Any, reaction: Any
 ) -> ChannelEvent:
@@ -266,7 +280,7 @@ def _reaction(
     emoji = optional_str(reaction, "emoji")
     name = optional_str(reaction, "reaction")
     by_business = sender == account_id
-    common = {
+    common: dict[str, Any] = {
         "channel": channel,
         "account_id": account_id,
         "customer_id": sender,
@@ -293,7 +307,7 @@ def _watermark(
     sender: str,
     occurred_at: Any,
     body: dict[str, Any],
-    status: DeliveryState,
+    status: Literal[DeliveryState.DELIVERED, DeliveryState.READ],
 ) -> ChannelEvent:
     mark = body.get("watermark")
     up_to = optional_str(body, "mid")

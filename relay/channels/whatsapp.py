@@ -77,7 +77,9 @@ _STATUSES: dict[str, DeliveryState] = {
 }
 
 
-def normalise_entry(entry: dict[str, Any], path: str) -> tuple[list[ChannelEvent], list[ItemFailure]]:
+def normalise_entry(
+    entry: dict[str, Any], path: str
+) -> tuple[list[ChannelEvent], list[ItemFailure]]:
     events: list[ChannelEvent] = []
     failures: list[ItemFailure] = []
     changes = entry.get("changes")
@@ -86,17 +88,27 @@ def normalise_entry(entry: dict[str, Any], path: str) -> tuple[list[ChannelEvent
     for index, change in enumerate(changes):
         change_path = f"{path}.changes[{index}]"
         if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-            failures.append(ItemFailure("malformed_item", "change has no value object", change_path))
+            failures.append(
+                ItemFailure("malformed_item", "change has no value object", change_path)
+            )
             continue
         field = change.get("field")
         value = change["value"]
         if field in IGNORED_FIELDS:
             continue
         if field not in ("messages", "smb_message_echoes"):
-            failures.append(ItemFailure("unknown_item", f"whatsapp change field {field!r} is not handled", change_path))
+            failures.append(
+                ItemFailure(
+                    "unknown_item", f"whatsapp change field {field!r} is not handled", change_path
+                )
+            )
             continue
         try:
-            account_id = require_str(optional_dict(value, "metadata") or {"phone_number_id": None}, "phone_number_id", "metadata")
+            account_id = require_str(
+                optional_dict(value, "metadata") or {"phone_number_id": None},
+                "phone_number_id",
+                "metadata",
+            )
         except ItemError as exc:
             failures.append(ItemFailure(exc.kind, exc.detail, change_path))
             continue
@@ -121,7 +133,11 @@ def normalise_entry(entry: dict[str, Any], path: str) -> tuple[list[ChannelEvent
                 except ItemError as exc:
                     failures.append(ItemFailure(exc.kind, exc.detail, item_path))
         for error in value.get("errors") or []:
-            failures.append(ItemFailure("provider_error", _error(error).model_dump_json(exclude_none=True), change_path))
+            failures.append(
+                ItemFailure(
+                    "provider_error", _error(error).model_dump_json(exclude_none=True), change_path
+                )
+            )
     return events, failures
 
 
@@ -145,7 +161,9 @@ def _customer_of(item: dict[str, Any], id_key: str, user_id_key: str) -> str:
     return customer
 
 
-def _inbound(account_id: str, msg: dict[str, Any], contacts: dict[str, dict[str, Any]]) -> list[ChannelEvent]:
+def _inbound(
+    account_id: str, msg: dict[str, Any], contacts: dict[str, dict[str, Any]]
+) -> list[ChannelEvent]:
     customer = _customer_of(msg, "from", "from_user_id")
     wamid = require_str(msg, "id", "message")
     occurred_at = from_seconds(msg.get("timestamp"))
@@ -167,7 +185,7 @@ def _inbound(account_id: str, msg: dict[str, Any], contacts: dict[str, dict[str,
                 user_id=optional_str(contact, "user_id"),
             )
         )
-    common = {
+    common: dict[str, Any] = {
         "channel": CHANNEL,
         "account_id": account_id,
         "customer_id": customer,
@@ -178,16 +196,29 @@ def _inbound(account_id: str, msg: dict[str, Any], contacts: dict[str, dict[str,
         target = require_str(reaction, "message_id", "reaction")
         emoji = optional_str(reaction, "emoji")
         if emoji:
-            events.append(ReactionSet(dedup_key=f"react:{CHANNEL}:{wamid}", channel_message_id=target, emoji=emoji, **common))
+            events.append(
+                ReactionSet(
+                    dedup_key=f"react:{CHANNEL}:{wamid}",
+                    channel_message_id=target,
+                    emoji=emoji,
+                    **common,
+                )
+            )
         else:
-            events.append(ReactionRemoved(dedup_key=f"react:{CHANNEL}:{wamid}", channel_message_id=target, **common))
+            events.append(
+                ReactionRemoved(
+                    dedup_key=f"react:{CHANNEL}:{wamid}", channel_message_id=target, **common
+                )
+            )
         return events
     body = _body(msg, wamid, Direction.INBOUND)
     events.append(MessageReceived(dedup_key=f"msg:{CHANNEL}:{wamid}", message=body, **common))
     return events
 
 
-def _echo(account_id: str, msg: dict[str, Any], _contacts: dict[str, dict[str, Any]]) -> list[ChannelEvent]:
+def _echo(
+    account_id: str, msg: dict[str, Any], _contacts: dict[str, dict[str, Any]]
+) -> list[ChannelEvent]:
     customer = _customer_of(msg, "to", "to_user_id")
     wamid = require_str(msg, "id", "message echo")
     return [
@@ -244,7 +275,9 @@ def _body(msg: dict[str, Any], wamid: str, direction: Direction) -> MessageBody:
         attachments = (Attachment(type=AttachmentType.CONTACTS, title=", ".join(names) or None),)
     elif kind == "interactive":
         interactive = optional_dict(msg, "interactive")
-        reply = optional_dict(interactive, "button_reply") or optional_dict(interactive, "list_reply")
+        reply = optional_dict(interactive, "button_reply") or optional_dict(
+            interactive, "list_reply"
+        )
         text = optional_str(reply, "title")
         provider_type = "interactive"
     elif kind == "button":
@@ -279,14 +312,20 @@ def _body(msg: dict[str, Any], wamid: str, direction: Direction) -> MessageBody:
     )
 
 
-def _status(account_id: str, status: dict[str, Any], _contacts: dict[str, dict[str, Any]]) -> list[ChannelEvent]:
+def _status(
+    account_id: str, status: dict[str, Any], _contacts: dict[str, dict[str, Any]]
+) -> list[ChannelEvent]:
     wamid = require_str(status, "id", "status")
     raw_state = optional_str(status, "status")
     state = _STATUSES.get(raw_state or "")
     if state is None:
         raise ItemError("unknown_item", f"status {raw_state!r} is not handled")
     errors = status.get("errors")
-    error = _error(errors[0]) if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
+    error = (
+        _error(errors[0])
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict)
+        else None
+    )
     return [
         MessageStatus(
             dedup_key=f"status:{CHANNEL}:{wamid}:{state.value}",
@@ -310,4 +349,3 @@ def _error(raw: Any) -> ProviderError:
         title=optional_str(raw, "title"),
         message=optional_str(raw, "message") or details,
     )
-

@@ -1,0 +1,140 @@
+"""Real processes for tests: the relay started as `python -m relay serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from relay.signing import SIGNATURE_HEADER, sign
+
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RelayProcess:
+    def __init__(self, home: Path, **env: str) -> None:
+        self.home = home
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "INBOOP_RELAY_HOME": str(home),
+            "INBOOP_META_APP_SECRET": APP_SECRET,
+            "INBOOP_META_VERIFY_TOKEN": VERIFY_TOKEN,
+            "INBOOP_RELAY_FAILURE_FLUSH_SECONDS": "0.2",
+            **env,
+        }
+        self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = home / "relay.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> RelayProcess:
+        self.port = free_port()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "relay",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.home,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"relay did not become healthy:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "relay", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=self.home,
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"inboop-relay {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def add_user(self, name: str, *, admin: bool = False) -> str:
+        args = ["users", "add", name] + (["--admin"] if admin else [])
+        return self.cli(*args).stdout.strip().splitlines()[-1]
+
+    def post(
+        self, body: bytes, *, signature: str | None = "valid", **headers: str
+    ) -> httpx.Response:
+        all_headers = {"Content-Type": "application/json", **headers}
+        if signature == "valid":
+            all_headers[SIGNATURE_HEADER] = sign(APP_SECRET, body)
+        elif signature is not None:
+            all_headers[SIGNATURE_HEADER] = signature
+        return httpx.post(
+            f"{self.url}/webhooks/meta", content=body, headers=all_headers, timeout=30
+        )
+
+    def get(self, path: str, token: str | None = None, **params: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=90)
+
+    def all_events(self, token: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self.get("/v1/events", token, after=after, limit=1000).json()
+            found.extend(page["events"])
+            if page["next_after"] == after:
+                return found
+            after = page["next_after"]
