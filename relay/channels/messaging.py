@@ -154,7 +154,7 @@ def _normalise_item(
             )
         ]
     if "reaction" in item:
-        return [_reaction(channel, account_id, sender, occurred_at, item["reaction"])]
+        return [_reaction(channel, account_id, sender, recipient, occurred_at, item["reaction"])]
     if "delivery" in item:
         delivery = item["delivery"]
         if not isinstance(delivery, dict):
@@ -271,7 +271,7 @@ def _attachment(raw: dict[str, Any]) -> Attachment:
 
 
 def _reaction(
-    channel: Channel, account_id: str, sender: str, occurred_at: Any, reaction: Any
+    channel: Channel, account_id: str, sender: str, recipient: str, occurred_at: Any, reaction: Any
 ) -> ChannelEvent:
     if not isinstance(reaction, dict):
         raise ItemError("malformed_item", "reaction is not an object")
@@ -283,7 +283,7 @@ def _reaction(
     common: dict[str, Any] = {
         "channel": channel,
         "account_id": account_id,
-        "customer_id": sender,
+        "customer_id": _customer(sender, recipient, account_id),
         "occurred_at": occurred_at,
         "channel_message_id": mid,
         "sender_type": SenderType.USER if by_business else SenderType.CUSTOMER,

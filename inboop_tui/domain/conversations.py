@@ -1,0 +1,134 @@
+"""Conversations and contacts: identity and the order-independent summary of a thread."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from inboop_tui.domain.messages import MessageState, later_status, preview_text
+from relay.protocol import ContactProfile, format_time
+
+
+def conversation_id(channel: str, account_id: str, customer_id: str) -> str:
+    """The same identity gives the same id on every replica, whichever saw it first."""
+    digest = hashlib.sha256(f"{channel}\x1f{account_id}\x1f{customer_id}".encode()).hexdigest()
+    return f"cv_{digest[:24]}"
+
+
+def contact_id(channel: str, account_id: str, customer_id: str) -> str:
+    digest = hashlib.sha256(
+        f"contact\x1f{channel}\x1f{account_id}\x1f{customer_id}".encode()
+    ).hexdigest()
+    return f"ct_{digest[:24]}"
+
+
+@dataclass(frozen=True)
+class ContactState:
+    id: str
+    channel: str
+    account_id: str
+    customer_id: str
+    name: str | None = None
+    username: str | None = None
+    phone: str | None = None
+    profile_at: str | None = None  # provider time of the profile that won
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username or self.customer_id
+
+
+def with_profile(state: ContactState, event: ContactProfile) -> ContactState:
+    """The whole profile, last writer wins by provider time; at the same time the larger name."""
+    at = format_time(event.occurred_at)
+    if state.profile_at is not None and (state.profile_at, state.name or "") >= (
+        at,
+        event.name or "",
+    ):
+        return state
+    return replace(
+        state, name=event.name, username=event.username, phone=event.phone, profile_at=at
+    )
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    id: str
+    channel: str
+    account_id: str
+    customer_id: str
+    contact_id: str
+    status: str = "OPEN"
+    first_message_at: str | None = None
+    last_message_at: str | None = None
+    last_inbound_at: str | None = None
+    last_message_key: str | None = None  # "<sent_at>|<channel_message_id>" of the newest message
+    preview: str | None = None
+    preview_direction: str | None = None
+    message_count: int = 0
+    delivered_watermark: str | None = None
+    read_watermark: str | None = None
+
+
+def new_conversation(channel: str, account_id: str, customer_id: str) -> ConversationState:
+    return ConversationState(
+        id=conversation_id(channel, account_id, customer_id),
+        channel=channel,
+        account_id=account_id,
+        customer_id=customer_id,
+        contact_id=contact_id(channel, account_id, customer_id),
+    )
+
+
+def fold_message(
+    conv: ConversationState, before: MessageState | None, after: MessageState
+) -> ConversationState:
+    """The conversation after one of its messages changed from ``before`` to ``after``."""
+    if not after.has_body or after.sent_at is None:
+        return conv
+    first_arrival = before is None or not before.has_body
+    key = f"{after.sent_at}|{after.channel_message_id}"
+    updated = conv
+    if first_arrival:
+        updated = replace(
+            updated,
+            message_count=updated.message_count + 1,
+            first_message_at=_min(updated.first_message_at, after.sent_at),
+            last_message_at=_max(updated.last_message_at, after.sent_at),
+        )
+        if after.direction == "INBOUND":
+            updated = replace(updated, last_inbound_at=_max(updated.last_inbound_at, after.sent_at))
+    if updated.last_message_key is None or key >= updated.last_message_key:
+        updated = replace(
+            updated,
+            last_message_key=key,
+            preview=preview_text(after),
+            preview_direction=after.direction,
+        )
+    return updated
+
+
+def with_watermark(conv: ConversationState, status: str, at: str) -> ConversationState:
+    if status == "READ":
+        return replace(conv, read_watermark=_max(conv.read_watermark, at))
+    return replace(conv, delivered_watermark=_max(conv.delivered_watermark, at))
+
+
+def watermark_status(conv: ConversationState, message: MessageState) -> str | None:
+    """The state the conversation's watermarks give an outbound message, if any."""
+    if message.direction != "OUTBOUND" or message.sent_at is None:
+        return None
+    status: str | None = None
+    if conv.delivered_watermark is not None and message.sent_at <= conv.delivered_watermark:
+        status = "DELIVERED"
+    if conv.read_watermark is not None and message.sent_at <= conv.read_watermark:
+        status = later_status(status, "READ")
+    return status
+
+
+def _min(a: str | None, b: str) -> str:
+    return b if a is None or b < a else a
+
+
+def _max(a: str | None, b: str) -> str:
+    return b if a is None or b > a else a

@@ -1,0 +1,183 @@
+"""Message state and the order-independent rules that change it.
+
+A message row is a merge of every fact the log holds about it. Each rule below is commutative
+and idempotent, so the same set of events gives the same row in any order, with any repeats:
+
+- the body comes from the one ``message.received`` / ``message.echoed`` event (deduplicated);
+- delivery state only moves forward (``QUEUED < SENT < FAILED < DELIVERED < READ``);
+- edits: the newest by provider time wins (then by edit count);
+- a delete is final;
+- reactions: per side (customer, business), the newest set/remove wins.
+
+Facts about a message that has not arrived yet (a status, a reaction, a read-by-mid) make a
+placeholder row (``has_body`` false) that the body fills in when it comes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from relay.protocol import (
+    DeliveryState,
+    MessageBody,
+    MessageDeleted,
+    MessageEchoed,
+    MessageEdited,
+    MessageReceived,
+    MessageStatus,
+    ReactionRemoved,
+    ReactionSet,
+    format_time,
+)
+
+DELIVERY_RANK: dict[str, int] = {
+    DeliveryState.QUEUED: 0,
+    DeliveryState.SENT: 1,
+    DeliveryState.FAILED: 2,
+    DeliveryState.DELIVERED: 3,
+    DeliveryState.READ: 4,
+}
+
+
+def later_status(current: str | None, new: str | None) -> str | None:
+    """The further of two delivery states: a late "delivered" never downgrades "read"."""
+    if new is None:
+        return current
+    if current is None:
+        return new
+    return new if DELIVERY_RANK[new] > DELIVERY_RANK[current] else current
+
+
+@dataclass(frozen=True)
+class MessageState:
+    channel: str
+    channel_message_id: str
+    conversation_id: str
+    has_body: bool = False
+    direction: str | None = None
+    sender_type: str | None = None
+    content_type: str | None = None
+    original_text: str | None = None
+    attachments: str = "[]"  # JSON list, as the wire format has it
+    reply_to: str | None = None
+    provider_type: str | None = None
+    sent_at: str | None = None
+    delivery_status: str | None = None
+    delivery_error: str | None = None
+    edit_text: str | None = None
+    edit_key: str | None = None  # "<occurred_at>|<edit count>" of the winning edit
+    is_deleted: bool = False
+    deleted_at: str | None = None
+    # {"CUSTOMER": ["<time>", "<emoji or empty when removed>"], "USER": [...]}
+    reactions: str = "{}"
+    # Instagram's read-by-mid names this message as a point of a watermark.
+    marks_up_to: str | None = None
+
+    @property
+    def text(self) -> str | None:
+        return self.edit_text if self.edit_text is not None else self.original_text
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.sent_at or "", self.channel_message_id)
+
+    def reaction_map(self) -> dict[str, tuple[str, str]]:
+        raw: dict[str, list[str]] = json.loads(self.reactions)
+        return {side: (v[0], v[1]) for side, v in raw.items()}
+
+
+def empty_message(channel: str, channel_message_id: str, conversation_id: str) -> MessageState:
+    return MessageState(
+        channel=channel, channel_message_id=channel_message_id, conversation_id=conversation_id
+    )
+
+
+def with_body(state: MessageState, event: MessageReceived | MessageEchoed) -> MessageState:
+    if state.has_body:
+        return state
+    body: MessageBody = event.message
+    outbound = body.direction.value == "OUTBOUND"
+    return replace(
+        state,
+        has_body=True,
+        direction=body.direction.value,
+        sender_type=body.sender_type.value,
+        content_type=body.content_type.value,
+        original_text=body.text,
+        attachments=json.dumps(
+            [a.model_dump(mode="json", exclude_none=True) for a in body.attachments]
+        ),
+        reply_to=body.reply_to,
+        provider_type=body.provider_type,
+        sent_at=format_time(event.occurred_at),
+        # An echo was sent; a status may already have taken it further.
+        delivery_status=later_status(state.delivery_status, DeliveryState.SENT)
+        if outbound
+        else state.delivery_status,
+    )
+
+
+def with_status(state: MessageState, event: MessageStatus) -> MessageState:
+    status = later_status(state.delivery_status, event.status.value)
+    error = state.delivery_error
+    if event.status is DeliveryState.FAILED and event.error is not None:
+        error = event.error.model_dump_json(exclude_none=True)
+    return replace(state, delivery_status=status, delivery_error=error)
+
+
+def with_explicit_delivery(state: MessageState, status: str) -> MessageState:
+    return replace(state, delivery_status=later_status(state.delivery_status, status))
+
+
+def with_edit(state: MessageState, event: MessageEdited) -> MessageState:
+    key = f"{format_time(event.occurred_at)}|{event.edit_count if event.edit_count is not None else 0:09d}"
+    if state.edit_key is not None and state.edit_key >= key:
+        return state
+    return replace(state, edit_text=event.text, edit_key=key)
+
+
+def with_delete(state: MessageState, event: MessageDeleted) -> MessageState:
+    at = format_time(event.occurred_at)
+    if state.is_deleted and state.deleted_at is not None and state.deleted_at <= at:
+        return state
+    return replace(state, is_deleted=True, deleted_at=at)
+
+
+def with_reaction(state: MessageState, event: ReactionSet | ReactionRemoved) -> MessageState:
+    reactions: dict[str, Any] = json.loads(state.reactions)
+    side = event.sender_type.value
+    at = format_time(event.occurred_at)
+    emoji = event.emoji if isinstance(event, ReactionSet) else ""
+    current = reactions.get(side)
+    # Newest wins; at the same instant a removal wins, then the larger emoji: any order agrees.
+    candidate = [at, emoji]
+    if current is not None and (current[0], _removal_first(current[1])) >= (
+        at,
+        _removal_first(emoji),
+    ):
+        return state
+    reactions[side] = candidate
+    return replace(state, reactions=json.dumps(reactions, sort_keys=True, ensure_ascii=False))
+
+
+def _removal_first(emoji: str) -> tuple[int, str]:
+    return (1, "") if emoji == "" else (0, emoji)
+
+
+def with_read_mark(state: MessageState, status: str) -> MessageState:
+    return replace(state, marks_up_to=later_status(state.marks_up_to, status))
+
+
+def preview_text(state: MessageState) -> str:
+    """One line for the inbox list."""
+    if state.is_deleted:
+        return "(message deleted)"
+    text = state.text
+    if text:
+        return " ".join(text.split())
+    attachments = json.loads(state.attachments)
+    if attachments:
+        return f"[{attachments[0]['type'].lower().replace('_', ' ')}]"
+    return f"[{(state.content_type or 'unsupported').lower()}]"

@@ -1,0 +1,173 @@
+"""``reduce(log)``: channel events applied to an in-memory slice of the projections.
+
+The store loads the rows a batch touches into a :class:`Slice`, calls :func:`apply_event` for
+each event and writes the slice back. Nothing here does I/O. Watermarks also reach outbound
+messages that are not in the slice; :attr:`Slice.watermarks` lists them for the store to apply
+to the stored rows with the same forward-only rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from inboop_tui.domain.conversations import (
+    ContactState,
+    ConversationState,
+    contact_id,
+    conversation_id,
+    fold_message,
+    new_conversation,
+    watermark_status,
+    with_profile,
+    with_watermark,
+)
+from inboop_tui.domain.messages import (
+    MessageState,
+    empty_message,
+    with_body,
+    with_delete,
+    with_edit,
+    with_explicit_delivery,
+    with_reaction,
+    with_read_mark,
+    with_status,
+)
+from relay.protocol import (
+    ChannelEvent,
+    ContactProfile,
+    MessageDeleted,
+    MessageEchoed,
+    MessageEdited,
+    MessageReceived,
+    MessageStatus,
+    ReactionRemoved,
+    ReactionSet,
+    Watermark,
+    format_time,
+)
+
+MessageKey = tuple[str, str]  # (channel, channel_message_id)
+
+
+@dataclass
+class Slice:
+    messages: dict[MessageKey, MessageState] = field(default_factory=dict)
+    conversations: dict[str, ConversationState] = field(default_factory=dict)
+    contacts: dict[str, ContactState] = field(default_factory=dict)
+    watermarks: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (conversation, status, at)
+    changed_messages: set[MessageKey] = field(default_factory=set)
+    changed_conversations: set[str] = field(default_factory=set)
+    changed_contacts: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The rows a batch of events touches."""
+
+    messages: frozenset[MessageKey]
+    conversations: frozenset[str]
+    contacts: frozenset[str]
+
+
+def needs(events: list[ChannelEvent]) -> Needs:
+    messages: set[MessageKey] = set()
+    conversations: set[str] = set()
+    contacts: set[str] = set()
+    for event in events:
+        conversations.add(conversation_id(event.channel.value, event.account_id, event.customer_id))
+        contacts.add(contact_id(event.channel.value, event.account_id, event.customer_id))
+        for mid in message_ids_of(event):
+            messages.add((event.channel.value, mid))
+    return Needs(frozenset(messages), frozenset(conversations), frozenset(contacts))
+
+
+def message_ids_of(event: ChannelEvent) -> tuple[str, ...]:
+    if isinstance(event, MessageReceived | MessageEchoed):
+        return (event.message.channel_message_id,)
+    if isinstance(
+        event, MessageEdited | MessageDeleted | ReactionSet | ReactionRemoved | MessageStatus
+    ):
+        return (event.channel_message_id,)
+    if isinstance(event, Watermark):
+        ids = event.channel_message_ids
+        return (*ids, event.up_to_message_id) if event.up_to_message_id else ids
+    return ()
+
+
+def apply_event(s: Slice, event: ChannelEvent) -> None:
+    channel = event.channel.value
+    cid = conversation_id(channel, event.account_id, event.customer_id)
+    if cid not in s.conversations:
+        s.conversations[cid] = new_conversation(channel, event.account_id, event.customer_id)
+        s.changed_conversations.add(cid)
+    ctid = contact_id(channel, event.account_id, event.customer_id)
+    if ctid not in s.contacts:
+        s.contacts[ctid] = ContactState(ctid, channel, event.account_id, event.customer_id)
+        s.changed_contacts.add(ctid)
+
+    if isinstance(event, ContactProfile):
+        s.contacts[ctid] = with_profile(s.contacts[ctid], event)
+        s.changed_contacts.add(ctid)
+    elif isinstance(event, MessageReceived | MessageEchoed):
+        _change(s, cid, channel, event.message.channel_message_id, lambda m: with_body(m, event))
+    elif isinstance(event, MessageEdited):
+        _change(s, cid, channel, event.channel_message_id, lambda m: with_edit(m, event))
+    elif isinstance(event, MessageDeleted):
+        _change(s, cid, channel, event.channel_message_id, lambda m: with_delete(m, event))
+    elif isinstance(event, ReactionSet | ReactionRemoved):
+        _change(s, cid, channel, event.channel_message_id, lambda m: with_reaction(m, event))
+    elif isinstance(event, MessageStatus):
+        _change(s, cid, channel, event.channel_message_id, lambda m: with_status(m, event))
+    elif isinstance(event, Watermark):
+        status = event.status.value
+        for mid in event.channel_message_ids:
+            _change(s, cid, channel, mid, lambda m: with_explicit_delivery(m, status))
+        if event.watermark is not None:
+            _watermark(s, cid, status, format_time(event.watermark))
+        if event.up_to_message_id is not None:
+            _change(s, cid, channel, event.up_to_message_id, lambda m: with_read_mark(m, status))
+
+
+def _watermark(s: Slice, cid: str, status: str, at: str) -> None:
+    conv = with_watermark(s.conversations[cid], status, at)
+    if conv != s.conversations[cid]:
+        s.conversations[cid] = conv
+        s.changed_conversations.add(cid)
+    s.watermarks.append((cid, status, at))
+    for key, message in s.messages.items():
+        if message.conversation_id == cid and message.has_body:
+            reached = watermark_status(conv, message)
+            if reached is not None:
+                updated = with_explicit_delivery(message, reached)
+                if updated != message:
+                    s.messages[key] = updated
+                    s.changed_messages.add(key)
+
+
+def _change(
+    s: Slice, cid: str, channel: str, mid: str, rule: Callable[[MessageState], MessageState]
+) -> None:
+    key = (channel, mid)
+    before = s.messages.get(key)
+    after = rule(before or empty_message(channel, mid, cid))
+    conv_id = after.conversation_id
+    if after.has_body and after.sent_at is not None:
+        arrived = before is None or not before.has_body
+        old_mark = before.marks_up_to if before is not None else None
+        if after.marks_up_to is not None and (arrived or after.marks_up_to != old_mark):
+            # Instagram's read-by-mid: everything outbound up to this message's time.
+            _watermark(s, conv_id, after.marks_up_to, after.sent_at)
+        reached = watermark_status(s.conversations[conv_id], after)
+        if reached is not None:
+            after = with_explicit_delivery(after, reached)
+    if after == before:
+        return
+    s.messages[key] = after
+    s.changed_messages.add(key)
+    folded = fold_message(s.conversations[conv_id], before, after)
+    if folded != s.conversations[conv_id]:
+        s.conversations[conv_id] = folded
+        s.changed_conversations.add(conv_id)
