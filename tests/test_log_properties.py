@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.log import Delivery, append_deliveries, new_delivery_id, now_text
 from relay.store.dialect import create_engines
 from relay.store.migrate import upgrade_to_head
 from relay.store.tables import events
-from tests import meta_payloads as mp
 
 PAGE, IG, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.T0_MS
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.protocol import (
     AttachmentType,
@@ -22,7 +23,6 @@ from relay.protocol import (
     SenderType,
     Watermark,
 )
-from tests import meta_payloads as mp
 
 PAGE, IG = mp.PAGE_ID, mp.IG_ACCOUNT_ID
 T0 = mp.T0_MS

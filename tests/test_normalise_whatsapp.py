@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.protocol import (
     AttachmentType,
@@ -21,7 +22,6 @@ from relay.protocol import (
     ReactionSet,
     SenderType,
 )
-from tests import meta_payloads as mp
 
 PN = mp.PHONE_NUMBER_ID
 TS = 1_764_000_000

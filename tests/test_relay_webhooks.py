@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import meta_payloads as mp
+from relay import simulator as mp
 from tests.harness import VERIFY_TOKEN, RelayProcess
 
 PAGE = mp.PAGE_ID

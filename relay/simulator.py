@@ -1,7 +1,8 @@
 """Real-shaped Meta webhook deliveries, written from Meta's documented payloads.
 
-Messenger (``object: page``) and Instagram (``object: instagram``) share the Messenger
-Platform's ``entry[].messaging[]`` items; WhatsApp Cloud API uses ``entry[].changes[].value``.
+Used by the demo, the benchmarks and the tests to play the part of Meta. Messenger
+(``object: page``) and Instagram (``object: instagram``) share the Messenger Platform's
+``entry[].messaging[]`` items; WhatsApp Cloud API uses ``entry[].changes[].value``.
 Timestamps: milliseconds for messaging, seconds-as-string for WhatsApp.
 """
 

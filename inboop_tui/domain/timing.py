@@ -1,0 +1,62 @@
+"""Times as people read them, and the channels' reply window. Pure: ``now`` is always passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+REPLY_WINDOW = timedelta(hours=24)
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 time; one without a zone is taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def relative(value: str | None, now: datetime) -> str:
+    """Compact age for lists: ``now``, ``5m``, ``3h``, ``2d``, then a date."""
+    if not value:
+        return ""
+    delta = now - parse_time(value)
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400}d"
+    return parse_time(value).strftime("%d %b")
+
+
+def local_clock(value: str, zone: tzinfo | None = None) -> str:
+    """``HH:MM`` in the user's zone (the machine's zone unless one is given)."""
+    return parse_time(value).astimezone(zone).strftime("%H:%M")
+
+
+def local_day(value: str, zone: tzinfo | None = None) -> str:
+    return parse_time(value).astimezone(zone).strftime("%a %d %b %Y")
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    open: bool
+    remaining: timedelta
+
+    def describe(self, channel: str) -> str:
+        if self.open:
+            hours, rest = divmod(int(self.remaining.total_seconds()), 3600)
+            return f"reply window open: {hours}h {rest // 60:02d}m left"
+        if channel == "WHATSAPP":
+            return "reply window closed: WhatsApp allows only templates now"
+        return "reply window closed: the customer must write first"
+
+
+def reply_window(last_inbound_at: str | None, now: datetime) -> ReplyWindow:
+    """Meta channels take free-form replies within 24 h of the customer's last message."""
+    if not last_inbound_at:
+        return ReplyWindow(False, timedelta(0))
+    remaining = parse_time(last_inbound_at) + REPLY_WINDOW - now
+    return ReplyWindow(remaining > timedelta(0), max(remaining, timedelta(0)))

@@ -1,0 +1,154 @@
+"""The export dialog: what, which filters, which file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from inboop_tui.domain.timing import parse_time
+from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
+from relay.protocol import format_time
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    kind: ExportKind
+    fmt: ExportFormat
+    filter: ExportFilter
+    path: Path
+
+
+def default_path(kind: ExportKind, fmt: ExportFormat, today: datetime) -> Path:
+    return Path.cwd() / f"inboop-{kind.value}-{today:%Y-%m-%d}.{fmt.value}"
+
+
+class ExportDialog(ModalScreen[ExportRequest | None]):
+    DEFAULT_CSS = """
+    ExportDialog { align: center middle; }
+    ExportDialog > Vertical { width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    ExportDialog Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 3; height: auto; }
+    ExportDialog Label { padding: 1 0 0 0; }
+    ExportDialog #error { color: $error; height: auto; padding: 0; }
+    ExportDialog Horizontal { height: auto; align-horizontal: right; padding-top: 1; }
+    ExportDialog Button { margin-left: 2; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, channel: str | None = None) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def compose(self) -> ComposeResult:
+        today = datetime.now(UTC)
+        with Vertical():
+            yield Label("[b]Export[/b]  (read-only: nothing in the inbox changes)")
+            with Grid():
+                yield Label("What")
+                yield Select(
+                    [
+                        ("Messages", ExportKind.MESSAGES),
+                        ("Conversations", ExportKind.CONVERSATIONS),
+                    ],
+                    value=ExportKind.MESSAGES,
+                    allow_blank=False,
+                    id="kind",
+                )
+                yield Label("Format")
+                yield Select(
+                    [("CSV", ExportFormat.CSV), ("JSON lines", ExportFormat.JSONL)],
+                    value=ExportFormat.CSV,
+                    allow_blank=False,
+                    id="format",
+                )
+                yield Label("Channel")
+                yield Select(
+                    [
+                        ("All channels", "ALL"),
+                        ("Instagram", "INSTAGRAM"),
+                        ("WhatsApp", "WHATSAPP"),
+                        ("Messenger", "MESSENGER"),
+                    ],
+                    value=self._channel or "ALL",
+                    allow_blank=False,
+                    id="channel",
+                )
+                yield Label("Since")
+                yield Input(placeholder="YYYY-MM-DD (optional, UTC)", id="since")
+                yield Label("Until")
+                yield Input(placeholder="YYYY-MM-DD (optional, UTC, exclusive)", id="until")
+                yield Label("File")
+                yield Input(
+                    str(default_path(ExportKind.MESSAGES, ExportFormat.CSV, today)), id="path"
+                )
+            yield Label("", id="error")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Export", variant="primary", id="export")
+
+    @on(Select.Changed, "#kind, #format")
+    def _suggest_path(self) -> None:
+        path_input = self.query_one("#path", Input)
+        current = Path(path_input.value)
+        if current.name.startswith("inboop-"):
+            kind = self.query_one("#kind", Select).value
+            fmt = self.query_one("#format", Select).value
+            assert isinstance(kind, ExportKind) and isinstance(fmt, ExportFormat)
+            path_input.value = str(current.parent / default_path(kind, fmt, datetime.now(UTC)).name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#export")
+    @on(Input.Submitted)
+    def _export(self) -> None:
+        error = self.query_one("#error", Label)
+        try:
+            request = self._request()
+        except ValueError as exc:
+            error.update(str(exc))
+            return
+        self.dismiss(request)
+
+    def _request(self) -> ExportRequest:
+        kind = self.query_one("#kind", Select).value
+        fmt = self.query_one("#format", Select).value
+        channel = self.query_one("#channel", Select).value
+        assert isinstance(kind, ExportKind) and isinstance(fmt, ExportFormat)
+        since = _date(self.query_one("#since", Input).value, "Since")
+        until = _date(self.query_one("#until", Input).value, "Until")
+        raw_path = self.query_one("#path", Input).value.strip()
+        if not raw_path:
+            raise ValueError("Choose a file to write.")
+        path = Path(raw_path).expanduser()
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder: add a file name.")
+        return ExportRequest(
+            kind,
+            fmt,
+            ExportFilter(
+                channel=None if channel == "ALL" else str(channel), since=since, until=until
+            ),
+            path,
+        )
+
+
+def _date(value: str, label: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return format_time(parse_time(value if "T" in value else value + "T00:00:00Z"))
+    except ValueError:
+        raise ValueError(f"{label}: {value!r} is not a date like 2026-11-01.") from None

@@ -1,0 +1,270 @@
+"""The inbox list: a Line-API scroll view that renders only the rows on screen.
+
+Rows come out of SQLite in blocks (a window of offset/limit) loaded by thread workers and kept
+in a small cache, so a 100k-conversation inbox costs the same to open as a 10-row one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from sqlalchemy import Engine
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from inboop_tui.domain.timing import relative
+from inboop_tui.store.queries import (
+    ConversationRow,
+    InboxFilter,
+    conversation_window,
+    count_conversations,
+)
+
+ROW_HEIGHT = 2
+BLOCK = 100
+CACHED_BLOCKS = 40
+
+CHANNEL_MARKS = {
+    "INSTAGRAM": ("IG", Style(color="magenta", bold=True)),
+    "WHATSAPP": ("WA", Style(color="green", bold=True)),
+    "MESSENGER": ("FB", Style(color="blue", bold=True)),
+}
+
+
+class ConversationList(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    ConversationList { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("enter", "open", "Open", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    @dataclass
+    class Highlighted(Message):
+        """The conversation under the cursor changed (None: the list is empty)."""
+
+        conversation_id: str | None
+
+    @dataclass
+    class Opened(Message):
+        conversation_id: str
+
+    @dataclass
+    class Counted(Message):
+        count: int
+
+    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._engine = engine
+        self._filter = InboxFilter()
+        self._count = 0
+        self._blocks: OrderedDict[int, list[ConversationRow]] = OrderedDict()
+        self._loading: set[int] = set()
+        self._generation = 0
+        self._highlighted: str | None = None
+
+    # --- data ----------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def filter(self) -> InboxFilter:
+        return self._filter
+
+    def set_filter(self, f: InboxFilter) -> None:
+        self._filter = f
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False)
+        self.reload()
+
+    def reload(self) -> None:
+        """Count again and reload the visible rows (after a sync, a filter, a view)."""
+        self._generation += 1
+        generation, f = self._generation, self._filter
+        self._loading.clear()
+        self.run_worker(
+            lambda: self._count_rows(generation, f),
+            thread=True,
+            group="conversation-count",
+            exclusive=True,
+            description="count conversations",
+            exit_on_error=False,
+        )
+
+    def _count_rows(self, generation: int, f: InboxFilter) -> None:
+        with self._engine.connect() as conn:
+            total = count_conversations(conn, f)
+        self.app.call_from_thread(self._counted, generation, total)
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation != self._generation:
+            return
+        self._blocks.clear()
+        self._count = total
+        self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
+        if self.cursor >= total:
+            self.cursor = max(0, total - 1)
+        self.post_message(self.Counted(total))
+        self.refresh()
+        if total:
+            self._request(self.cursor // BLOCK)
+        else:
+            self._announce(None)
+
+    def row(self, index: int) -> ConversationRow | None:
+        block, offset = divmod(index, BLOCK)
+        rows = self._blocks.get(block)
+        if rows is None:
+            self._request(block)
+            return None
+        self._blocks.move_to_end(block)
+        return rows[offset] if offset < len(rows) else None
+
+    def _request(self, block: int) -> None:
+        if block in self._loading or block in self._blocks:
+            return
+        self._loading.add(block)
+        generation, f = self._generation, self._filter
+        self.run_worker(
+            lambda: self._load(generation, f, block),
+            thread=True,
+            group="conversation-rows",
+            description=f"load conversations block {block}",
+            exit_on_error=False,
+        )
+
+    def _load(self, generation: int, f: InboxFilter, block: int) -> None:
+        with self._engine.connect() as conn:
+            rows = conversation_window(conn, f, block * BLOCK, BLOCK)
+        self.app.call_from_thread(self._loaded, generation, block, rows)
+
+    def _loaded(self, generation: int, block: int, rows: list[ConversationRow]) -> None:
+        self._loading.discard(block)
+        if generation != self._generation:
+            return
+        self._blocks[block] = rows
+        while len(self._blocks) > CACHED_BLOCKS:
+            self._blocks.popitem(last=False)
+        self.refresh()
+        if self.cursor // BLOCK == block:
+            current = self.row(self.cursor)
+            self._announce(current.id if current else None)
+
+    def _announce(self, conversation_id: str | None) -> None:
+        if conversation_id != self._highlighted:
+            self._highlighted = conversation_id
+            self.post_message(self.Highlighted(conversation_id))
+
+    @property
+    def highlighted(self) -> str | None:
+        return self._highlighted
+
+    # --- cursor --------------------------------------------------------------------------
+
+    def watch_cursor(self, cursor: int) -> None:
+        if not self._count:
+            return
+        self.scroll_to_region(
+            Region(0, cursor * ROW_HEIGHT, self.size.width, ROW_HEIGHT), animate=False
+        )
+        self.refresh()
+        current = self.row(cursor)
+        if current is not None:
+            self._announce(current.id)
+
+    def action_cursor_up(self) -> None:
+        if self.cursor > 0:
+            self.cursor -= 1
+
+    def action_cursor_down(self) -> None:
+        if self.cursor < self._count - 1:
+            self.cursor += 1
+
+    def action_page_up(self) -> None:
+        self.cursor = max(0, self.cursor - max(1, self.size.height // ROW_HEIGHT))
+
+    def action_page_down(self) -> None:
+        self.cursor = min(
+            max(0, self._count - 1), self.cursor + max(1, self.size.height // ROW_HEIGHT)
+        )
+
+    def action_first(self) -> None:
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        self.cursor = max(0, self._count - 1)
+
+    def action_open(self) -> None:
+        current = self.row(self.cursor)
+        if current is not None:
+            self.post_message(self.Opened(current.id))
+
+    def on_click(self, event: events.Click) -> None:
+        index = (event.y + int(self.scroll_offset.y)) // ROW_HEIGHT
+        if 0 <= index < self._count:
+            self.cursor = index
+            self.action_open()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.virtual_size = Size(self.size.width, self._count * ROW_HEIGHT)
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_offset.y) + y
+        index, part = divmod(line, ROW_HEIGHT)
+        if index >= self._count:
+            return Strip.blank(width, self.rich_style)
+        row = self.row(index)
+        selected = index == self.cursor
+        base = self.rich_style + (
+            Style(bgcolor="grey23") if selected and not self.has_focus else Style()
+        )
+        if selected and self.has_focus:
+            base = self.rich_style + Style(bgcolor="dark_blue")
+        if row is None:
+            return Strip([Segment(set_cell_size("  …" if part == 0 else "", width), base)])
+        return Strip(self._row_segments(row, part, width, base))
+
+    def _row_segments(
+        self, row: ConversationRow, part: int, width: int, base: Style
+    ) -> list[Segment]:
+        if part == 0:
+            mark, mark_style = CHANNEL_MARKS.get(row.channel, ("??", Style()))
+            dot = Segment(
+                "● " if row.unread else "  ", base + Style(color="bright_cyan", bold=True)
+            )
+            when = relative(row.last_message_at, datetime.now(UTC))
+            name_width = max(0, width - 2 - 3 - cell_len(when) - 2)
+            name_style = base + Style(bold=row.unread)
+            return [
+                dot,
+                Segment(mark + " ", base + mark_style),
+                Segment(set_cell_size(row.display_name, name_width), name_style),
+                Segment(" " + when + " ", base + Style(dim=True)),
+            ]
+        arrow = "→ " if row.preview_direction == "OUTBOUND" else ""
+        preview = (arrow + (row.preview or "")).replace("\n", " ")
+        return [Segment(set_cell_size("     " + preview, width), base + Style(dim=not row.unread))]

@@ -1,0 +1,140 @@
+"""One conversation's thread: messages in provider order with everything the log knows of them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from inboop_tui.domain.timing import local_clock, local_day, reply_window
+from inboop_tui.store.queries import ConversationRow, MessageRow
+
+TICKS = {
+    "QUEUED": ("…", "dim"),
+    "SENT": ("✓", "dim"),
+    "DELIVERED": ("✓✓", "dim"),
+    "READ": ("✓✓", "bold bright_cyan"),
+    "FAILED": ("✗", "bold red"),
+}
+CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
+
+
+def render_header(conversation: ConversationRow, now: datetime) -> Text:
+    header = Text()
+    header.append(conversation.display_name, style="bold")
+    if conversation.display_name != conversation.customer_id:
+        header.append(f"  {conversation.customer_id}", style="dim")
+    header.append(
+        f"  · {CHANNEL_NAMES.get(conversation.channel, conversation.channel)} · {conversation.status.lower()}"
+    )
+    header.append(f" · {conversation.message_count} messages\n", style="dim")
+    window = reply_window(conversation.last_inbound_at, now)
+    header.append(window.describe(conversation.channel), style="green" if window.open else "yellow")
+    return header
+
+
+def render_message(message: MessageRow, customer: str) -> RenderableType:
+    outbound = message.direction == "OUTBOUND"
+    who = "You" if outbound else ("System" if message.sender_type == "SYSTEM" else customer)
+    head = Text()
+    head.append(f"{local_clock(message.sent_at)} ", style="dim")
+    head.append(("→ " if outbound else "← ") + who, style="bold green" if outbound else "bold")
+    if outbound and message.delivery_status:
+        mark, style = TICKS.get(message.delivery_status, ("", ""))
+        head.append(f" {mark} {message.delivery_status.lower()}", style=style)
+    if message.edited and not message.is_deleted:
+        head.append(" (edited)", style="dim italic")
+    body = Text()
+    if message.is_deleted:
+        body.append("message deleted by the sender\n", style="dim italic")
+    else:
+        if message.text:
+            body.append(message.text + "\n")
+        for attachment in message.attachments:
+            label = attachment.type.lower().replace("_", " ")
+            where = attachment.url or (
+                f"media {attachment.media_id}" if attachment.media_id else ""
+            )
+            extra = (
+                attachment.caption
+                if attachment.caption and attachment.caption != message.text
+                else attachment.title or attachment.filename
+            )
+            if attachment.latitude is not None and attachment.longitude is not None:
+                where = f"{attachment.latitude:.5f}, {attachment.longitude:.5f} {where}".strip()
+            body.append(f"[{label}] ", style="cyan")
+            body.append(" ".join(part for part in (extra, where) if part) + "\n", style="cyan")
+        if not message.text and not message.attachments:
+            body.append(
+                f"({(message.provider_type or message.content_type).lower()} message not shown)\n",
+                style="dim italic",
+            )
+    if message.delivery_status == "FAILED" and message.delivery_error:
+        error = json.loads(message.delivery_error)
+        detail = error.get("title") or error.get("message") or "failed"
+        body.append(f"not delivered: {detail} ({error.get('code', '?')})\n", style="red")
+    for side, emoji in sorted(message.reactions.items()):
+        body.append(f"{emoji} from {'you' if side == 'USER' else customer}\n", style="magenta")
+    return Group(head, Padding(body, (0, 0, 0, 4)))
+
+
+def render_thread(
+    conversation: ConversationRow, messages: list[MessageRow], truncated: bool
+) -> RenderableType:
+    parts: list[RenderableType] = []
+    if truncated:
+        parts.append(
+            Text(
+                f"(showing the newest {len(messages)} messages; `inboop export messages` has them all)",
+                style="dim italic",
+            )
+        )
+    day = None
+    for message in messages:
+        this_day = local_day(message.sent_at)
+        if this_day != day:
+            day = this_day
+            parts.append(Text(f"── {day} ──", style="dim", justify="center"))
+        parts.append(render_message(message, conversation.display_name))
+    if not messages:
+        parts.append(Text("No messages.", style="dim"))
+    return Group(*parts)
+
+
+class ThreadView(Vertical):
+    """A fixed header (who, channel, reply window) over the scrolling thread."""
+
+    DEFAULT_CSS = """
+    ThreadView { height: 1fr; }
+    ThreadView > #thread-header { height: auto; padding: 0 1; border-bottom: solid $primary-background; }
+    ThreadView > #thread-scroll { height: 1fr; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="thread-header")
+        with VerticalScroll(id="thread-scroll"):
+            yield Static("Select a conversation.", id="thread-body")
+
+    def show(
+        self, conversation: ConversationRow, messages: list[MessageRow], truncated: bool
+    ) -> None:
+        self.query_one("#thread-header", Static).update(
+            render_header(conversation, datetime.now(UTC))
+        )
+        self.query_one("#thread-body", Static).update(
+            render_thread(conversation, messages, truncated)
+        )
+        self.query_one("#thread-scroll", VerticalScroll).scroll_end(animate=False)
+
+    def clear(self, note: str = "Select a conversation.") -> None:
+        self.query_one("#thread-header", Static).update("")
+        self.query_one("#thread-body", Static).update(Text(note, style="dim"))
+
+    def focus_thread(self) -> None:
+        self.query_one("#thread-scroll", VerticalScroll).focus()
