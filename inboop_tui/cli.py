@@ -107,6 +107,9 @@ def sync(
     timeout: Annotated[
         float, typer.Option(help="Give up after this many seconds of retrying.")
     ] = 30.0,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=1000, help="Events per request and per transaction.")
+    ] = 500,
 ) -> None:
     """Pull new events from the relay into the local replica."""
     from inboop_tui.sync.engine import sync as run_sync
@@ -117,7 +120,7 @@ def sync(
     engine = _engine(paths)
     try:
         with _progress() as progress:
-            outcome = run_sync(engine, config, timeout=timeout, progress=progress)
+            outcome = run_sync(engine, config, timeout=timeout, batch=batch_size, progress=progress)
     finally:
         engine.dispose()
     if not outcome.ok:

@@ -47,7 +47,7 @@ class RelayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> RelayProcess:
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its address, as a real relay does
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -138,3 +138,42 @@ class RelayProcess:
             if page["next_after"] == after:
                 return found
             after = page["next_after"]
+
+
+def inboop(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The agent's CLI as a user runs it, with its own INBOOP_HOME."""
+    env = {**os.environ, "INBOOP_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "inboop_tui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def inboop_process(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "INBOOP_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "inboop_tui", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def many_messages(count: int, per_delivery: int = 100, prefix: str = "bulk") -> list[bytes]:
+    """Deliveries carrying ``count`` Messenger messages from a handful of customers."""
+    from relay import simulator as mp
+
+    bodies = []
+    for start in range(0, count, per_delivery):
+        items = [
+            mp.text_message(
+                mp.PAGE_ID, f"P{i % 13}", f"m_{prefix}_{i}", f"message {i}", ts=mp.T0_MS + i * 1000
+            )
+            for i in range(start, min(count, start + per_delivery))
+        ]
+        bodies.append(mp.body(mp.messenger(*items)))
+    return bodies

@@ -1,0 +1,3 @@
+from inboop_tui.cli import main
+
+main()

@@ -1,0 +1,409 @@
+"""`inboop login`, `sync`, `export` and `doctor` as subprocesses against a real relay process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.rebuild import digest
+from relay import simulator as mp
+from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages
+
+PAGE, IG, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.T0_MS
+S0 = T0 // 1000
+
+
+def scenario() -> list[bytes]:
+    wa_echo = mp.wa_value()
+    wa_echo["message_echoes"] = [
+        {
+            "from": "1555",
+            "to": "9190",
+            "id": "wamid.OUT",
+            "timestamp": str(S0 + 20),
+            "type": "text",
+            "text": {"body": "₹1,499 for M"},
+        }
+    ]
+    return [
+        mp.body(
+            mp.messenger(
+                mp.text_message(PAGE, "P1", "m_1", "Is the blue dress in stock?"),
+                mp.echo(PAGE, "P1", "m_2", "Yes, size M and L", ts=T0 + 60_000),
+            )
+        ),
+        mp.body(mp.messenger(mp.read_watermark(PAGE, "P1", T0 + 90_000, T0 + 90_001))),
+        mp.body(
+            mp.messenger(
+                mp.text_message(
+                    PAGE, "P2", "m_3", '=HYPERLINK("http://evil.example")', ts=T0 + 120_000
+                )
+            )
+        ),
+        mp.body(
+            mp.instagram(
+                mp.attachment_message(
+                    IG,
+                    "I1",
+                    "ig_1",
+                    "image",
+                    {"url": "https://cdn.example/ig1.jpg"},
+                    ts=T0 + 30_000,
+                )
+            )
+        ),
+        mp.body(
+            mp.instagram(
+                mp.text_message(IG, "I1", "ig_2", "oops wrong photo", ts=T0 + 31_000),
+                mp.unsend(IG, "I1", "ig_1", T0 + 32_000),
+            )
+        ),
+        mp.body(
+            mp.whatsapp(
+                mp.wa_value(
+                    messages=[mp.wa_text("9190", "wamid.IN", S0 + 10, "Namaste, kurta price?")],
+                    contacts=[mp.wa_contact("9190", "Asha Verma")],
+                )
+            )
+        ),
+        mp.body(mp.whatsapp(wa_echo, field="smb_message_echoes")),
+        mp.body(
+            mp.whatsapp(
+                mp.wa_value(statuses=[mp.wa_status("wamid.OUT", "delivered", S0 + 21, "9190")])
+            )
+        ),
+    ]
+
+
+def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
+    for body in bodies:
+        assert relay.post(body).status_code == 200
+
+
+def login(home: Path, relay: RelayProcess, token: str) -> None:
+    result = inboop(home, "login", relay.url, "--token", token)
+    assert result.returncode == 0, result.stderr
+
+
+def replica_digest(home: Path) -> dict[str, str]:
+    engine = open_replica(home / "replica.db")
+    try:
+        with engine.connect() as conn:
+            return digest(conn)
+    finally:
+        engine.dispose()
+
+
+def cursor_of(home: Path) -> int:
+    with sqlite3.connect(home / "replica.db") as conn:
+        return int(conn.execute("select cursor from sync_state").fetchone()[0])
+
+
+def test_login_sync_and_exports_row_by_row(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    feed(relay, scenario())
+    home = tmp_path / "agent"
+    result = inboop(home, "login", relay.url + "/", "--token", admin_token)
+    assert result.returncode == 0, result.stderr
+    assert "logged in to" in result.stdout and "as admin" in result.stdout
+    config = home / "config.toml"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert admin_token in config.read_text()
+
+    synced = inboop(home, "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "synced 11 new events" in synced.stdout
+
+    out = tmp_path / "messages.csv"
+    exported = inboop(home, "export", "messages", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = {row["channel_message_id"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {"m_1", "m_2", "m_3", "ig_1", "ig_2", "wamid.IN", "wamid.OUT"}
+    assert rows["m_1"]["direction"] == "INBOUND"
+    assert (rows["m_1"]["channel"], rows["m_1"]["text"], rows["m_1"]["sender_type"]) == (
+        "MESSENGER",
+        "Is the blue dress in stock?",
+        "CUSTOMER",
+    )
+    assert (rows["m_2"]["direction"], rows["m_2"]["delivery_status"]) == ("OUTBOUND", "READ")
+    assert rows["m_3"]["text"] == '\'=HYPERLINK("http://evil.example")'  # neutralised
+    assert (rows["ig_1"]["is_deleted"], rows["ig_1"]["text"], rows["ig_1"]["content_type"]) == (
+        "true",
+        "",
+        "IMAGE",
+    )
+    assert rows["wamid.IN"]["customer_name"] == "Asha Verma"
+    assert (rows["wamid.OUT"]["delivery_status"], rows["wamid.OUT"]["text"]) == (
+        "DELIVERED",
+        "₹1,499 for M",
+    )
+    assert rows["m_1"]["sent_at"] == "2025-11-24T16:00:00.000Z"
+    assert list(rows["m_1"])[:10] == [
+        "conversation_id",
+        "channel",
+        "customer_name",
+        "channel_message_id",
+        "direction",
+        "sender_type",
+        "content_type",
+        "text",
+        "attachments",
+        "reply_to",
+    ]
+
+    conv_out = tmp_path / "conversations.csv"
+    assert inboop(home, "export", "conversations", "--out", str(conv_out)).returncode == 0
+    with conv_out.open(newline="", encoding="utf-8") as handle:
+        conversations = list(csv.DictReader(handle))
+    assert len(conversations) == 4
+    asha = next(c for c in conversations if c["channel"] == "WHATSAPP")
+    assert (
+        asha["customer_name"],
+        asha["customer_handle"],
+        asha["message_count"],
+        asha["status"],
+    ) == ("Asha Verma", "9190", "2", "OPEN")
+    assert [c["channel"] for c in conversations][0] == "MESSENGER"  # newest first: P2 at T0+120s
+
+    jsonl = tmp_path / "wa.jsonl"
+    assert (
+        inboop(
+            home,
+            "export",
+            "messages",
+            "--out",
+            str(jsonl),
+            "--format",
+            "jsonl",
+            "--channel",
+            "whatsapp",
+        ).returncode
+        == 0
+    )
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["channel_message_id"] for line in lines] == ["wamid.IN", "wamid.OUT"]
+    assert lines[0]["is_deleted"] is False
+
+    window = tmp_path / "window.csv"
+    assert (
+        inboop(
+            home,
+            "export",
+            "messages",
+            "--out",
+            str(window),
+            "--since",
+            "2025-11-24T16:00:30Z",
+            "--until",
+            "2025-11-24T16:01:00Z",
+        ).returncode
+        == 0
+    )
+    with window.open(newline="") as handle:
+        assert sorted(r["channel_message_id"] for r in csv.DictReader(handle)) == ["ig_1", "ig_2"]
+
+    bad = inboop(
+        home, "export", "messages", "--out", str(tmp_path / "x.csv"), "--since", "last tuesday"
+    )
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+
+    doctor = inboop(home, "doctor", "--rebuild")
+    assert doctor.returncode == 0, doctor.stderr
+    assert "rebuilt from 11 events: projections identical" in doctor.stdout
+
+    again = inboop(home, "sync")
+    assert again.returncode == 0 and "synced 0 new events" in again.stdout
+
+
+def test_two_agents_replicas_agree(relay: RelayProcess, admin_token: str, tmp_path: Path) -> None:
+    member = relay.add_user("maria")
+    first, second = tmp_path / "a", tmp_path / "b"
+    login(first, relay, admin_token)
+    login(second, relay, member)
+    bodies = scenario()
+    feed(relay, bodies[:4])
+    assert inboop(first, "sync").returncode == 0  # one agent syncs halfway
+    feed(relay, bodies[4:])
+    feed(relay, bodies[:2])  # Meta retries
+    assert inboop(first, "sync").returncode == 0
+    assert inboop(second, "sync", "--batch-size", "3").returncode == 0
+    assert replica_digest(first) == replica_digest(second)
+
+
+def test_sync_killed_mid_pull_resumes_to_the_same_replica(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    feed(relay, many_messages(3000))
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    login(killed, relay, admin_token)
+    login(whole, relay, admin_token)
+    process = inboop_process(killed, "sync", "--batch-size", "20")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (killed / "replica.db").exists():
+            try:
+                if cursor_of(killed) > 0:
+                    break
+            except sqlite3.Error:
+                pass
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted_at = cursor_of(killed)
+    assert 0 < interrupted_at < 3000  # it really was killed mid-pull
+    resumed = inboop(killed, "sync")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"synced {3000 - interrupted_at:,} new events" in resumed.stdout
+    assert inboop(whole, "sync").returncode == 0
+    assert replica_digest(killed) == replica_digest(whole)
+    with sqlite3.connect(killed / "replica.db") as conn:
+        assert conn.execute("select count(*), min(seq), max(seq) from log_events").fetchone() == (
+            3000,
+            1,
+            3000,
+        )
+
+
+def test_relay_down_fails_cleanly_and_leaves_the_replica_unchanged(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "agent"
+    feed(relay, scenario())
+    login(home, relay, admin_token)
+    assert inboop(home, "sync").returncode == 0
+    before = replica_digest(home)
+    relay.stop()
+    result = inboop(home, "sync", "--timeout", "2")
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"inboop: sync failed: the relay at {relay.url} is not reachable (connection refused)"
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    assert replica_digest(home) == before
+    doctor = inboop(home, "doctor")
+    assert "last sync failed: the relay at" in doctor.stdout
+    export = inboop(home, "export", "messages", "--out", str(tmp_path / "offline.csv"))
+    assert export.returncode == 0 and "wrote 7 messages" in export.stdout  # still readable offline
+
+
+def test_relay_vanishing_mid_sync(relay: RelayProcess, admin_token: str, tmp_path: Path) -> None:
+    feed(relay, many_messages(3000))
+    home = tmp_path / "agent"
+    login(home, relay, admin_token)
+    process = inboop_process(home, "sync", "--batch-size", "10", "--timeout", "3")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if (home / "replica.db").exists() and cursor_of(home) > 0:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    relay.kill()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.startswith("inboop: sync failed:") and "Traceback" not in stderr
+    applied = cursor_of(home)
+    assert 0 < applied < 3000
+    with sqlite3.connect(home / "replica.db") as conn:
+        assert conn.execute(
+            "select count(*), coalesce(max(seq), 0) from log_events"
+        ).fetchone() == (applied, applied)
+    rebuilt = inboop(home, "doctor", "--rebuild")
+    assert "projections identical" in rebuilt.stdout
+    relay.start()
+    assert inboop(home, "sync").returncode == 0
+    assert cursor_of(home) == 3000
+
+
+def test_wrong_tokens(relay: RelayProcess, admin_token: str, tmp_path: Path) -> None:
+    home = tmp_path / "agent"
+    result = inboop(home, "login", relay.url, "--token", "inb_wrong")
+    assert result.returncode == 1
+    assert "login failed: the relay refused the token (401)" in result.stderr
+    assert not (home / "config.toml").exists()
+    token = relay.add_user("temp")
+    login(home, relay, token)
+    relay.cli("users", "revoke", "temp")
+    synced = inboop(home, "sync")
+    assert synced.returncode == 1 and "refused the token (401)" in synced.stderr
+    not_a_url = inboop(home, "login", "relay.example.com", "--token", token)
+    assert not_a_url.returncode == 1 and "must start with http://" in not_a_url.stderr
+
+
+def test_sync_without_login_and_unreachable_login(tmp_path: Path) -> None:
+    result = inboop(tmp_path / "agent", "sync")
+    assert result.returncode == 1 and "no relay configured: run `inboop login" in result.stderr
+    port = free_port()
+    login_result = inboop(tmp_path / "agent", "login", f"http://127.0.0.1:{port}", "--token", "x")
+    assert login_result.returncode == 1 and "connection refused" in login_result.stderr
+
+
+def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_path: Path) -> None:
+    home = tmp_path / "agent"
+    feed(relay, scenario())
+    login(home, relay, admin_token)
+    assert inboop(home, "sync").returncode == 0
+
+    holder = sqlite3.connect(home / "replica.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        locked = inboop(home, "sync")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert locked.returncode == 1
+    assert "is locked by another program" in locked.stderr and "Traceback" not in locked.stderr
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "replica.db").write_bytes(b"this is not a database" * 100)
+    for args in (("sync",), ("export", "messages", "--out", str(tmp_path / "x.csv")), ("doctor",)):
+        result = inboop(broken, *args)
+        assert result.returncode == 1, args
+        assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_config_file_is_reported(tmp_path: Path) -> None:
+    home = tmp_path / "agent"
+    home.mkdir()
+    (home / "config.toml").write_text("[relay\nurl = ")
+    result = inboop(home, "sync")
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr and "config.toml" in result.stderr
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    version = inboop(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("inboop ")
+    for args in (
+        ("--help",),
+        ("sync", "--help"),
+        ("export", "--help"),
+        ("login", "--help"),
+        ("doctor", "--help"),
+        ("demo", "--help"),
+    ):
+        result = inboop(tmp_path, *args)
+        assert result.returncode == 0 and "Usage" in result.stdout, args
+
+
+@pytest.mark.parametrize("kind", ["conversations", "messages"])
+def test_export_of_an_empty_replica_has_just_the_header(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / f"{kind}.csv"
+    result = inboop(tmp_path / "agent", "export", kind, "--out", str(out))
+    assert result.returncode == 0
+    assert len(out.read_text().splitlines()) == 1
+    assert not os.path.exists(str(out) + ".partial")
