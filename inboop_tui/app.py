@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 
 from sqlalchemy import Engine
@@ -54,10 +55,16 @@ class InboopApp(App[None]):
         error: str | None
 
     def __init__(
-        self, paths: Paths, engine: Engine, *, auto_sync_seconds: float | None = AUTO_SYNC_SECONDS
+        self,
+        paths: Paths,
+        engine: Engine,
+        *,
+        auto_sync_seconds: float | None = AUTO_SYNC_SECONDS,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.engine = engine
         self.auto_sync_seconds = auto_sync_seconds
         self.add_mode("inbox", partial(InboxScreen, engine))
@@ -236,6 +243,11 @@ class InboopApp(App[None]):
 
 
 def create_app(
-    paths: Paths, engine: Engine, *, auto_sync_seconds: float | None = AUTO_SYNC_SECONDS
+    paths: Paths,
+    engine: Engine,
+    *,
+    auto_sync_seconds: float | None = AUTO_SYNC_SECONDS,
+    clock: Callable[[], datetime] | None = None,
 ) -> InboopApp:
-    return InboopApp(paths, engine, auto_sync_seconds=auto_sync_seconds)
+    """The app on a replica. ``clock`` gives "now" (tests fix it; relative times use it)."""
+    return InboopApp(paths, engine, auto_sync_seconds=auto_sync_seconds, clock=clock)

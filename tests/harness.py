@@ -177,3 +177,92 @@ def many_messages(count: int, per_delivery: int = 100, prefix: str = "bulk") -> 
         ]
         bodies.append(mp.body(mp.messenger(*items)))
     return bodies
+
+
+def fill_replica(engine: Any, bodies: list[bytes]) -> int:
+    """Normalise deliveries as the relay would and apply them as log entries; returns the count."""
+    from inboop_tui.store.apply import apply_entries
+    from inboop_tui.store.db import writing
+    from relay.channels import normalise_delivery
+
+    events = [event for body in bodies for event in normalise_delivery(body).events]
+    entries = [
+        {
+            "seq": seq,
+            "origin": "channel",
+            "type": e.type,
+            "recorded_at": "2026-11-25T00:00:00.000Z",
+            "event": e.model_dump(mode="json"),
+        }
+        for seq, e in enumerate(events, start=1)
+    ]
+    with writing(engine) as conn:
+        apply_entries(conn, entries, cursor=len(entries), relay_head=len(entries))
+    return len(entries)
+
+
+def scenario() -> list[bytes]:
+    """A few deliveries with the cases that matter: echoes, watermarks, unsend, statuses, formulas."""
+    from relay import simulator as mp
+
+    PAGE, IG, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.T0_MS
+    S0 = T0 // 1000
+    wa_echo = mp.wa_value()
+    wa_echo["message_echoes"] = [
+        {
+            "from": "1555",
+            "to": "9190",
+            "id": "wamid.OUT",
+            "timestamp": str(S0 + 20),
+            "type": "text",
+            "text": {"body": "₹1,499 for M"},
+        }
+    ]
+    return [
+        mp.body(
+            mp.messenger(
+                mp.text_message(PAGE, "P1", "m_1", "Is the blue dress in stock?"),
+                mp.echo(PAGE, "P1", "m_2", "Yes, size M and L", ts=T0 + 60_000),
+            )
+        ),
+        mp.body(mp.messenger(mp.read_watermark(PAGE, "P1", T0 + 90_000, T0 + 90_001))),
+        mp.body(
+            mp.messenger(
+                mp.text_message(
+                    PAGE, "P2", "m_3", '=HYPERLINK("http://evil.example")', ts=T0 + 120_000
+                )
+            )
+        ),
+        mp.body(
+            mp.instagram(
+                mp.attachment_message(
+                    IG,
+                    "I1",
+                    "ig_1",
+                    "image",
+                    {"url": "https://cdn.example/ig1.jpg"},
+                    ts=T0 + 30_000,
+                )
+            )
+        ),
+        mp.body(
+            mp.instagram(
+                mp.text_message(IG, "I1", "ig_2", "oops wrong photo", ts=T0 + 31_000),
+                mp.unsend(IG, "I1", "ig_1", T0 + 32_000),
+            )
+        ),
+        mp.body(
+            mp.whatsapp(
+                mp.wa_value(
+                    messages=[mp.wa_text("9190", "wamid.IN", S0 + 10, "Namaste, kurta price?")],
+                    contacts=[mp.wa_contact("9190", "Asha Verma")],
+                )
+            )
+        ),
+        mp.body(mp.whatsapp(wa_echo, field="smb_message_echoes")),
+        mp.body(
+            mp.whatsapp(
+                mp.wa_value(statuses=[mp.wa_status("wamid.OUT", "delivered", S0 + 21, "9190")])
+            )
+        ),
+    ]

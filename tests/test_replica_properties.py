@@ -11,11 +11,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inboop_tui.domain.conversations import conversation_id
 from inboop_tui.store.apply import apply_channel_events, apply_entries
 from inboop_tui.store.db import open_replica, writing
 from inboop_tui.store.queries import thread
 from inboop_tui.store.rebuild import digest, rebuild
-from inboop_tui.domain.conversations import conversation_id
 from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.protocol import ChannelEvent

@@ -15,73 +15,7 @@ import pytest
 
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.rebuild import digest
-from relay import simulator as mp
-from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages
-
-PAGE, IG, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.T0_MS
-S0 = T0 // 1000
-
-
-def scenario() -> list[bytes]:
-    wa_echo = mp.wa_value()
-    wa_echo["message_echoes"] = [
-        {
-            "from": "1555",
-            "to": "9190",
-            "id": "wamid.OUT",
-            "timestamp": str(S0 + 20),
-            "type": "text",
-            "text": {"body": "₹1,499 for M"},
-        }
-    ]
-    return [
-        mp.body(
-            mp.messenger(
-                mp.text_message(PAGE, "P1", "m_1", "Is the blue dress in stock?"),
-                mp.echo(PAGE, "P1", "m_2", "Yes, size M and L", ts=T0 + 60_000),
-            )
-        ),
-        mp.body(mp.messenger(mp.read_watermark(PAGE, "P1", T0 + 90_000, T0 + 90_001))),
-        mp.body(
-            mp.messenger(
-                mp.text_message(
-                    PAGE, "P2", "m_3", '=HYPERLINK("http://evil.example")', ts=T0 + 120_000
-                )
-            )
-        ),
-        mp.body(
-            mp.instagram(
-                mp.attachment_message(
-                    IG,
-                    "I1",
-                    "ig_1",
-                    "image",
-                    {"url": "https://cdn.example/ig1.jpg"},
-                    ts=T0 + 30_000,
-                )
-            )
-        ),
-        mp.body(
-            mp.instagram(
-                mp.text_message(IG, "I1", "ig_2", "oops wrong photo", ts=T0 + 31_000),
-                mp.unsend(IG, "I1", "ig_1", T0 + 32_000),
-            )
-        ),
-        mp.body(
-            mp.whatsapp(
-                mp.wa_value(
-                    messages=[mp.wa_text("9190", "wamid.IN", S0 + 10, "Namaste, kurta price?")],
-                    contacts=[mp.wa_contact("9190", "Asha Verma")],
-                )
-            )
-        ),
-        mp.body(mp.whatsapp(wa_echo, field="smb_message_echoes")),
-        mp.body(
-            mp.whatsapp(
-                mp.wa_value(statuses=[mp.wa_status("wamid.OUT", "delivered", S0 + 21, "9190")])
-            )
-        ),
-    ]
+from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages, scenario
 
 
 def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
@@ -174,7 +108,7 @@ def test_login_sync_and_exports_row_by_row(
         asha["message_count"],
         asha["status"],
     ) == ("Asha Verma", "9190", "2", "OPEN")
-    assert [c["channel"] for c in conversations][0] == "MESSENGER"  # newest first: P2 at T0+120s
+    assert conversations[0]["channel"] == "MESSENGER"  # newest first: P2 at T0+120s
 
     jsonl = tmp_path / "wa.jsonl"
     assert (

@@ -28,7 +28,8 @@ def relative(value: str | None, now: datetime) -> str:
         return f"{seconds // 3600}h"
     if seconds < 7 * 86400:
         return f"{seconds // 86400}d"
-    return parse_time(value).strftime("%d %b")
+    then = parse_time(value)
+    return then.strftime("%d %b") if then.year == now.year else then.strftime("%b %Y")
 
 
 def local_clock(value: str, zone: tzinfo | None = None) -> str:

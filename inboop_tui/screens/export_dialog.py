@@ -34,8 +34,8 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     DEFAULT_CSS = """
     ExportDialog { align: center middle; }
     ExportDialog > Vertical { width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
-    ExportDialog Grid { grid-size: 2; grid-columns: 12 1fr; grid-rows: 3; height: auto; }
-    ExportDialog Label { padding: 1 0 0 0; }
+    ExportDialog Grid { grid-size: 2; grid-columns: 10 1fr; grid-rows: auto; grid-gutter: 0 1; height: auto; }
+    ExportDialog Grid > Label { height: 3; content-align: left middle; }
     ExportDialog #error { color: $error; height: auto; padding: 0; }
     ExportDialog Horizontal { height: auto; align-horizontal: right; padding-top: 1; }
     ExportDialog Button { margin-left: 2; }
@@ -98,9 +98,8 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         path_input = self.query_one("#path", Input)
         current = Path(path_input.value)
         if current.name.startswith("inboop-"):
-            kind = self.query_one("#kind", Select).value
-            fmt = self.query_one("#format", Select).value
-            assert isinstance(kind, ExportKind) and isinstance(fmt, ExportFormat)
+            kind = ExportKind(str(self.query_one("#kind", Select).value))
+            fmt = ExportFormat(str(self.query_one("#format", Select).value))
             path_input.value = str(current.parent / default_path(kind, fmt, datetime.now(UTC)).name)
 
     def action_cancel(self) -> None:
@@ -122,10 +121,9 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         self.dismiss(request)
 
     def _request(self) -> ExportRequest:
-        kind = self.query_one("#kind", Select).value
-        fmt = self.query_one("#format", Select).value
+        kind = ExportKind(str(self.query_one("#kind", Select).value))
+        fmt = ExportFormat(str(self.query_one("#format", Select).value))
         channel = self.query_one("#channel", Select).value
-        assert isinstance(kind, ExportKind) and isinstance(fmt, ExportFormat)
         since = _date(self.query_one("#since", Input).value, "Since")
         until = _date(self.query_one("#until", Input).value, "Until")
         raw_path = self.query_one("#path", Input).value.strip()

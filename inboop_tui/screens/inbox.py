@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from textual import on, work
@@ -24,6 +23,7 @@ from inboop_tui.store.queries import (
     mark_viewed,
     thread,
 )
+from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
@@ -51,6 +51,7 @@ class InboxScreen(Screen[None]):
     class ThreadLoaded(Message):
         conversation: ConversationRow
         messages: list[MessageRow]
+        marked_read: bool
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(id="inbox")
@@ -91,7 +92,7 @@ class InboxScreen(Screen[None]):
             parts.append(f"matching “{f.search}”")
         total = self.conversations.count if count is None else count
         self.query_one("#filter-line", Static).update(
-            f"{total:,} conversations · " + " · ".join(parts)
+            f"{total:,} conversation{'' if total == 1 else 's'} · " + " · ".join(parts)
         )
 
     def action_search(self) -> None:
@@ -150,7 +151,7 @@ class InboxScreen(Screen[None]):
     @on(ConversationList.Highlighted)
     def _highlighted(self, event: ConversationList.Highlighted) -> None:
         if event.conversation_id is not None:
-            self.load_thread(event.conversation_id, mark=True)
+            self.load_thread(event.conversation_id, mark=event.by_user)
 
     @on(ConversationList.Opened)
     def _opened(self, event: ConversationList.Opened) -> None:
@@ -166,21 +167,21 @@ class InboxScreen(Screen[None]):
             messages = thread(conn, conversation_id) if row is not None else []
         if row is None:
             return
-        if mark and row.unread:
-            seen = max(format_time(datetime.now(UTC)), row.last_inbound_at or "")
+        marked = mark and row.unread
+        if marked:
+            seen = max(format_time(now(self.app)), row.last_inbound_at or "")
             with writing(self._engine) as conn:
                 mark_viewed(conn, conversation_id, seen)
-        self.post_message(self.ThreadLoaded(row, messages))
+        self.post_message(self.ThreadLoaded(row, messages, marked))
 
     @on(ThreadLoaded)
     def _thread_loaded(self, event: ThreadLoaded) -> None:
-        was_unread = event.conversation.unread
         self._open = event.conversation.id
         self.query_one(ThreadView).show(
             event.conversation, event.messages, len(event.messages) >= THREAD_LIMIT
         )
-        if was_unread:
-            self.conversations.reload()
+        if event.marked_read:
+            self.conversations.set_read(event.conversation.id)
 
     def refresh_data(self) -> None:
         """New data in the replica (a sync): reload the list and the open thread."""

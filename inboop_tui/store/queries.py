@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, column, func, or_, select, text
+from sqlalchemy import Connection, Integer, String, and_, column, false, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Select
 
@@ -137,7 +137,7 @@ def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
         query = query.where(_unread())
     match = fts_query(f.search) if f.search else None
     if f.search and match is None:
-        return query.where(False)
+        return query.where(false())
     if match:
         by_person = text(
             "SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH :q"

@@ -7,8 +7,7 @@ in a small cache, so a 100k-conversation inbox costs the same to open as a 10-ro
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -29,6 +28,7 @@ from inboop_tui.store.queries import (
     conversation_window,
     count_conversations,
 )
+from inboop_tui.widgets.clock import now
 
 ROW_HEIGHT = 2
 BLOCK = 100
@@ -60,9 +60,13 @@ class ConversationList(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The conversation under the cursor changed (None: the list is empty)."""
+        """The conversation under the cursor changed (None: the list is empty).
+
+        ``by_user`` is false when the list moved by itself (a reload, a new filter).
+        """
 
         conversation_id: str | None
+        by_user: bool = False
 
     @dataclass
     class Opened(Message):
@@ -81,6 +85,7 @@ class ConversationList(ScrollView, can_focus=True):
         self._loading: set[int] = set()
         self._generation = 0
         self._highlighted: str | None = None
+        self._user_moved = False
 
     # --- data ----------------------------------------------------------------------------
 
@@ -169,12 +174,22 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
         if self.cursor // BLOCK == block:
             current = self.row(self.cursor)
-            self._announce(current.id if current else None)
+            self._announce(current.id if current else None, by_user=self._user_moved)
 
-    def _announce(self, conversation_id: str | None) -> None:
+    def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:
             self._highlighted = conversation_id
-            self.post_message(self.Highlighted(conversation_id))
+            self.post_message(self.Highlighted(conversation_id, by_user))
+        self._user_moved = False
+
+    def set_read(self, conversation_id: str) -> None:
+        """Show a conversation as read without reloading: it keeps its place until the next reload."""
+        for block, rows in self._blocks.items():
+            for i, row in enumerate(rows):
+                if row.id == conversation_id and row.unread:
+                    rows[i] = replace(row, unread=False)
+                    self._blocks[block] = rows
+        self.refresh()
 
     @property
     def highlighted(self) -> str | None:
@@ -191,28 +206,34 @@ class ConversationList(ScrollView, can_focus=True):
         self.refresh()
         current = self.row(cursor)
         if current is not None:
-            self._announce(current.id)
+            self._announce(current.id, by_user=self._user_moved)
 
     def action_cursor_up(self) -> None:
+        self._user_moved = True
         if self.cursor > 0:
             self.cursor -= 1
 
     def action_cursor_down(self) -> None:
+        self._user_moved = True
         if self.cursor < self._count - 1:
             self.cursor += 1
 
     def action_page_up(self) -> None:
+        self._user_moved = True
         self.cursor = max(0, self.cursor - max(1, self.size.height // ROW_HEIGHT))
 
     def action_page_down(self) -> None:
+        self._user_moved = True
         self.cursor = min(
             max(0, self._count - 1), self.cursor + max(1, self.size.height // ROW_HEIGHT)
         )
 
     def action_first(self) -> None:
+        self._user_moved = True
         self.cursor = 0
 
     def action_last(self) -> None:
+        self._user_moved = True
         self.cursor = max(0, self._count - 1)
 
     def action_open(self) -> None:
@@ -223,6 +244,7 @@ class ConversationList(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         index = (event.y + int(self.scroll_offset.y)) // ROW_HEIGHT
         if 0 <= index < self._count:
+            self._user_moved = True
             self.cursor = index
             self.action_open()
 
@@ -256,7 +278,7 @@ class ConversationList(ScrollView, can_focus=True):
             dot = Segment(
                 "● " if row.unread else "  ", base + Style(color="bright_cyan", bold=True)
             )
-            when = relative(row.last_message_at, datetime.now(UTC))
+            when = relative(row.last_message_at, now(self.app))
             name_width = max(0, width - 2 - 3 - cell_len(when) - 2)
             name_style = base + Style(bold=row.unread)
             return [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rich.text import Text
 from textual.widgets import Static
 
 from inboop_tui.domain.timing import relative
 from inboop_tui.store.queries import SyncStatus
+from inboop_tui.widgets.clock import now
 
 
 def describe(
@@ -65,4 +66,4 @@ class StatusBar(Static):
         self._redraw()
 
     def _redraw(self) -> None:
-        self.update(describe(self._status, self._configured, self._activity, datetime.now(UTC)))
+        self.update(describe(self._status, self._configured, self._activity, now(self.app)))

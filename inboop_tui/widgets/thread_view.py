@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from inboop_tui.domain.timing import local_clock, local_day, reply_window
 from inboop_tui.store.queries import ConversationRow, MessageRow
+from inboop_tui.widgets.clock import now
 
 TICKS = {
     "QUEUED": ("…", "dim"),
@@ -124,9 +125,7 @@ class ThreadView(Vertical):
     def show(
         self, conversation: ConversationRow, messages: list[MessageRow], truncated: bool
     ) -> None:
-        self.query_one("#thread-header", Static).update(
-            render_header(conversation, datetime.now(UTC))
-        )
+        self.query_one("#thread-header", Static).update(render_header(conversation, now(self.app)))
         self.query_one("#thread-body", Static).update(
             render_thread(conversation, messages, truncated)
         )

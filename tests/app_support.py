@@ -1,0 +1,58 @@
+"""The real app on a real replica file, with a fixed clock and zone, for pilot and snapshot tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import Engine
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from inboop_tui.app import InboopApp, create_app
+from inboop_tui.demo import Traffic, simulated_customers
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.paths import Paths
+from relay import simulator as meta
+from tests.harness import fill_replica
+
+FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def use_utc() -> None:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def demo_bodies(customers: int = 12) -> list[bytes]:
+    traffic = Traffic(seed=7)
+    people = simulated_customers(customers, traffic.rng)
+    return [meta.body(d) for d in traffic.history(people, int(FIXED_NOW.timestamp() * 1000))]
+
+
+def demo_replica(root: Path, customers: int = 12) -> tuple[Paths, Engine]:
+    paths = Paths(root, root)
+    engine = open_replica(paths.database)
+    fill_replica(engine, demo_bodies(customers))
+    return paths, engine
+
+
+def make_app(paths: Paths, engine: Engine) -> InboopApp:
+    return create_app(paths, engine, auto_sync_seconds=None, clock=lambda: FIXED_NOW)
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    """Let workers (which may start other workers) and the messages they post finish."""
+    for _ in range(6):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def shown(widget: Static, width: int = 100) -> str:
+    console = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))
+    console.print(widget.content)
+    return console.export_text()

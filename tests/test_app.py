@@ -1,0 +1,291 @@
+"""The app under Textual's pilot, on a real replica file (and a real relay for sync)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from textual.widgets import Input, Select, Static
+
+from inboop_tui.app import InboopApp
+from inboop_tui.screens.export_dialog import ExportDialog
+from inboop_tui.store.config import ClientConfig, save_config
+from inboop_tui.store.export import ExportKind
+from inboop_tui.store.paths import Paths
+from inboop_tui.widgets.conversation_list import ConversationList
+from inboop_tui.widgets.status_bar import StatusBar
+from tests.app_support import demo_bodies, demo_replica, make_app, settle, shown, use_utc
+from tests.harness import RelayProcess, free_port
+
+
+@pytest.fixture(autouse=True)
+def utc() -> None:
+    use_utc()
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[tuple[Paths, Engine]]:
+    paths, engine = demo_replica(tmp_path / "agent")
+    yield paths, engine
+    engine.dispose()
+
+
+def conversation_list(app: InboopApp) -> ConversationList:
+    return app.screen.query_one(ConversationList)
+
+
+def thread_text(app: InboopApp) -> str:
+    return shown(app.screen.query_one("#thread-body", Static))
+
+
+def header_text(app: InboopApp) -> str:
+    return shown(app.screen.query_one("#thread-header", Static))
+
+
+async def test_inbox_lists_newest_first_and_shows_the_thread(replica: tuple[Paths, Engine]) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listing = conversation_list(app)
+        assert listing.count == 12
+        rows = [listing.row(i) for i in range(12)]
+        assert all(rows)
+        times = [r.last_message_at for r in rows if r]
+        assert times == sorted(times, reverse=True)
+        first = rows[0]
+        assert first is not None and listing.highlighted == first.id
+        assert first.display_name in header_text(app)
+        assert "reply window" in header_text(app)
+        assert (first.preview or "").removeprefix("→ ")[:20] in thread_text(app)
+
+
+async def test_moving_the_cursor_opens_that_thread_and_marks_it_read(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listing = conversation_list(app)
+        second = listing.row(1)
+        assert second is not None and second.unread
+        await pilot.press("down")
+        await settle(pilot)
+        assert listing.highlighted == second.id
+        assert second.display_name in header_text(app)
+        reread = listing.row(1)
+        assert reread is not None and not reread.unread
+        await pilot.press("end")
+        await settle(pilot)
+        assert listing.cursor == 11
+        await pilot.press("home")
+        await settle(pilot)
+        assert listing.cursor == 0
+
+
+async def test_search_filters_by_message_text_and_name(replica: tuple[Paths, Engine]) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#search", Input)
+        await pilot.press(*"embroidery")
+        await settle(pilot)
+        listing = conversation_list(app)
+        assert listing.count >= 1
+        for i in range(listing.count):
+            row = listing.row(i)
+            assert row is not None
+        assert "embroidery" in thread_text(app).lower()
+        assert "matching “embroidery”" in shown(app.screen.query_one("#filter-line", Static))
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("slash", *"Rahul")
+        await settle(pilot)
+        assert listing.count == 1
+        assert "Rahul Mehta" in header_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert listing.count == 12
+        await pilot.press("slash", *"zzzqqq")
+        await settle(pilot)
+        assert listing.count == 0
+        assert "No conversation matches" in thread_text(app)
+
+
+async def test_channel_and_unread_filters(replica: tuple[Paths, Engine]) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listing = conversation_list(app)
+        counts = {}
+        for expected in ("INSTAGRAM", "WHATSAPP", "MESSENGER"):
+            await pilot.press("c")
+            await settle(pilot)
+            assert listing.filter.channel == expected
+            counts[expected] = listing.count
+            assert all(
+                (row := listing.row(i)) is not None and row.channel == expected
+                for i in range(listing.count)
+            )
+        assert counts == {"INSTAGRAM": 4, "WHATSAPP": 4, "MESSENGER": 4}
+        await pilot.press("c")
+        await settle(pilot)
+        assert listing.filter.channel is None and listing.count == 12
+        await pilot.press("u")
+        await settle(pilot)
+        assert listing.count == 12  # a conversation shown by itself is not read yet
+        await pilot.press("down")
+        await settle(pilot)
+        assert listing.count == 12  # read now, but it keeps its place until the next reload
+        await pilot.press("u", "u")
+        await settle(pilot)
+        assert listing.count == 11
+        assert "unread only" in shown(app.screen.query_one("#filter-line", Static))
+
+
+async def test_sync_from_the_app_pulls_from_a_real_relay(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    paths = Paths(tmp_path / "agent", tmp_path / "agent")
+    save_config(paths, ClientConfig(relay_url=relay.url, token=admin_token, user_name="admin"))
+    from inboop_tui.store.db import open_replica
+
+    engine = open_replica(paths.database)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            listing = conversation_list(app)
+            assert listing.count == 0
+            assert "No conversations yet" in thread_text(app)
+            for body in demo_bodies(6):
+                assert relay.post(body).status_code == 200
+            await pilot.press("s")
+            await settle(pilot)
+            assert listing.count == 6
+            status = shown(app.screen.query_one(StatusBar))
+            assert "online" in status and "last sync" in status
+    finally:
+        engine.dispose()
+
+
+async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine]) -> None:
+    paths, engine = replica
+    save_config(paths, ClientConfig(relay_url=f"http://127.0.0.1:{free_port()}", token="inb_x"))
+    app = make_app(paths, engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        status = shown(app.screen.query_one(StatusBar))
+        assert "offline" in status and "connection refused" in status
+        listing = conversation_list(app)
+        assert listing.count == 12
+        await pilot.press("down")
+        await settle(pilot)
+        assert listing.highlighted is not None and thread_text(app).strip()
+
+
+async def test_no_relay_configured_opens_on_what_the_replica_has(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "not connected to a relay" in shown(app.screen.query_one(StatusBar))
+        await pilot.press("s")
+        await settle(pilot)
+        assert conversation_list(app).count == 12
+
+
+async def test_export_dialog_writes_the_file(replica: tuple[Paths, Engine], tmp_path: Path) -> None:
+    app = make_app(*replica)
+    out = tmp_path / "from-app.csv"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        dialog.query_one("#kind", Select).value = ExportKind.CONVERSATIONS
+        dialog.query_one("#path", Input).value = str(out)
+        dialog.query_one("#since", Input).value = "not a date"
+        await pilot.click("#export")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog)
+        assert "is not a date" in shown(dialog.query_one("#error", Static))
+        dialog.query_one("#since", Input).value = ""
+        await pilot.click("#export")
+        await settle(pilot)
+        assert not isinstance(app.screen, ExportDialog)
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12
+    assert {r["channel"] for r in rows} == {"INSTAGRAM", "WHATSAPP", "MESSENGER"}
+
+
+async def test_export_to_an_unwritable_place_says_so(
+    replica: tuple[Paths, Engine], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#path", Input).value = str(blocker / "inside" / "out.csv")
+        await pilot.click("#export")
+        await settle(pilot)
+        assert any("Export failed: cannot write" in n.message for n in app._notifications)
+        assert conversation_list(app).count == 12
+
+
+async def test_command_palette_offers_the_actions(replica: tuple[Paths, Engine]) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {
+            "Sync now",
+            "Export…",
+            "Search conversations",
+            "Toggle unread only",
+            "Show WhatsApp",
+        } <= titles
+
+
+async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> None:
+    from inboop_tui.store.db import open_replica
+    from relay import simulator as mp
+    from tests.harness import fill_replica
+
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    bodies = []
+    for start in range(0, 3000, 300):
+        items = [
+            mp.text_message(
+                mp.PAGE_ID, f"PSID{i:05d}", f"m_{i}", f"hello from {i}", ts=mp.T0_MS + i * 1000
+            )
+            for i in range(start, start + 300)
+        ]
+        bodies.append(mp.body(mp.messenger(*items)))
+    fill_replica(engine, bodies)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            listing = conversation_list(app)
+            assert listing.count == 3000
+            assert len(listing._blocks) <= 2  # only the windows on screen were loaded
+            await pilot.press("end")
+            await settle(pilot)
+            last = listing.row(2999)
+            assert last is not None and last.customer_id == "PSID00000"
+            assert "hello from 0" in thread_text(app)
+    finally:
+        engine.dispose()
