@@ -262,58 +262,101 @@ def _free_port() -> int:
 
 
 class LocalRelay:
-    """The real relay, as a child process on a free loopback port."""
+    """The real relay, as a child process on a free loopback port (the demo, tests, benchmarks)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(
+        self, home: Path, *, secret: str | None = None, verify_token: str | None = None, **env: str
+    ) -> None:
         self.home = home
-        self.secret = secrets.token_hex(16)
-        self.port = _free_port()
+        self.secret = secret or secrets.token_hex(16)
+        self.verify_token = verify_token or secrets.token_hex(8)
+        self.port = 0
         self.env = {
             **os.environ,
             "INBOOP_RELAY_HOME": str(home),
             "INBOOP_META_APP_SECRET": self.secret,
-            "INBOOP_META_VERIFY_TOKEN": secrets.token_hex(8),
+            "INBOOP_META_VERIFY_TOKEN": self.verify_token,
+            **env,
         }
         self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = home / "relay.log"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, timeout: float = 30.0) -> LocalRelay:
         self.home.mkdir(parents=True, exist_ok=True)
-        log = (self.home / "relay.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.home,
-        )
-        deadline = time.monotonic() + 30
+        self.port = self.port or _free_port()  # a restart keeps its address, as a real relay does
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "relay",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+            )
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise DemoError(f"the demo relay stopped at start; see {self.home / 'relay.log'}")
+                raise DemoError(
+                    f"the relay stopped at start ({self.proc.returncode}); see {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                    return self
             except httpx.HTTPError:
-                time.sleep(0.1)
-        raise DemoError(f"the demo relay did not start within 30 s; see {self.home / 'relay.log'}")
+                pass
+            time.sleep(0.05)
+        raise DemoError(f"the relay did not start within {timeout:.0f} s; see {self.log_path}")
 
-    def add_user(self, name: str) -> str:
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``inboop-relay ARGS`` on this relay's data."""
         result = subprocess.run(
-            [sys.executable, "-m", "relay", "users", "add", name, "--admin"],
+            [sys.executable, "-m", "relay", *args],
             env=self.env,
             capture_output=True,
             text=True,
             cwd=self.home,
             timeout=60,
         )
-        if result.returncode != 0:
-            raise DemoError(f"could not create the demo user: {result.stderr.strip()}")
-        return result.stdout.strip().splitlines()[-1]
+        if check and result.returncode != 0:
+            raise DemoError(f"inboop-relay {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def add_user(self, name: str, *, admin: bool = False) -> str:
+        """A new user's token (the last line ``users add`` prints)."""
+        return (
+            self.cli("users", "add", name, *(["--admin"] if admin else []))
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
     def deliver(self, client: httpx.Client, payload: dict[str, Any]) -> None:
         body = meta.body(payload)
@@ -323,15 +366,7 @@ class LocalRelay:
             headers={SIGNATURE_HEADER: sign(self.secret, body), "Content-Type": "application/json"},
         )
         if response.status_code != 200:
-            raise DemoError(f"the demo relay refused a delivery ({response.status_code})")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            raise DemoError(f"the relay refused a delivery ({response.status_code})")
 
 
 def _trickle(
@@ -351,9 +386,8 @@ def _trickle(
 
 def prepare(root: Path, count: int) -> tuple[LocalRelay, Paths, Traffic, list[Customer]]:
     """Start the relay, feed it the history, log in and sync. Returns what the app needs."""
-    relay = LocalRelay(root / "relay")
-    relay.start()
-    token = relay.add_user("demo")
+    relay = LocalRelay(root / "relay").start()
+    token = relay.add_user("demo", admin=True)
     traffic = Traffic()
     people = simulated_customers(count, traffic.rng)
     with httpx.Client(timeout=10) as client:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
-from relay.log import head_seq, read_events
+from relay.log import StoredEvent, head_seq, read_events
 from relay.protocol import EventsPage, WhoAmI
 from relay.state import RelayState, relay_state
 from relay.store.tables import integration_failures
@@ -34,11 +35,20 @@ async def current_user(
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "missing bearer token", headers=_UNAUTHORIZED)
     token = authorization[7:].strip()
-    async with relay_state(request).engines.reader.connect() as conn:
-        user = await user_for_token(conn, token)
+    user = await run_in_threadpool(_lookup, relay_state(request), token)
     if user is None:
         raise HTTPException(401, "unknown or revoked token", headers=_UNAUTHORIZED)
     return user
+
+
+def _lookup(state: RelayState, token: str) -> User | None:
+    with state.engines.reader.connect() as conn:
+        return user_for_token(conn, token)
+
+
+def _page(state: RelayState, after: int, limit: int) -> tuple[list[StoredEvent], int]:
+    with state.engines.reader.connect() as conn:
+        return read_events(conn, after, limit), head_seq(conn)
 
 
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
@@ -63,9 +73,7 @@ async def get_events(
     state: RelayState = relay_state(request)
     deadline = time.monotonic() + wait
     while True:
-        async with state.engines.reader.connect() as conn:
-            rows = await read_events(conn, after, limit)
-            head = await head_seq(conn)
+        rows, head = await run_in_threadpool(_page, state, after, limit)
         remaining = deadline - time.monotonic()
         if rows or remaining <= 0 or await request.is_disconnected():
             break
@@ -102,6 +110,8 @@ async def get_integration_failures(
     query = select(integration_failures).order_by(integration_failures.c.id.desc()).limit(limit)
     if not include_resolved:
         query = query.where(integration_failures.c.resolved_at.is_(None))
-    async with relay_state(request).engines.reader.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
-    return [IntegrationFailure(**row) for row in rows]
+    def read() -> list[IntegrationFailure]:
+        with relay_state(request).engines.reader.connect() as conn:
+            return [IntegrationFailure(**row) for row in conn.execute(query).mappings()]
+
+    return await run_in_threadpool(read)

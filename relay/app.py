@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from relay import __version__
 from relay.api import router as api_router
-from relay.log import head_seq
 from relay.logs import AccessLogMiddleware
 from relay.settings import RelaySettings
 from relay.state import RelayState, relay_state
@@ -29,7 +29,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engines = create_engines(settings.database_url)
         try:
-            await upgrade_to_head(engines.writer)
+            await run_in_threadpool(upgrade_to_head, engines.writer)
             notifier = LogNotifier()
             writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
             await writer.start()
@@ -41,7 +41,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
             finally:
                 await writer.stop()
         finally:
-            await engines.dispose()
+            engines.dispose()
 
     app = FastAPI(title="Inboop relay", version=__version__, lifespan=lifespan)
     app.add_middleware(AccessLogMiddleware)
@@ -53,7 +53,6 @@ def create_app(settings: RelaySettings) -> FastAPI:
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """Ready once the lifespan has migrated the database and started the writer."""
     state = relay_state(request)
-    async with state.engines.reader.connect() as conn:
-        head = await head_seq(conn)
-    return JSONResponse({"status": "ok", "head": head, "version": __version__})
+    return JSONResponse({"status": "ok", "head": state.notifier.head, "version": __version__})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
@@ -46,19 +45,15 @@ def _settings(database: str | None) -> RelaySettings:
     return settings
 
 
-def _with_database(database: str | None, work: Callable[[Engines], Awaitable[T]]) -> T:
+def _with_database(database: str | None, work: Callable[[Engines], T]) -> T:
     settings = _settings(database)
-
-    async def run() -> T:
+    try:
         engines = create_engines(settings.database_url)
         try:
-            await upgrade_to_head(engines.writer)
-            return await work(engines)
+            upgrade_to_head(engines.writer)
+            return work(engines)
         finally:
-            await engines.dispose()
-
-    try:
-        return asyncio.run(run())
+            engines.dispose()
     except DatabaseURLError as exc:
         raise fail(str(exc)) from None
     except DBAPIError as exc:
@@ -114,9 +109,9 @@ def users_add(
     """Create a user. The token is printed once, alone on the last line."""
     from relay.users import UserError, add_user
 
-    async def work(engines: Engines) -> str:
-        async with engines.writer.begin() as conn:
-            return await add_user(conn, name, admin=admin)
+    def work(engines: Engines) -> str:
+        with engines.writer.begin() as conn:
+            return add_user(conn, name, admin=admin)
 
     try:
         token = _with_database(database, work)
@@ -134,9 +129,9 @@ def users_list(database: DatabaseOption = None) -> None:
     """List users with their role and state."""
     from relay.users import User, list_users
 
-    async def work(engines: Engines) -> list[User]:
-        async with engines.reader.connect() as conn:
-            return await list_users(conn)
+    def work(engines: Engines) -> list[User]:
+        with engines.reader.connect() as conn:
+            return list_users(conn)
 
     found = _with_database(database, work)
     if not found:
@@ -152,9 +147,9 @@ def users_revoke(name: str, database: DatabaseOption = None) -> None:
     """Revoke a user's token: the relay answers it with 401 from now on."""
     from relay.users import UserError, revoke_user
 
-    async def work(engines: Engines) -> None:
-        async with engines.writer.begin() as conn:
-            await revoke_user(conn, name)
+    def work(engines: Engines) -> None:
+        with engines.writer.begin() as conn:
+            revoke_user(conn, name)
 
     try:
         _with_database(database, work)
@@ -177,8 +172,8 @@ def reprocess_command(
     """Re-normalise kept deliveries, appending only events the log does not have yet."""
     from relay.reprocess import ReprocessSummary, reprocess
 
-    async def work(engines: Engines) -> ReprocessSummary:
-        return await reprocess(engines.writer, since=_since(since), only_failed=failed_only)
+    def work(engines: Engines) -> ReprocessSummary:
+        return reprocess(engines.writer, since=_since(since), only_failed=failed_only)
 
     summary = _with_database(database, work)
     typer.echo(

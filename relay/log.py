@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, func, insert, select, update
 
 from relay.channels import Normalised
 from relay.protocol import format_time
@@ -66,17 +65,17 @@ class FailureCount:
     last_at: str
 
 
-async def append_deliveries(
-    conn: AsyncConnection, batch: Sequence[Delivery], *, reprocess: bool = False
+def append_deliveries(
+    conn: Connection, batch: Sequence[Delivery], *, reprocess: bool = False
 ) -> list[AppendOutcome]:
     """Append a batch of deliveries in the caller's transaction.
 
     With ``reprocess`` the deliveries already exist: their rows are updated and their earlier
     failures marked resolved instead of inserted.
     """
-    last_seq = await _lock_head(conn)
+    last_seq = _lock_head(conn)
     keys = [event.dedup_key for d in batch for event in d.normalised.events]
-    seen = await existing_keys(conn, keys)
+    seen = existing_keys(conn, keys)
     recorded_at = now_text()
     event_rows: list[dict[str, Any]] = []
     failure_rows: list[dict[str, Any]] = []
@@ -126,7 +125,7 @@ async def append_deliveries(
 
     if reprocess:
         for delivery, outcome in zip(batch, outcomes, strict=True):
-            await conn.execute(
+            conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery.id)
                 .values(
@@ -138,7 +137,7 @@ async def append_deliveries(
                     reprocessed_at=recorded_at,
                 )
             )
-        await conn.execute(
+        conn.execute(
             update(integration_failures)
             .where(
                 integration_failures.c.delivery_id.in_([d.id for d in batch]),
@@ -147,7 +146,7 @@ async def append_deliveries(
             .values(resolved_at=recorded_at)
         )
     else:
-        await conn.execute(
+        conn.execute(
             insert(deliveries),
             [
                 {
@@ -164,14 +163,14 @@ async def append_deliveries(
             ],
         )
     if event_rows:
-        await conn.execute(insert(events), event_rows)
-        await conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+        conn.execute(insert(events), event_rows)
+        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
     if failure_rows:
-        await conn.execute(insert(integration_failures), failure_rows)
+        conn.execute(insert(integration_failures), failure_rows)
     return outcomes
 
 
-async def record_failure_counts(conn: AsyncConnection, counts: Iterable[FailureCount]) -> None:
+def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> None:
     rows = [
         {
             "kind": c.kind,
@@ -184,28 +183,28 @@ async def record_failure_counts(conn: AsyncConnection, counts: Iterable[FailureC
         for c in counts
     ]
     if rows:
-        await conn.execute(insert(integration_failures), rows)
+        conn.execute(insert(integration_failures), rows)
 
 
-async def _lock_head(conn: AsyncConnection) -> int:
-    result = await conn.execute(
+def _lock_head(conn: Connection) -> int:
+    result = conn.execute(
         select(log_head.c.last_seq).where(log_head.c.id == 1).with_for_update()
     )
     return int(result.scalar_one())
 
 
-async def existing_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), _KEY_CHUNK):
         chunk = unique[start : start + _KEY_CHUNK]
-        result = await conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(chunk)))
+        result = conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(chunk)))
         found.update(result.scalars())
     return found
 
 
-async def head_seq(conn: AsyncConnection) -> int:
-    result = await conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1))
+def head_seq(conn: Connection) -> int:
+    result = conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1))
     return int(result.scalar_one())
 
 
@@ -218,8 +217,8 @@ class StoredEvent:
     payload: str  # wire-format JSON, served as it is
 
 
-async def read_events(conn: AsyncConnection, after: int, limit: int) -> list[StoredEvent]:
-    result = await conn.execute(
+def read_events(conn: Connection, after: int, limit: int) -> list[StoredEvent]:
+    result = conn.execute(
         select(events.c.seq, events.c.origin, events.c.type, events.c.recorded_at, events.c.payload)
         .where(events.c.seq > after)
         .order_by(events.c.seq)
@@ -228,5 +227,5 @@ async def read_events(conn: AsyncConnection, after: int, limit: int) -> list[Sto
     return [StoredEvent(*row) for row in result]
 
 
-async def count_events(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(events))).scalar_one())
+def count_events(conn: Connection) -> int:
+    return int((conn.execute(select(func.count()).select_from(events))).scalar_one())

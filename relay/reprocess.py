@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine, select, tuple_
 
 from relay.channels import normalise_delivery
 from relay.log import Delivery, append_deliveries
@@ -25,8 +24,8 @@ class ReprocessSummary:
     still_failing: int = 0
 
 
-async def reprocess(
-    engine: AsyncEngine, *, since: str | None = None, only_failed: bool = False
+def reprocess(
+    engine: Engine, *, since: str | None = None, only_failed: bool = False
 ) -> ReprocessSummary:
     summary = ReprocessSummary()
     cursor = ("", "")
@@ -41,16 +40,16 @@ async def reprocess(
             query = query.where(deliveries.c.received_at >= since)
         if only_failed:
             query = query.where(deliveries.c.status != "NORMALISED")
-        async with engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        with engine.connect() as conn:
+            rows = (conn.execute(query)).all()
         if not rows:
             return summary
         batch = [
             Delivery(row.id, row.received_at, row.body, normalise_delivery(row.body))
             for row in rows
         ]
-        async with engine.begin() as conn:
-            outcomes = await append_deliveries(conn, batch, reprocess=True)
+        with engine.begin() as conn:
+            outcomes = append_deliveries(conn, batch, reprocess=True)
         summary.deliveries += len(batch)
         summary.appended += sum(o.appended for o in outcomes)
         summary.still_failing += sum(1 for o in outcomes if o.failures)

@@ -7,8 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select, update
 
 from relay.log import now_text
 from relay.store.tables import users
@@ -37,15 +36,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def add_user(conn: AsyncConnection, name: str, *, admin: bool) -> str:
+def add_user(conn: Connection, name: str, *, admin: bool) -> str:
     """Create a user and return their token; only its hash is kept."""
     if not _NAME.match(name):
         raise UserError(f"{name!r} is not a valid user name (letters, digits, . _ @ -)")
-    existing = await conn.execute(select(users.c.id).where(users.c.name == name))
+    existing = conn.execute(select(users.c.id).where(users.c.name == name))
     if existing.first() is not None:
         raise UserError(f"user {name!r} already exists")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
+    conn.execute(
         insert(users).values(
             name=name,
             role="ADMIN" if admin else "MEMBER",
@@ -56,8 +55,8 @@ async def add_user(conn: AsyncConnection, name: str, *, admin: bool) -> str:
     return token
 
 
-async def list_users(conn: AsyncConnection) -> list[User]:
-    result = await conn.execute(
+def list_users(conn: Connection) -> list[User]:
+    result = conn.execute(
         select(users.c.name, users.c.role, users.c.created_at, users.c.revoked_at).order_by(
             users.c.name
         )
@@ -65,8 +64,8 @@ async def list_users(conn: AsyncConnection) -> list[User]:
     return [User(*row) for row in result]
 
 
-async def revoke_user(conn: AsyncConnection, name: str) -> None:
-    result = await conn.execute(
+def revoke_user(conn: Connection, name: str) -> None:
+    result = conn.execute(
         update(users)
         .where(users.c.name == name, users.c.revoked_at.is_(None))
         .values(revoked_at=now_text())
@@ -75,8 +74,8 @@ async def revoke_user(conn: AsyncConnection, name: str) -> None:
         raise UserError(f"no active user named {name!r}")
 
 
-async def user_for_token(conn: AsyncConnection, token: str) -> User | None:
-    result = await conn.execute(
+def user_for_token(conn: Connection, token: str) -> User | None:
+    result = conn.execute(
         select(users.c.name, users.c.role, users.c.created_at, users.c.revoked_at).where(
             users.c.token_hash == hash_token(token), users.c.revoked_at.is_(None)
         )

@@ -1,9 +1,9 @@
 """The relay's one writer: concurrent deliveries are gathered into one transaction.
 
 Each request hands its delivery to the writer and waits; the writer takes everything queued,
-commits it once (group commit) and only then answers each request. If the batch fails, every
-delivery is retried alone so one bad delivery cannot fail the others; a delivery that still
-fails raises to its request, which answers 5xx so Meta retries it.
+commits it once (group commit) in its own thread and only then answers each request. If the
+batch fails, every delivery is retried alone so one bad delivery cannot fail the others; a
+delivery that still fails raises to its request, which answers 5xx so Meta retries it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine
 
 from relay.log import (
     AppendOutcome,
@@ -26,6 +29,7 @@ from relay.log import (
 )
 
 log = logging.getLogger("inboop.relay.writer")
+T = TypeVar("T")
 
 MAX_BATCH = 256
 
@@ -67,17 +71,26 @@ class _Job:
 
 @dataclass
 class LogWriter:
-    engine: AsyncEngine
+    engine: Engine
     notifier: LogNotifier
     flush_seconds: float = 5.0
     _queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
     _counters: dict[str, _Counter] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    _thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer")
+    )
 
     async def start(self) -> None:
-        async with self.engine.connect() as conn:
-            self.notifier.notify(await head_seq(conn))
+        self.notifier.notify(await self._in_thread(self._head))
         self._task = asyncio.create_task(self._run(), name="log-writer")
+
+    async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+
+    def _head(self) -> int:
+        with self.engine.connect() as conn:
+            return head_seq(conn)
 
     async def stop(self) -> None:
         if self._task is None:
@@ -85,6 +98,7 @@ class LogWriter:
         await self._queue.put(None)
         await self._task
         self._task = None
+        self._thread.shutdown(wait=True)
 
     async def submit(self, delivery: Delivery) -> AppendOutcome:
         if self._task is None or self._task.done():
@@ -135,9 +149,7 @@ class LogWriter:
 
     async def _commit(self, batch: list[_Job]) -> None:
         try:
-            async with self.engine.begin() as conn:
-                outcomes = await append_deliveries(conn, [job.delivery for job in batch])
-                head = await head_seq(conn)
+            outcomes, head = await self._in_thread(self._append, [job.delivery for job in batch])
         except Exception as exc:
             if len(batch) > 1:
                 log.warning(
@@ -155,6 +167,15 @@ class LogWriter:
                 job.future.set_result(outcome)
         self.notifier.notify(head)
 
+    def _append(self, deliveries: list[Delivery]) -> tuple[list[AppendOutcome], int]:
+        with self.engine.begin() as conn:
+            outcomes = append_deliveries(conn, deliveries)
+            return outcomes, head_seq(conn)
+
+    def _record(self, counts: list[FailureCount]) -> None:
+        with self.engine.begin() as conn:
+            record_failure_counts(conn, counts)
+
     async def _flush_counters(self) -> None:
         if not self._counters:
             return
@@ -164,7 +185,6 @@ class LogWriter:
         ]
         self._counters.clear()
         try:
-            async with self.engine.begin() as conn:
-                await record_failure_counts(conn, counts)
+            await self._in_thread(self._record, counts)
         except Exception:
             log.exception("could not record %d failure counters", len(counts))

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from inboop_tui.demo import LocalRelay
 from relay.signing import SIGNATURE_HEADER, sign
 
 APP_SECRET = "test-app-secret"
@@ -25,93 +24,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RelayProcess:
-    def __init__(self, home: Path, **env: str) -> None:
-        self.home = home
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            **os.environ,
-            "INBOOP_RELAY_HOME": str(home),
-            "INBOOP_META_APP_SECRET": APP_SECRET,
-            "INBOOP_META_VERIFY_TOKEN": VERIFY_TOKEN,
-            "INBOOP_RELAY_FAILURE_FLUSH_SECONDS": "0.2",
-            **env,
-        }
-        self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = home / "relay.log"
+class RelayProcess(LocalRelay):
+    """The demo's relay process, with what tests need to poke at it."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, home: Path, **env: str) -> None:
+        super().__init__(
+            home,
+            secret=APP_SECRET,
+            verify_token=VERIFY_TOKEN,
+            INBOOP_RELAY_FAILURE_FLUSH_SECONDS="0.2",
+            **env,
+        )
 
     def start(self, timeout: float = 30.0) -> RelayProcess:
-        self.port = self.port or free_port()  # a restart keeps its address, as a real relay does
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "relay",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.home,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"relay did not become healthy:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        super().start(timeout)
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "relay", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            cwd=self.home,
-            timeout=60,
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(f"inboop-relay {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def add_user(self, name: str, *, admin: bool = False) -> str:
-        args = ["users", "add", name] + (["--admin"] if admin else [])
-        return self.cli(*args).stdout.strip().splitlines()[-1]
 
     def post(
         self, body: bytes, *, signature: str | None = "valid", **headers: str

@@ -5,7 +5,6 @@ Runs the real append path (``relay.log.append_deliveries``) on a real SQLite fil
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 
@@ -82,10 +81,10 @@ DELIVERIES: list[bytes] = [
 ]
 
 
-async def _log_of(order: list[int], groups: list[int], db: Path) -> list[tuple[int, str, str]]:
+def _log_of(order: list[int], groups: list[int], db: Path) -> list[tuple[int, str, str]]:
     engines = create_engines(f"sqlite:///{db}")
     try:
-        await upgrade_to_head(engines.writer)
+        upgrade_to_head(engines.writer)
         batch: list[Delivery] = []
         sizes = iter(groups)
         size = next(sizes, 1)
@@ -93,15 +92,15 @@ async def _log_of(order: list[int], groups: list[int], db: Path) -> list[tuple[i
             body = DELIVERIES[index]
             batch.append(Delivery(new_delivery_id(), now_text(), body, normalise_delivery(body)))
             if len(batch) >= size:
-                async with engines.writer.begin() as conn:
-                    await append_deliveries(conn, batch)
+                with engines.writer.begin() as conn:
+                    append_deliveries(conn, batch)
                 batch, size = [], next(sizes, 1)
         if batch:
-            async with engines.writer.begin() as conn:
-                await append_deliveries(conn, batch)
-        async with engines.reader.connect() as conn:
+            with engines.writer.begin() as conn:
+                append_deliveries(conn, batch)
+        with engines.reader.connect() as conn:
             rows = (
-                await conn.execute(
+                conn.execute(
                     select(events.c.seq, events.c.dedup_key, events.c.payload).order_by(
                         events.c.seq
                     )
@@ -109,12 +108,12 @@ async def _log_of(order: list[int], groups: list[int], db: Path) -> list[tuple[i
             ).all()
         return [tuple(r) for r in rows]
     finally:
-        await engines.dispose()
+        engines.dispose()
 
 
 def _run(order: list[int], groups: list[int]) -> list[tuple[int, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_log_of(order, groups, Path(tmp) / "relay.db"))
+        return _log_of(order, groups, Path(tmp) / "relay.db")
 
 
 IN_ORDER = None

@@ -353,14 +353,13 @@ def test_missing_secrets_refuse_to_start_with_one_line(tmp_path: Path) -> None:
 
 
 def test_settings_from_a_dotenv_file(tmp_path: Path) -> None:
+    """The relay reads a .env file in the folder it starts in."""
     (tmp_path / ".env").write_text(
         "INBOOP_META_APP_SECRET=from-dotenv\nINBOOP_META_VERIFY_TOKEN=dotenv-verify\n"
     )
-    process = RelayProcess(tmp_path / "home")
+    process = RelayProcess(tmp_path)
     process.env.pop("INBOOP_META_APP_SECRET")
     process.env.pop("INBOOP_META_VERIFY_TOKEN")
-    process.home = tmp_path
-    process.env["INBOOP_RELAY_HOME"] = str(tmp_path / "home")
     process.start()
     try:
         ok = process.get(

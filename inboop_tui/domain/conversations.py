@@ -86,26 +86,19 @@ def fold_message(
     """The conversation after one of its messages changed from ``before`` to ``after``."""
     if not after.has_body or after.sent_at is None:
         return conv
-    first_arrival = before is None or not before.has_body
-    key = f"{after.sent_at}|{after.channel_message_id}"
-    updated = conv
-    if first_arrival:
-        updated = replace(
-            updated,
-            message_count=updated.message_count + 1,
-            first_message_at=_min(updated.first_message_at, after.sent_at),
-            last_message_at=_max(updated.last_message_at, after.sent_at),
-        )
+    changes: dict[str, object] = {}
+    if before is None or not before.has_body:
+        changes["message_count"] = conv.message_count + 1
+        changes["first_message_at"] = _min(conv.first_message_at, after.sent_at)
+        changes["last_message_at"] = _max(conv.last_message_at, after.sent_at)
         if after.direction == "INBOUND":
-            updated = replace(updated, last_inbound_at=_max(updated.last_inbound_at, after.sent_at))
-    if updated.last_message_key is None or key >= updated.last_message_key:
-        updated = replace(
-            updated,
-            last_message_key=key,
-            preview=preview_text(after),
-            preview_direction=after.direction,
-        )
-    return updated
+            changes["last_inbound_at"] = _max(conv.last_inbound_at, after.sent_at)
+    key = f"{after.sent_at}|{after.channel_message_id}"
+    if conv.last_message_key is None or key >= conv.last_message_key:
+        changes["last_message_key"] = key
+        changes["preview"] = preview_text(after)
+        changes["preview_direction"] = after.direction
+    return replace(conv, **changes) if changes else conv  # type: ignore[arg-type]
 
 
 def with_watermark(conv: ConversationState, status: str, at: str) -> ConversationState:

@@ -8,25 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, insert, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, case, delete, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from inboop_tui.domain.conversations import ContactState, ConversationState, conversation_id
 from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
 from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
-from inboop_tui.store.tables import contacts, conversations, log_events, messages, sync_state
+from inboop_tui.store.tables import contacts, conversations, messages, sync_state
 from relay.protocol import CHANNEL_EVENT_TYPES, ChannelEvent, parse_channel_event
 
 _CHUNK = 500
 _MESSAGE_FIELDS = [f.name for f in dataclasses.fields(MessageState)]
 _CONVERSATION_FIELDS = [f.name for f in dataclasses.fields(ConversationState)]
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
+# A state as a row tuple (``dataclasses.asdict`` deep-copies, which the sync path cannot afford).
+_MESSAGE_ROW = operator.attrgetter(*_MESSAGE_FIELDS)
+_CONVERSATION_ROW = operator.attrgetter(*_CONVERSATION_FIELDS)
+_CONTACT_ROW = operator.attrgetter(*_CONTACT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -40,18 +44,13 @@ def apply_entries(
     conn: Connection, entries: Sequence[dict[str, Any]], *, cursor: int, relay_head: int
 ) -> AppliedBatch:
     """Keep the entries in the local log, reduce them, and move the cursor, in ``conn``'s transaction."""
-    fresh = [e for e in entries if e["seq"] > current_cursor(conn)]
+    cursor_before = current_cursor(conn)
+    fresh = [e for e in entries if e["seq"] > cursor_before]
     if fresh:
-        conn.execute(
-            insert(log_events),
+        conn.exec_driver_sql(
+            "INSERT INTO log_events (seq, origin, type, recorded_at, payload) VALUES (?, ?, ?, ?, ?)",
             [
-                {
-                    "seq": e["seq"],
-                    "origin": e["origin"],
-                    "type": e["type"],
-                    "recorded_at": e["recorded_at"],
-                    "payload": _payload_text(e["event"]),
-                }
+                (e["seq"], e["origin"], e["type"], e["recorded_at"], _payload_text(e["event"]))
                 for e in fresh
             ],
         )
@@ -124,29 +123,16 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
 
 def write_slice(conn: Connection, piece: Slice) -> None:
     if piece.changed_contacts:
-        _upsert(
-            conn,
-            contacts,
-            ["id"],
-            [dataclasses.asdict(piece.contacts[k]) for k in sorted(piece.changed_contacts)],
-        )
+        rows = [_CONTACT_ROW(piece.contacts[k]) for k in sorted(piece.changed_contacts)]
+        _upsert(conn, contacts, _CONTACT_FIELDS, ["id"], rows)
     if piece.changed_conversations:
-        _upsert(
-            conn,
-            conversations,
-            ["id"],
-            [
-                dataclasses.asdict(piece.conversations[k])
-                for k in sorted(piece.changed_conversations)
-            ],
-        )
+        rows = [
+            _CONVERSATION_ROW(piece.conversations[k]) for k in sorted(piece.changed_conversations)
+        ]
+        _upsert(conn, conversations, _CONVERSATION_FIELDS, ["id"], rows)
     if piece.changed_messages:
-        _upsert(
-            conn,
-            messages,
-            ["channel", "channel_message_id"],
-            [dataclasses.asdict(piece.messages[k]) for k in sorted(piece.changed_messages)],
-        )
+        rows = [_MESSAGE_ROW(piece.messages[k]) for k in sorted(piece.changed_messages)]
+        _upsert(conn, messages, _MESSAGE_FIELDS, ["channel", "channel_message_id"], rows)
     for conversation, status, at in piece.watermarks:
         _apply_watermark(conn, conversation, status, at)
     _index_messages(conn, piece.changed_messages)
@@ -156,14 +142,25 @@ def write_slice(conn: Connection, piece: Slice) -> None:
     index_conversations(conn, touched)
 
 
-def _upsert(conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
-    statement = sqlite_insert(table)
-    columns = [name for name in rows[0] if name not in keys]
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in columns}
-    )
-    for chunk in _chunks(rows):
-        conn.execute(statement, chunk)
+_UPSERT_SQL: dict[str, str] = {}
+
+
+def _upsert_sql(table: Any, fields: list[str], keys: list[str]) -> str:
+    """``INSERT … ON CONFLICT DO UPDATE`` for the fields of a state dataclass, made once per table."""
+    if table.name not in _UPSERT_SQL:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name not in keys)
+        _UPSERT_SQL[table.name] = (
+            f"INSERT INTO {table.name} ({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
+    return _UPSERT_SQL[table.name]
+
+
+def _upsert(
+    conn: Connection, table: Any, fields: list[str], keys: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    # Straight to the driver: this is the sync hot path, and the SQL is fixed per table.
+    conn.exec_driver_sql(_upsert_sql(table, fields, keys), rows)
 
 
 def _rank(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -201,20 +198,15 @@ def _index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
                 ).where(messages.c.channel == channel, messages.c.channel_message_id.in_(chunk))
             ).all()
             pks = [row.pk for row in rows]
-            conn.execute(
-                text("DELETE FROM messages_fts WHERE rowid = :pk"), [{"pk": pk} for pk in pks]
-            )
+            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", [(pk,) for pk in pks])
             searchable = [
-                {
-                    "pk": row.pk,
-                    "text": row.edit_text if row.edit_text is not None else row.original_text,
-                }
+                (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
                 for row in rows
                 if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
             ]
             if searchable:
-                conn.execute(
-                    text("INSERT INTO messages_fts (rowid, text) VALUES (:pk, :text)"), searchable
+                conn.exec_driver_sql(
+                    "INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", searchable
                 )
 
 
@@ -240,19 +232,13 @@ def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
         ).all()
         if not rows:
             continue
-        conn.execute(
-            text("DELETE FROM conversations_fts WHERE rowid = :pk"), [{"pk": r.pk} for r in rows]
+        conn.exec_driver_sql(
+            "DELETE FROM conversations_fts WHERE rowid = ?", [(r.pk,) for r in rows]
         )
-        conn.execute(
-            text(
-                "INSERT INTO conversations_fts (rowid, name, handle) VALUES (:pk, :name, :handle)"
-            ),
+        conn.exec_driver_sql(
+            "INSERT INTO conversations_fts (rowid, name, handle) VALUES (?, ?, ?)",
             [
-                {
-                    "pk": r.pk,
-                    "name": r.name or "",
-                    "handle": " ".join(h for h in (r.customer_id, r.username, r.phone) if h),
-                }
+                (r.pk, r.name or "", " ".join(h for h in (r.customer_id, r.username, r.phone) if h))
                 for r in rows
             ],
         )

@@ -120,17 +120,13 @@ def _unread() -> Any:
 
 
 def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
-    query = (
-        select(*columns)
-        .select_from(
-            conversations.outerjoin(
-                contacts, contacts.c.id == conversations.c.contact_id
-            ).outerjoin(
-                conversation_views, conversation_views.c.conversation_id == conversations.c.id
-            )
+    """The conversations a filter keeps; joins only what the filter needs."""
+    source: Any = conversations
+    if f.unread_only:
+        source = source.outerjoin(
+            conversation_views, conversation_views.c.conversation_id == conversations.c.id
         )
-        .where(conversations.c.last_message_key.is_not(None))
-    )
+    query = select(*columns).select_from(source).where(conversations.c.last_message_key.is_not(None))
     if f.channel:
         query = query.where(conversations.c.channel == f.channel)
     if f.unread_only:
@@ -152,6 +148,15 @@ def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
             )
         ).params(q=match)
     return query
+
+
+def _with_details(keys: Any) -> Select[Any]:
+    """Row columns for the conversations in ``keys`` (a subquery with ``pk``)."""
+    return select(*_row_columns()).select_from(
+        keys.join(conversations, conversations.c.pk == keys.c.pk)
+        .outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
+        .outerjoin(conversation_views, conversation_views.c.conversation_id == conversations.c.id)
+    )
 
 
 def count_conversations(conn: Connection, f: InboxFilter) -> int:
@@ -186,19 +191,20 @@ def _rows(conn: Connection, query: Select[Any]) -> list[ConversationRow]:
 def conversation_window(
     conn: Connection, f: InboxFilter, offset: int, limit: int
 ) -> list[ConversationRow]:
-    query = (
-        _filtered(_row_columns(), f)
+    # Page over the bare index first, then join details for just the rows of the page.
+    page = (
+        _filtered([conversations.c.pk, conversations.c.last_message_key.label("key")], f)
         .order_by(conversations.c.last_message_key.desc())
         .offset(offset)
         .limit(limit)
+        .subquery("page")
     )
-    return _rows(conn, query)
+    return _rows(conn, _with_details(page).order_by(page.c.key.desc()))
 
 
 def conversation(conn: Connection, conversation_id: str) -> ConversationRow | None:
-    rows = _rows(
-        conn, _filtered(_row_columns(), InboxFilter()).where(conversations.c.id == conversation_id)
-    )
+    keys = select(conversations.c.pk).where(conversations.c.id == conversation_id).subquery("one")
+    rows = _rows(conn, _with_details(keys))
     return rows[0] if rows else None
 
 
