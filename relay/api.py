@@ -110,6 +110,7 @@ async def get_integration_failures(
     query = select(integration_failures).order_by(integration_failures.c.id.desc()).limit(limit)
     if not include_resolved:
         query = query.where(integration_failures.c.resolved_at.is_(None))
+
     def read() -> list[IntegrationFailure]:
         with relay_state(request).engines.reader.connect() as conn:
             return [IntegrationFailure(**row) for row in conn.execute(query).mappings()]

@@ -187,9 +187,7 @@ def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> N
 
 
 def _lock_head(conn: Connection) -> int:
-    result = conn.execute(
-        select(log_head.c.last_seq).where(log_head.c.id == 1).with_for_update()
-    )
+    result = conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1).with_for_update())
     return int(result.scalar_one())
 
 

@@ -126,7 +126,9 @@ def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
         source = source.outerjoin(
             conversation_views, conversation_views.c.conversation_id == conversations.c.id
         )
-    query = select(*columns).select_from(source).where(conversations.c.last_message_key.is_not(None))
+    query = (
+        select(*columns).select_from(source).where(conversations.c.last_message_key.is_not(None))
+    )
     if f.channel:
         query = query.where(conversations.c.channel == f.channel)
     if f.unread_only:

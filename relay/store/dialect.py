@@ -38,7 +38,11 @@ def driver_url(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -59,10 +63,25 @@ def create_engines(url: str) -> Engines:
     if path is None:
         if make_url(full).get_backend_name() == "sqlite":
             raise DatabaseURLError("the relay needs a SQLite file, not an in-memory database")
-        return Engines(create_engine(full, pool_pre_ping=True, pool_size=1, max_overflow=0), create_engine(full, pool_pre_ping=True))
+        return Engines(
+            create_engine(full, pool_pre_ping=True, pool_size=1, max_overflow=0),
+            create_engine(full, pool_pre_ping=True),
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = create_engine(full, poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args={"timeout": 30, "check_same_thread": False})
-    reader = create_engine(full, poolclass=QueuePool, pool_size=8, max_overflow=8, connect_args={"timeout": 30, "check_same_thread": False})
+    writer = create_engine(
+        full,
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+    reader = create_engine(
+        full,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=8,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
     _sqlite_pragmas(writer, synchronous="FULL", immediate=True)
     _sqlite_pragmas(reader, synchronous="NORMAL", immediate=False)
     return Engines(writer, reader)
