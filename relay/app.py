@@ -27,7 +27,9 @@ def create_app(settings: RelaySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engines = create_engines(settings.database_url)
+        engines = create_engines(
+            settings.database_url, busy_seconds=settings.relay_busy_timeout_seconds
+        )
         try:
             await run_in_threadpool(upgrade_to_head, engines.writer)
             notifier = LogNotifier()

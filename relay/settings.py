@@ -28,6 +28,8 @@ class RelaySettings(BaseSettings):
     meta_verify_token: SecretStr | None = None
     relay_max_body_bytes: int = 4 * MIB
     relay_failure_flush_seconds: float = 5.0
+    # How long a write waits for a database lock before the delivery is answered 503.
+    relay_busy_timeout_seconds: float = 10.0
     relay_log_level: str = "INFO"
 
     @property

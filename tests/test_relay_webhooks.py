@@ -386,3 +386,27 @@ def test_access_log_is_one_json_line_per_request_without_secrets(
         ("GET", "/v1/events", 200),
     }
     assert admin_token not in relay.log() and VERIFY_TOKEN not in relay.log()
+
+
+def test_a_delivery_that_cannot_be_committed_gets_503_and_is_stored_on_retry(
+    tmp_path: Path,
+) -> None:
+    relay = RelayProcess(tmp_path / "relay", INBOOP_RELAY_BUSY_TIMEOUT_SECONDS="0.3").start()
+    try:
+        token = relay.add_user("admin", admin=True)
+        holder = sqlite3.connect(relay.home / "relay.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        try:
+            refused = relay.post(text_delivery("m_locked"))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert refused.status_code == 503
+        assert db_rows(relay, "select count(*) from deliveries") == [(0,)]
+        assert relay.post(text_delivery("m_locked")).status_code == 200  # Meta's retry
+        assert [e["event"]["dedup_key"] for e in relay.all_events(token)] == [
+            "msg:MESSENGER:m_locked"
+        ]
+        assert '"level": "error"' in relay.log() and "could not be stored" in relay.log()
+    finally:
+        relay.stop()

@@ -57,7 +57,8 @@ class Engines:
         self.reader.dispose()
 
 
-def create_engines(url: str) -> Engines:
+def create_engines(url: str, *, busy_seconds: float = 10.0) -> Engines:
+    """Writer and reader engines; a write waits at most ``busy_seconds`` for a lock."""
     full = driver_url(url)
     path = sqlite_path(full)
     if path is None:
@@ -73,21 +74,21 @@ def create_engines(url: str) -> Engines:
         poolclass=QueuePool,
         pool_size=1,
         max_overflow=0,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
     )
     reader = create_engine(
         full,
         poolclass=QueuePool,
         pool_size=8,
         max_overflow=8,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
     )
-    _sqlite_pragmas(writer, synchronous="FULL", immediate=True)
-    _sqlite_pragmas(reader, synchronous="NORMAL", immediate=False)
+    _sqlite_pragmas(writer, synchronous="FULL", immediate=True, busy_seconds=busy_seconds)
+    _sqlite_pragmas(reader, synchronous="NORMAL", immediate=False, busy_seconds=busy_seconds)
     return Engines(writer, reader)
 
 
-def _sqlite_pragmas(engine: Engine, *, synchronous: str, immediate: bool) -> None:
+def _sqlite_pragmas(engine: Engine, *, synchronous: str, immediate: bool, busy_seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let the begin event below decide when transactions start.
@@ -95,7 +96,7 @@ def _sqlite_pragmas(engine: Engine, *, synchronous: str, immediate: bool) -> Non
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
