@@ -28,6 +28,8 @@ from inboop_tui.widgets.status_bar import StatusBar
 log = logging.getLogger("inboop.app")
 
 AUTO_SYNC_SECONDS = 60.0
+# In the app a sync gives up sooner than the CLI's 30 s: the inbox works offline meanwhile.
+SYNC_SECONDS = 12.0
 
 
 class InboopApp(App[None]):
@@ -109,7 +111,12 @@ class InboopApp(App[None]):
         exit_on_error=False,
     )
     def run_sync(self, manual: bool) -> None:
-        outcome = sync(self.engine, self.config, timeout=30.0 if manual else 10.0)
+        def retrying(error: str, remaining: float) -> None:
+            self.call_from_thread(
+                self._status_bar_activity, f"syncing… retrying for {remaining:.0f}s more ({error})"
+            )
+
+        outcome = sync(self.engine, self.config, timeout=SYNC_SECONDS, on_retry=retrying)
         self.post_message(self.SyncFinished(outcome, manual))
 
     @on(SyncFinished)

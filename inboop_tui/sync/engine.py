@@ -51,6 +51,7 @@ def sync(
     timeout: float = DEFAULT_TIMEOUT,
     batch: int = BATCH,
     progress: Progress | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
     client: RelayClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncOutcome:
@@ -82,6 +83,8 @@ def sync(
                 remaining = deadline - time.monotonic()
                 if not exc.transient or remaining <= backoff:
                     raise
+                if on_retry is not None:
+                    on_retry(str(exc), remaining)
                 sleep(backoff)
                 backoff = min(backoff * 2, 4.0)
                 continue

@@ -18,6 +18,9 @@ def describe(
     text = Text()
     text.append(" inboop ", style="bold reverse")
     text.append(" ")
+    if activity:  # what is running now comes first: the line is cut at the terminal's width
+        text.append(activity, style="bold cyan")
+        text.append(" · ")
     if not configured:
         text.append(
             "not connected to a relay: run `inboop login RELAY_URL --token TOKEN`", style="yellow"
@@ -38,8 +41,6 @@ def describe(
         text.append(f" · {last_ok.replace('now ago', 'just now')}", style="dim")
         if status.relay_head > status.cursor:
             text.append(f" · {status.relay_head - status.cursor:,} events to pull", style="yellow")
-    if activity:
-        text.append(f" · {activity}", style="bold cyan")
     return text
 
 

@@ -88,7 +88,9 @@ def create_engines(url: str, *, busy_seconds: float = 10.0) -> Engines:
     return Engines(writer, reader)
 
 
-def _sqlite_pragmas(engine: Engine, *, synchronous: str, immediate: bool, busy_seconds: float) -> None:
+def _sqlite_pragmas(
+    engine: Engine, *, synchronous: str, immediate: bool, busy_seconds: float
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let the begin event below decide when transactions start.
