@@ -32,6 +32,7 @@ from inboop_tui.store.queries import InboxFilter, conversation_window, count_con
 from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.signing import sign
+from tests.harness import log_entries
 
 
 def timed(work: Callable[[], object]) -> float:
@@ -58,16 +59,7 @@ def entries_for(count: int, conversations: int) -> list[dict]:
     events = []
     for start in range(0, count, 500):
         events.extend(normalise_delivery(mp.body(mp.messenger(*items[start : start + 500]))).events)
-    return [
-        {
-            "seq": seq,
-            "origin": "channel",
-            "type": e.type,
-            "recorded_at": "2026-11-25T00:00:00.000Z",
-            "event": e.model_dump(mode="json"),
-        }
-        for seq, e in enumerate(events, start=1)
-    ]
+    return log_entries(events)
 
 
 def apply_all(db: Path, entries: list[dict], batch: int = 500) -> None:

@@ -215,7 +215,7 @@ def doctor(
     ] = False,
 ) -> None:
     """Check the local replica; with --rebuild, recompute it from its copy of the log."""
-    from inboop_tui.store.queries import sync_status
+    from inboop_tui.store.queries import recent_sync_runs, sync_status
     from inboop_tui.store.rebuild import rebuild as run_rebuild
 
     paths = resolve_paths()
@@ -232,6 +232,13 @@ def doctor(
         typer.echo(f"last successful sync: {status.last_ok_at or 'never'}")
         if status.last_error:
             typer.echo(f"last sync failed: {status.last_error}")
+        with engine.connect() as conn:
+            runs = recent_sync_runs(conn, limit=5)
+        if runs:
+            typer.echo("recent syncs:")
+        for run in runs:
+            result = f"ok, {run.pulled:,} events" if run.ok else f"failed: {run.error}"
+            typer.echo(f"  {run.finished_at or run.started_at}  {result}")
         if rebuild:
             report = run_rebuild(engine)
             if report.identical:

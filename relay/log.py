@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import Normalised
 from relay.protocol import format_time
@@ -223,7 +223,3 @@ def read_events(conn: Connection, after: int, limit: int) -> list[StoredEvent]:
         .limit(limit)
     )
     return [StoredEvent(*row) for row in result]
-
-
-def count_events(conn: Connection) -> int:
-    return int((conn.execute(select(func.count()).select_from(events))).scalar_one())

@@ -109,14 +109,9 @@ def many_messages(count: int, per_delivery: int = 100, prefix: str = "bulk") -> 
     return bodies
 
 
-def fill_replica(engine: Any, bodies: list[bytes]) -> int:
-    """Normalise deliveries as the relay would and apply them as log entries; returns the count."""
-    from inboop_tui.store.apply import apply_entries
-    from inboop_tui.store.db import writing
-    from relay.channels import normalise_delivery
-
-    events = [event for body in bodies for event in normalise_delivery(body).events]
-    entries = [
+def log_entries(events: list[Any]) -> list[dict[str, Any]]:
+    """Channel events as the relay's ``/v1/events`` entries, numbered from seq 1."""
+    return [
         {
             "seq": seq,
             "origin": "channel",
@@ -126,6 +121,15 @@ def fill_replica(engine: Any, bodies: list[bytes]) -> int:
         }
         for seq, e in enumerate(events, start=1)
     ]
+
+
+def fill_replica(engine: Any, bodies: list[bytes]) -> int:
+    """Normalise deliveries as the relay would and apply them as log entries; returns the count."""
+    from inboop_tui.store.apply import apply_entries
+    from inboop_tui.store.db import writing
+    from relay.channels import normalise_delivery
+
+    entries = log_entries([event for body in bodies for event in normalise_delivery(body).events])
     with writing(engine) as conn:
         apply_entries(conn, entries, cursor=len(entries), relay_head=len(entries))
     return len(entries)

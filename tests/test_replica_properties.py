@@ -19,6 +19,7 @@ from inboop_tui.store.rebuild import digest, rebuild
 from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.protocol import ChannelEvent
+from tests.harness import log_entries
 
 PAGE, IG, PN, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.PHONE_NUMBER_ID, mp.T0_MS
 S0 = T0 // 1000
@@ -122,16 +123,7 @@ EVENTS = _events()
 
 def _project(order: list[int], sizes: list[int]) -> tuple[dict[str, str], bool]:
     """Apply the events as log entries in batches; return the digest and whether a rebuild matches."""
-    entries = [
-        {
-            "seq": seq,
-            "origin": "channel",
-            "type": EVENTS[i].type,
-            "recorded_at": "2026-11-25T00:00:00.000Z",
-            "event": EVENTS[i].model_dump(mode="json"),
-        }
-        for seq, i in enumerate(order, start=1)
-    ]
+    entries = log_entries([EVENTS[i] for i in order])
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_replica(Path(tmp) / "replica.db")
         try:

@@ -228,6 +228,7 @@ def test_relay_down_fails_cleanly_and_leaves_the_replica_unchanged(
     assert replica_digest(home) == before
     doctor = inboop(home, "doctor")
     assert "last sync failed: the relay at" in doctor.stdout
+    assert "recent syncs:" in doctor.stdout and "ok, 11 events" in doctor.stdout
     export = inboop(home, "export", "messages", "--out", str(tmp_path / "offline.csv"))
     assert export.returncode == 0 and "wrote 7 messages" in export.stdout  # still readable offline
 

@@ -79,10 +79,6 @@ class MessageState:
     def text(self) -> str | None:
         return self.edit_text if self.edit_text is not None else self.original_text
 
-    @property
-    def sort_key(self) -> tuple[str, str]:
-        return (self.sent_at or "", self.channel_message_id)
-
     def reaction_map(self) -> dict[str, tuple[str, str]]:
         raw: dict[str, list[str]] = json.loads(self.reactions)
         return {side: (v[0], v[1]) for side, v in raw.items()}
