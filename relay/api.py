@@ -75,7 +75,7 @@ async def get_events(
     while True:
         rows, head = await run_in_threadpool(_page, state, after, limit)
         remaining = deadline - time.monotonic()
-        if rows or remaining <= 0 or await request.is_disconnected():
+        if rows or remaining <= 0 or state.notifier.closed or await request.is_disconnected():
             break
         await state.notifier.wait(min(POLL_SECONDS, remaining))
     # The stored payloads are already wire-format JSON: serve them without re-encoding.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from relay import __version__
 from relay.settings import RelaySettings, SettingsError
-from relay.store.dialect import DatabaseURLError, Engines, create_engines
+from relay.store.dialect import DatabaseURLError, Engines, create_engines, driver_url
 from relay.store.migrate import upgrade_to_head
 
 app = typer.Typer(
@@ -93,11 +94,30 @@ def serve(
     settings = _settings(database)
     try:
         relay_app = create_app(settings)
-        create_engines(settings.database_url)  # checks the URL before the server starts
+        driver_url(settings.database_url)  # checks the URL before the server starts
     except (SettingsError, DatabaseURLError) as exc:
         raise fail(str(exc)) from None
     configure_logging(settings.relay_log_level)
-    uvicorn.run(relay_app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        relay_app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+    class RelayServer(uvicorn.Server):
+        """Uvicorn, plus: on SIGTERM/SIGINT, long-polls answer at once instead of holding the exit."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            state = getattr(relay_app.state, "relay", None)
+            if state is not None:
+                state.notifier.close()
+            super().handle_exit(sig, frame)
+
+    RelayServer(config).run()
 
 
 @users_app.command("add")

@@ -40,6 +40,12 @@ class LogNotifier:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self.head = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """The relay is stopping: wake every waiting reader so it answers now."""
+        self.closed = True
+        self._event.set()
 
     def notify(self, head: int) -> None:
         self.head = max(self.head, head)

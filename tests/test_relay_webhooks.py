@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -410,3 +411,17 @@ def test_a_delivery_that_cannot_be_committed_gets_503_and_is_stored_on_retry(
         assert '"level": "error"' in relay.log() and "could not be stored" in relay.log()
     finally:
         relay.stop()
+
+
+def test_shutdown_does_not_wait_for_long_polls(relay: RelayProcess, admin_token: str) -> None:
+    poller = threading.Thread(
+        target=lambda: relay.get("/v1/events", admin_token, after=0, wait=60), daemon=True
+    )
+    poller.start()
+    time.sleep(0.5)
+    assert relay.proc is not None
+    relay.proc.send_signal(signal.SIGTERM)
+    relay.proc.wait(timeout=30)
+    poller.join(timeout=30)
+    assert '"path": "/v1/events", "status": 200' in relay.log()  # answered, not cancelled
+    assert "Traceback" not in relay.log() and "Cancel" not in relay.log()
