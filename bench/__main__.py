@@ -10,6 +10,8 @@
   (32 concurrent clients, group commit), over the same clients calling the relay's
   ``/healthz`` (the HTTP floor, no database), and over raw ``sqlite3`` with one
   ``synchronous=FULL`` transaction per delivery storing the same body.
+- export: messages exported to CSV per second, over raw ``sqlite3`` + ``csv.writer`` of the
+  same rows; and the export's peak traced memory at 4x the rows over 1x (flat is ~1).
 """
 
 from __future__ import annotations
@@ -202,6 +204,63 @@ def bench_relay_ingest(deliveries: int) -> dict[str, float]:
     }
 
 
+def bench_export(messages: int) -> dict[str, float]:
+    import csv
+    import tracemalloc
+
+    from inboop_tui.store.export import ExportKind, export
+
+    def measured(work: Callable[[], object]) -> tuple[float, int]:
+        """Seconds of a plain run, and the peak traced memory of a second run (tracing is slow)."""
+        seconds = timed(work)
+        tracemalloc.start()
+        work()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return seconds, top
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results: dict[int, tuple[float, int]] = {}
+        for size in (messages // 4, messages):
+            db = Path(tmp) / f"replica-{size}.db"
+            apply_all(db, entries_for(size, max(1, size // 20)), batch=1000)
+            engine = open_replica(db)
+            try:
+                with engine.connect() as conn:
+                    results[size] = measured(
+                        lambda conn=conn, size=size: export(
+                            conn, ExportKind.MESSAGES, Path(tmp) / f"out-{size}.csv"
+                        )
+                    )
+            finally:
+                engine.dispose()
+
+        def raw() -> None:
+            conn = sqlite3.connect(Path(tmp) / f"replica-{messages}.db")
+            with (Path(tmp) / "raw.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                for row in conn.execute(
+                    "SELECT conversation_id, channel, channel_message_id, direction, sender_type, content_type,"
+                    " coalesce(edit_text, original_text), attachments, reply_to, sent_at, delivery_status,"
+                    " edit_key IS NOT NULL, is_deleted FROM messages WHERE has_body ORDER BY sent_at, channel_message_id"
+                ):
+                    writer.writerow(row)
+            conn.close()
+
+        raw_seconds = timed(raw)
+    _, small_peak = results[messages // 4]
+    seconds, top = results[messages]
+    return {
+        "messages": messages,
+        "ours_rows_per_s": messages / seconds,
+        "raw_rows_per_s": messages / raw_seconds,
+        "ratio": raw_seconds / seconds,
+        "peak_kib_quarter": small_peak / 1024,
+        "peak_kib_full": top / 1024,
+        "peak_growth_4x_rows": top / small_peak,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -209,11 +268,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--deliveries", type=int, default=2_000)
+    parser.add_argument("--messages", type=int, default=200_000)
     args = parser.parse_args()
     results = {
         "sync_apply": bench_sync_apply(args.events),
         "inbox_window": bench_inbox_window(args.conversations),
         "relay_ingest": bench_relay_ingest(args.deliveries),
+        "export": bench_export(args.messages),
     }
     for name, values in results.items():
         print(
