@@ -1,0 +1,69 @@
+"""Search and windows of the replica's queries, on a real replica file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from inboop_tui.store.queries import (
+    InboxFilter,
+    conversation_window,
+    count_conversations,
+    fts_query,
+)
+from tests.app_support import demo_replica
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    _, engine = demo_replica(tmp_path)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        # Twelve customers share eight scripts: the first four scripts run twice.
+        ("ORD-1002", 2),  # an order number inside a message
+        ("ord-10", 2),  # as a prefix
+        ("kurta", 2),
+        ("Rahul", 1),  # a customer name
+        ("rahul mehta", 1),
+        ("919", 4),  # WhatsApp numbers are handles
+        ("Dubai", 2),
+        ("nothing-like-this", 0),
+    ],
+)
+def test_search_finds_names_handles_text_and_order_numbers(
+    engine: Engine, search: str, expected: int
+) -> None:
+    with engine.connect() as conn:
+        assert count_conversations(conn, InboxFilter(search=search)) == expected
+        assert len(conversation_window(conn, InboxFilter(search=search), 0, 50)) == expected
+
+
+@pytest.mark.parametrize(
+    "search", ['"', "*", "NEAR(a b)", "a OR b AND", "(", "-", "^x", "''", "@@@"]
+)
+def test_search_syntax_never_reaches_fts(engine: Engine, search: str) -> None:
+    query = fts_query(search)
+    assert query is None or all(
+        term.startswith('"') and term.endswith('"*') for term in query.split(" ")
+    )
+    with engine.connect() as conn:
+        count_conversations(conn, InboxFilter(search=search))  # no FTS syntax error
+
+
+def test_windows_cover_the_list_without_overlap(engine: Engine) -> None:
+    with engine.connect() as conn:
+        whole = [row.id for row in conversation_window(conn, InboxFilter(), 0, 100)]
+        pieces = [
+            row.id
+            for start in range(0, 12, 5)
+            for row in conversation_window(conn, InboxFilter(), start, 5)
+        ]
+    assert pieces == whole and len(whole) == 12
