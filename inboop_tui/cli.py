@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from inboop_tui import __version__
 from inboop_tui.logs import log_to_file
@@ -37,7 +38,7 @@ def _config(paths: Paths) -> ClientConfig:
         raise fail(str(exc), 2) from None
 
 
-def _engine(paths: Paths):  # type: ignore[no-untyped-def]
+def _engine(paths: Paths) -> Engine:
     try:
         return open_replica(paths.database)
     except ReplicaError as exc:
@@ -135,7 +136,7 @@ class _progress:
 
     THRESHOLD = 2000
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> _progress:
         self._bar = None
         self._task = None
         return self
