@@ -29,7 +29,9 @@ log = logging.getLogger("inboop.app")
 
 AUTO_SYNC_SECONDS = 60.0
 # In the app a sync gives up sooner than the CLI's 30 s: the inbox works offline meanwhile.
+# Background syncs (on open and every AUTO_SYNC_SECONDS) try again soon anyway.
 SYNC_SECONDS = 12.0
+BACKGROUND_SYNC_SECONDS = 5.0
 
 
 class InboopApp(App[None]):
@@ -83,6 +85,7 @@ class InboopApp(App[None]):
         self.switch_mode("inbox")
         self.read_status()
         if self.config.is_configured and self.auto_sync_seconds:
+            self.start_sync(manual=False)  # catch up on open, in the background
             self.set_interval(self.auto_sync_seconds, partial(self.start_sync, manual=False))
 
     # --- sync ------------------------------------------------------------------------------
@@ -116,7 +119,8 @@ class InboopApp(App[None]):
                 self._status_bar_activity, f"syncing… retrying for {remaining:.0f}s more ({error})"
             )
 
-        outcome = sync(self.engine, self.config, timeout=SYNC_SECONDS, on_retry=retrying)
+        budget = SYNC_SECONDS if manual else BACKGROUND_SYNC_SECONDS
+        outcome = sync(self.engine, self.config, timeout=budget, on_retry=retrying)
         self.post_message(self.SyncFinished(outcome, manual))
 
     @on(SyncFinished)

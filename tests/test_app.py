@@ -289,3 +289,24 @@ async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> Non
             assert "hello from 0" in thread_text(app)
     finally:
         engine.dispose()
+
+
+async def test_the_app_catches_up_in_the_background_when_it_opens(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    from inboop_tui.app import create_app
+    from inboop_tui.store.db import open_replica
+    from tests.app_support import FIXED_NOW
+
+    for body in demo_bodies(3):
+        assert relay.post(body).status_code == 200
+    paths = Paths(tmp_path / "agent", tmp_path / "agent")
+    save_config(paths, ClientConfig(relay_url=relay.url, token=admin_token, user_name="admin"))
+    engine = open_replica(paths.database)
+    app = create_app(paths, engine, auto_sync_seconds=3600, clock=lambda: FIXED_NOW)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            assert conversation_list(app).count == 3  # no key pressed
+    finally:
+        engine.dispose()
