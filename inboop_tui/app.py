@@ -228,6 +228,11 @@ class InboopApp(App[None]):
                 "Search conversations", "Names, handles and message text", screen.action_search
             )
             yield SystemCommand(
+                "Load older messages",
+                "Another page of the open thread's history",
+                screen.action_older_messages,
+            )
+            yield SystemCommand(
                 "Toggle unread only",
                 "Show only conversations with unread messages",
                 screen.action_toggle_unread,

@@ -310,3 +310,44 @@ async def test_the_app_catches_up_in_the_background_when_it_opens(
             assert conversation_list(app).count == 3  # no key pressed
     finally:
         engine.dispose()
+
+
+async def test_older_messages_load_a_page_at_a_time(tmp_path: Path) -> None:
+    from inboop_tui.store.db import open_replica
+    from relay import simulator as mp
+    from tests.harness import fill_replica
+
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    bodies = []
+    for start in range(0, 1200, 300):
+        items = [
+            mp.text_message(
+                mp.PAGE_ID, "PSID1", f"m_{i}", f"message number {i}", ts=mp.T0_MS + i * 1000
+            )
+            for i in range(start, start + 300)
+        ]
+        bodies.append(mp.body(mp.messenger(*items)))
+    fill_replica(engine, bodies)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            shown = thread_text(app)
+            assert "showing the newest 500 of 1,200 messages" in shown
+            lines = {line.strip() for line in shown.splitlines()}
+            assert "message number 1199" in lines and "message number 700" in lines
+            assert "message number 699" not in lines
+            await pilot.press("o")
+            await settle(pilot)
+            assert "showing the newest 1,000 of 1,200" in thread_text(app)
+            await pilot.press("o")
+            await settle(pilot)
+            shown = thread_text(app)
+            assert "showing the newest" not in shown
+            assert "message number 0" in {line.strip() for line in shown.splitlines()}
+            await pilot.press("o")
+            await settle(pilot)
+            assert any("whole conversation" in n.message for n in app._notifications)
+    finally:
+        engine.dispose()

@@ -43,6 +43,7 @@ class InboxScreen(Screen[None]):
         Binding("slash", "search", "Search"),
         Binding("c", "cycle_channel", "Channel"),
         Binding("u", "toggle_unread", "Unread only"),
+        Binding("o", "older_messages", "Older messages", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
@@ -52,11 +53,13 @@ class InboxScreen(Screen[None]):
         conversation: ConversationRow
         messages: list[MessageRow]
         marked_read: bool
+        older: bool = False  # older messages were asked for: show the top of the thread
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(id="inbox")
         self._engine = engine
         self._open: str | None = None
+        self._limit = THREAD_LIMIT
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -151,20 +154,24 @@ class InboxScreen(Screen[None]):
     @on(ConversationList.Highlighted)
     def _highlighted(self, event: ConversationList.Highlighted) -> None:
         if event.conversation_id is not None:
+            self._limit = THREAD_LIMIT
             self.load_thread(event.conversation_id, mark=event.by_user)
 
     @on(ConversationList.Opened)
     def _opened(self, event: ConversationList.Opened) -> None:
+        if event.conversation_id != self._open:
+            self._limit = THREAD_LIMIT
         self.load_thread(event.conversation_id, mark=True)
         self.query_one(ThreadView).focus_thread()
 
     @work(
         thread=True, exclusive=True, group="thread", description="load thread", exit_on_error=False
     )
-    def load_thread(self, conversation_id: str, mark: bool = False) -> None:
+    def load_thread(self, conversation_id: str, mark: bool = False, older: bool = False) -> None:
+        limit = self._limit
         with self._engine.connect() as conn:
             row = conversation(conn, conversation_id)
-            messages = thread(conn, conversation_id) if row is not None else []
+            messages = thread(conn, conversation_id, limit) if row is not None else []
         if row is None:
             return
         marked = mark and row.unread
@@ -172,16 +179,23 @@ class InboxScreen(Screen[None]):
             seen = max(format_time(now(self.app)), row.last_inbound_at or "")
             with writing(self._engine) as conn:
                 mark_viewed(conn, conversation_id, seen)
-        self.post_message(self.ThreadLoaded(row, messages, marked))
+        self.post_message(self.ThreadLoaded(row, messages, marked, older))
 
     @on(ThreadLoaded)
     def _thread_loaded(self, event: ThreadLoaded) -> None:
         self._open = event.conversation.id
-        self.query_one(ThreadView).show(
-            event.conversation, event.messages, len(event.messages) >= THREAD_LIMIT
-        )
+        self.query_one(ThreadView).show(event.conversation, event.messages, at_top=event.older)
         if event.marked_read:
             self.conversations.set_read(event.conversation.id)
+
+    def action_older_messages(self) -> None:
+        """Load another page of older messages into the open thread."""
+        current = self.query_one(ThreadView).shown
+        if self._open is None or current is None or current[1] >= current[0].message_count:
+            self.notify("This is the whole conversation.")
+            return
+        self._limit += THREAD_LIMIT
+        self.load_thread(self._open, older=True)
 
     def refresh_data(self) -> None:
         """New data in the replica (a sync): reload the list and the open thread."""

@@ -85,15 +85,14 @@ def render_message(message: MessageRow, customer: str) -> RenderableType:
     return Group(head, Padding(body, (0, 0, 0, 4)))
 
 
-def render_thread(
-    conversation: ConversationRow, messages: list[MessageRow], truncated: bool
-) -> RenderableType:
+def render_thread(conversation: ConversationRow, messages: list[MessageRow]) -> RenderableType:
     parts: list[RenderableType] = []
-    if truncated:
+    if len(messages) < conversation.message_count:
         parts.append(
             Text(
-                f"(showing the newest {len(messages)} messages; `inboop export messages` has them all)",
+                f"showing the newest {len(messages):,} of {conversation.message_count:,} messages: press o for older ones",
                 style="dim italic",
+                justify="center",
             )
         )
     day = None
@@ -123,15 +122,22 @@ class ThreadView(Vertical):
             yield Static("Select a conversation.", id="thread-body")
 
     def show(
-        self, conversation: ConversationRow, messages: list[MessageRow], truncated: bool
+        self, conversation: ConversationRow, messages: list[MessageRow], *, at_top: bool = False
     ) -> None:
+        """Show a thread, scrolled to its newest message (or to its top, after loading older ones)."""
+        self.shown = (conversation, len(messages))
         self.query_one("#thread-header", Static).update(render_header(conversation, now(self.app)))
-        self.query_one("#thread-body", Static).update(
-            render_thread(conversation, messages, truncated)
-        )
-        self.query_one("#thread-scroll", VerticalScroll).scroll_end(animate=False)
+        self.query_one("#thread-body", Static).update(render_thread(conversation, messages))
+        scroll = self.query_one("#thread-scroll", VerticalScroll)
+        if at_top:
+            scroll.scroll_home(animate=False)
+        else:
+            scroll.scroll_end(animate=False)
+
+    shown: tuple[ConversationRow, int] | None = None  # the conversation and how many messages
 
     def clear(self, note: str = "Select a conversation.") -> None:
+        self.shown = None
         self.query_one("#thread-header", Static).update("")
         self.query_one("#thread-body", Static).update(Text(note, style="dim"))
 
