@@ -159,9 +159,7 @@ class InboopApp(App[None]):
             bar.activity(text)
 
     def _inbox(self) -> InboxScreen:
-        screen = self.get_screen("inbox") if self.is_screen_installed("inbox") else None
-        if isinstance(screen, InboxScreen):
-            return screen
+        """The inbox mode's screen (dialogs may be on top of it)."""
         for candidate in self.screen_stack:
             if isinstance(candidate, InboxScreen):
                 return candidate

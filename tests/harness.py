@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +94,22 @@ def inboop_process(home: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def many_messages(count: int, per_delivery: int = 100, prefix: str = "bulk") -> list[bytes]:
-    """Deliveries carrying ``count`` Messenger messages from a handful of customers."""
+def many_messages(
+    count: int,
+    per_delivery: int = 100,
+    prefix: str = "bulk",
+    customer: Callable[[int], str] = lambda i: f"P{i % 13}",
+    text: Callable[[int], str] = lambda i: f"message {i}",
+) -> list[bytes]:
+    """Deliveries carrying ``count`` Messenger messages, one second apart, message i from
+    ``customer(i)`` saying ``text(i)``."""
     from relay import simulator as mp
 
     bodies = []
     for start in range(0, count, per_delivery):
         items = [
             mp.text_message(
-                mp.PAGE_ID, f"P{i % 13}", f"m_{prefix}_{i}", f"message {i}", ts=mp.T0_MS + i * 1000
+                mp.PAGE_ID, customer(i), f"m_{prefix}_{i}", text(i), ts=mp.T0_MS + i * 1000
             )
             for i in range(start, min(count, start + per_delivery))
         ]

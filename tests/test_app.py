@@ -260,21 +260,19 @@ async def test_command_palette_offers_the_actions(replica: tuple[Paths, Engine])
 
 async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> None:
     from inboop_tui.store.db import open_replica
-    from relay import simulator as mp
-    from tests.harness import fill_replica
+    from tests.harness import fill_replica, many_messages
 
     paths = Paths(tmp_path, tmp_path)
     engine = open_replica(paths.database)
-    bodies = []
-    for start in range(0, 3000, 300):
-        items = [
-            mp.text_message(
-                mp.PAGE_ID, f"PSID{i:05d}", f"m_{i}", f"hello from {i}", ts=mp.T0_MS + i * 1000
-            )
-            for i in range(start, start + 300)
-        ]
-        bodies.append(mp.body(mp.messenger(*items)))
-    fill_replica(engine, bodies)
+    fill_replica(
+        engine,
+        many_messages(
+            3000,
+            per_delivery=300,
+            customer=lambda i: f"PSID{i:05d}",
+            text=lambda i: f"hello from {i}",
+        ),
+    )
     app = make_app(paths, engine)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -314,21 +312,16 @@ async def test_the_app_catches_up_in_the_background_when_it_opens(
 
 async def test_older_messages_load_a_page_at_a_time(tmp_path: Path) -> None:
     from inboop_tui.store.db import open_replica
-    from relay import simulator as mp
-    from tests.harness import fill_replica
+    from tests.harness import fill_replica, many_messages
 
     paths = Paths(tmp_path, tmp_path)
     engine = open_replica(paths.database)
-    bodies = []
-    for start in range(0, 1200, 300):
-        items = [
-            mp.text_message(
-                mp.PAGE_ID, "PSID1", f"m_{i}", f"message number {i}", ts=mp.T0_MS + i * 1000
-            )
-            for i in range(start, start + 300)
-        ]
-        bodies.append(mp.body(mp.messenger(*items)))
-    fill_replica(engine, bodies)
+    fill_replica(
+        engine,
+        many_messages(
+            1200, per_delivery=300, customer=lambda i: "PSID1", text=lambda i: f"message number {i}"
+        ),
+    )
     app = make_app(paths, engine)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
