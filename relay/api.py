@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from relay import __version__
 from relay.log import StoredEvent, head_seq, read_events
-from relay.protocol import EventsPage, WhoAmI
+from relay.protocol import (
+    ADMIN_ONLY_MUTATIONS,
+    MUTATION_TYPES,
+    AssignConversation,
+    EventsPage,
+    Mutation,
+    PushRequest,
+    PushResponse,
+    PushResult,
+    TeamMember,
+    WhoAmI,
+    parse_mutation,
+)
 from relay.state import RelayState, relay_state
-from relay.store.tables import integration_failures
-from relay.users import User, user_for_token
+from relay.store.tables import deliveries, events, integration_failures
+from relay.users import User, list_users, user_for_token
 
 router = APIRouter(prefix="/v1")
 
 MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1
 MAX_WAIT_SECONDS = 60.0
 # Long-polls also look at the database this often, so events appended by another process
 # (``inboop-relay reprocess``, a second relay instance) are seen without a notification.
@@ -66,7 +80,9 @@ async def who_am_i(user: Annotated[User, Depends(current_user)]) -> WhoAmI:
 async def get_events(
     request: Request,
     _user: Annotated[User, Depends(current_user)],
-    after: Annotated[int, Query(ge=0, description="return events with seq greater than this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="return events with seq greater than this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 500,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="long-poll seconds")] = 0,
 ) -> Response:
@@ -114,5 +130,145 @@ async def get_integration_failures(
     def read() -> list[IntegrationFailure]:
         with relay_state(request).engines.reader.connect() as conn:
             return [IntegrationFailure(**row) for row in conn.execute(query).mappings()]
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/users", response_model=list[TeamMember])
+async def get_users(
+    request: Request, _user: Annotated[User, Depends(current_user)]
+) -> list[TeamMember]:
+    """The team: every user with an active token, for assignment and mentions."""
+
+    def read() -> list[TeamMember]:
+        with relay_state(request).engines.reader.connect() as conn:
+            return [
+                TeamMember(name=u.name, role="ADMIN" if u.is_admin else "MEMBER")
+                for u in list_users(conn)
+                if u.revoked_at is None
+            ]
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/mutations", response_model=PushResponse)
+async def push_mutations(
+    request: Request, user: Annotated[User, Depends(current_user)], push: PushRequest
+) -> PushResponse:
+    """Append agents' mutations to the log, each exactly once, and answer for each one."""
+    state = relay_state(request)
+    team = {u.name for u in await get_users(request, user)}
+    results: list[PushResult] = []
+    checked: list[tuple[int, Mutation]] = []  # (place in the answer, mutation)
+    for raw in push.mutations:
+        mutation, reason = _check(raw, user, team)
+        if mutation is None:
+            results.append(PushResult(id=_raw_id(raw), status="rejected", reason=reason))
+        else:
+            checked.append((len(results), mutation))
+            results.append(PushResult(id=mutation.id, status="accepted"))
+    if checked:
+        outcomes = await state.writer.submit_mutations([m for _, m in checked])
+        for (place, mutation), outcome in zip(checked, outcomes, strict=True):
+            if outcome.seq is None:
+                results[place] = PushResult(
+                    id=mutation.id, status="rejected", reason=outcome.reason
+                )
+            else:
+                results[place] = PushResult(id=mutation.id, status="accepted", seq=outcome.seq)
+    return PushResponse(results=results, head=state.notifier.head)
+
+
+def _raw_id(raw: dict[str, Any]) -> str | None:
+    value = raw.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _check(raw: dict[str, Any], user: User, team: set[str]) -> tuple[Mutation | None, str | None]:
+    """The mutation, or why it is refused, in words a person can act on."""
+    kind = raw.get("type")
+    if kind not in MUTATION_TYPES:
+        return (
+            None,
+            f"unknown mutation type {kind!r}: this relay is older than the app, or the app is broken",
+        )
+    try:
+        mutation = parse_mutation(raw)
+    except ValidationError as exc:
+        return None, describe_invalid(exc)
+    if mutation.author != user.name:
+        return None, f"the author {mutation.author!r} is not the token's user {user.name!r}"
+    if mutation.type in ADMIN_ONLY_MUTATIONS and not user.is_admin:
+        return None, f"only an ADMIN may {ADMIN_ONLY_MUTATIONS[mutation.type]}"
+    if isinstance(mutation, AssignConversation):
+        assignee = mutation.payload.assignee
+        if assignee is not None and assignee not in team:
+            return None, f"there is no active user named {assignee!r}"
+    return mutation, None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """The first problems of a validation error, on one line."""
+    parts = []
+    for error in exc.errors(include_url=False)[:3]:
+        where = ".".join(
+            str(p) for p in error["loc"] if not str(p).startswith(("conversation.", "workspace."))
+        )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "not a valid mutation: " + "; ".join(parts)
+
+
+class Diagnostics(BaseModel):
+    version: str
+    head: int
+    writer_alive: bool
+    deliveries: dict[str, int]  # status -> count
+    mutations: int
+    open_integration_failures: int
+    recent_integration_failures: list[IntegrationFailure]
+
+
+@router.get("/diagnostics", response_model=Diagnostics)
+async def get_diagnostics(
+    request: Request, _admin: Annotated[User, Depends(admin_user)]
+) -> Diagnostics:
+    """The relay's health for admins: log head, deliveries by status, integration failures."""
+    state = relay_state(request)
+
+    def read() -> Diagnostics:
+        with state.engines.reader.connect() as conn:
+            by_status: dict[str, int] = {
+                str(status): int(count)
+                for status, count in conn.execute(
+                    select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+                )
+            }
+            mutations = conn.execute(
+                select(func.count()).select_from(events).where(events.c.origin == "mutation")
+            ).scalar_one()
+            open_failures = conn.execute(
+                select(func.coalesce(func.sum(integration_failures.c.count), 0)).where(
+                    integration_failures.c.resolved_at.is_(None)
+                )
+            ).scalar_one()
+            recent = [
+                IntegrationFailure(**row)
+                for row in conn.execute(
+                    select(integration_failures)
+                    .where(integration_failures.c.resolved_at.is_(None))
+                    .order_by(integration_failures.c.id.desc())
+                    .limit(20)
+                ).mappings()
+            ]
+            return Diagnostics(
+                version=__version__,
+                head=head_seq(conn),
+                writer_alive=state.writer.alive,
+                deliveries=by_status,
+                mutations=int(mutations),
+                open_integration_failures=int(open_failures),
+                recent_integration_failures=recent,
+            )
 
     return await run_in_threadpool(read)

@@ -55,6 +55,12 @@ def create_app(settings: RelaySettings) -> FastAPI:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """Ready once the lifespan has migrated the database and started the writer."""
+    """Ready once the lifespan has migrated the database and started the writer; failing when
+    the writer has died (nothing could be stored)."""
     state = relay_state(request)
+    if not state.writer.alive:
+        return JSONResponse(
+            {"status": "writer stopped", "head": state.notifier.head, "version": __version__},
+            status_code=503,
+        )
     return JSONResponse({"status": "ok", "head": state.notifier.head, "version": __version__})

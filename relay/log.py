@@ -1,12 +1,13 @@
-"""The event log: appending deliveries and their events, reading pages of it.
+"""The event log: appending deliveries and their events, and agents' mutations; reading pages.
 
-Appends lock the single ``log_head`` row first, then skip events whose dedup key is already in
+Appends lock the single ``log_head`` row first, then skip entries whose dedup key is already in
 the log, then number the rest from the head. Under that lock nothing else appends, so ``seq``
-is gap-free in commit order and a repeated event is never appended twice.
+is gap-free in commit order and a repeated event or mutation is never appended twice.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import Normalised
-from relay.protocol import format_time
+from relay.protocol import Mutation, format_time, mutation_dedup_key
 from relay.store.tables import deliveries, events, integration_failures, log_head
 
 _KEY_CHUNK = 500
@@ -168,6 +169,74 @@ def append_deliveries(
     if failure_rows:
         conn.execute(insert(integration_failures), failure_rows)
     return outcomes
+
+
+@dataclass(frozen=True)
+class MutationOutcome:
+    """A mutation's place in the log, or why it has none (its id was used by someone else)."""
+
+    seq: int | None
+    reason: str | None = None
+
+
+def append_mutations(conn: Connection, batch: Sequence[Mutation]) -> list[MutationOutcome]:
+    """Append agents' mutations in the caller's transaction, each id once.
+
+    A mutation pushed again (its response was lost, or a second sync pushed it too) answers the
+    seq it already has.
+    """
+    last_seq = _lock_head(conn)
+    keys = [mutation_dedup_key(m.id) for m in batch]
+    known = _existing_entries(conn, keys)
+    recorded_at = now_text()
+    rows: list[dict[str, Any]] = []
+    outcomes: list[MutationOutcome] = []
+    for mutation, key in zip(batch, keys, strict=True):
+        if key in known:
+            seq, author = known[key]
+            if author != mutation.author:
+                outcomes.append(MutationOutcome(None, "this mutation id is already used"))
+            else:
+                outcomes.append(MutationOutcome(seq))
+            continue
+        last_seq += 1
+        known[key] = (last_seq, mutation.author)
+        outcomes.append(MutationOutcome(last_seq))
+        rows.append(
+            {
+                "seq": last_seq,
+                "dedup_key": key,
+                "origin": "mutation",
+                "type": mutation.type,
+                "channel": None,
+                "account_id": None,
+                "customer_id": None,
+                "occurred_at": format_time(mutation.client_time),
+                "recorded_at": recorded_at,
+                "delivery_id": None,
+                "payload": mutation.model_dump_json(),
+            }
+        )
+    if rows:
+        conn.execute(insert(events), rows)
+        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+    return outcomes
+
+
+def _existing_entries(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Dedup key -> (seq, author) of the mutations already in the log."""
+    found: dict[str, tuple[int, str]] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _KEY_CHUNK):
+        chunk = unique[start : start + _KEY_CHUNK]
+        result = conn.execute(
+            select(events.c.dedup_key, events.c.seq, events.c.payload).where(
+                events.c.dedup_key.in_(chunk)
+            )
+        )
+        for key, seq, payload in result:
+            found[key] = (int(seq), str(json.loads(payload).get("author")))
+    return found
 
 
 def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> None:

@@ -1,9 +1,10 @@
-"""The relay's one writer: concurrent deliveries are gathered into one transaction.
+"""The relay's one writer: concurrent appends are gathered into one transaction.
 
-Each request hands its delivery to the writer and waits; the writer takes everything queued,
-commits it once (group commit) in its own thread and only then answers each request. If the
-batch fails, every delivery is retried alone so one bad delivery cannot fail the others; a
-delivery that still fails raises to its request, which answers 5xx so Meta retries it.
+Each request hands its work (a webhook delivery, or a batch of agents' mutations) to the writer
+and waits; the writer takes everything queued, commits it once (group commit) in its own thread
+and only then answers each request. If the batch fails, every job is retried alone so one bad
+job cannot fail the others; a job that still fails raises to its request, which answers 5xx so
+the sender retries it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from relay.log import (
     AppendOutcome,
     Delivery,
     FailureCount,
+    MutationOutcome,
     append_deliveries,
+    append_mutations,
     head_seq,
     now_text,
     record_failure_counts,
 )
+from relay.protocol import Mutation
 
 log = logging.getLogger("inboop.relay.writer")
 T = TypeVar("T")
@@ -69,10 +73,19 @@ class _Counter:
     last_at: str
 
 
+@dataclass(frozen=True)
+class MutationBatch:
+    mutations: tuple[Mutation, ...]
+
+
+Work = Delivery | MutationBatch
+Outcome = AppendOutcome | list[MutationOutcome]
+
+
 @dataclass
 class _Job:
-    delivery: Delivery
-    future: asyncio.Future[AppendOutcome]
+    work: Work
+    future: asyncio.Future[Outcome]
 
 
 @dataclass
@@ -106,11 +119,25 @@ class LogWriter:
         self._task = None
         self._thread.shutdown(wait=True)
 
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def submit(self, delivery: Delivery) -> AppendOutcome:
-        if self._task is None or self._task.done():
+        outcome = await self._submit(delivery)
+        assert isinstance(outcome, AppendOutcome)
+        return outcome
+
+    async def submit_mutations(self, mutations: list[Mutation]) -> list[MutationOutcome]:
+        outcome = await self._submit(MutationBatch(tuple(mutations)))
+        assert isinstance(outcome, list)
+        return outcome
+
+    async def _submit(self, work: Work) -> Outcome:
+        if not self.alive:
             raise RuntimeError("the log writer is not running")
-        future: asyncio.Future[AppendOutcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(delivery, future))
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(work, future))
         return await asyncio.shield(future)
 
     def count_failure(self, kind: str, detail: str) -> None:
@@ -155,16 +182,14 @@ class LogWriter:
 
     async def _commit(self, batch: list[_Job]) -> None:
         try:
-            outcomes, head = await self._in_thread(self._append, [job.delivery for job in batch])
+            outcomes, head = await self._in_thread(self._append, [job.work for job in batch])
         except Exception as exc:
             if len(batch) > 1:
-                log.warning(
-                    "batch of %d deliveries failed (%s); retrying one by one", len(batch), exc
-                )
+                log.warning("batch of %d appends failed (%s); retrying one by one", len(batch), exc)
                 for job in batch:
                     await self._commit([job])
                 return
-            log.exception("delivery %s could not be stored", batch[0].delivery.id)
+            log.exception("%s could not be stored", _describe(batch[0].work))
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
@@ -173,9 +198,16 @@ class LogWriter:
                 job.future.set_result(outcome)
         self.notifier.notify(head)
 
-    def _append(self, deliveries: list[Delivery]) -> tuple[list[AppendOutcome], int]:
+    def _append(self, work: list[Work]) -> tuple[list[Outcome], int]:
         with self.engine.begin() as conn:
-            outcomes = append_deliveries(conn, deliveries)
+            deliveries = [w for w in work if isinstance(w, Delivery)]
+            stored = iter(append_deliveries(conn, deliveries) if deliveries else [])
+            outcomes: list[Outcome] = []
+            for item in work:
+                if isinstance(item, Delivery):
+                    outcomes.append(next(stored))
+                else:
+                    outcomes.append(append_mutations(conn, item.mutations))
             return outcomes, head_seq(conn)
 
     def _record(self, counts: list[FailureCount]) -> None:
@@ -194,3 +226,9 @@ class LogWriter:
             await self._in_thread(self._record, counts)
         except Exception:
             log.exception("could not record %d failure counters", len(counts))
+
+
+def _describe(work: Work) -> str:
+    if isinstance(work, Delivery):
+        return f"delivery {work.id}"
+    return f"a batch of {len(work.mutations)} mutations"
