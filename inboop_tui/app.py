@@ -1,12 +1,20 @@
-"""The Textual app. One factory, :func:`create_app`, serves the CLI and the tests."""
+"""The Textual app. One factory, :func:`create_app`, serves the CLI and the tests.
+
+Two modes: the Inbox and Diagnostics. With a relay configured, a live sync runs while the app
+is open: sync (push, then pull), then a long-poll until the relay has news or the agent changes
+something, then sync again; an unreachable relay gets exponential backoff. ``s`` syncs now.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import Engine
 from textual import on, work
@@ -16,22 +24,37 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from inboop_tui.screens.diagnostics import DiagnosticsScreen
 from inboop_tui.screens.export_dialog import ExportDialog, ExportRequest
-from inboop_tui.screens.inbox import CHANNEL_CYCLE, CHANNEL_LABELS, InboxScreen
-from inboop_tui.store.config import ClientConfig, ConfigError, load_config
+from inboop_tui.screens.inbox import (
+    ASSIGNED_LABELS,
+    CHANNEL_CYCLE,
+    CHANNEL_LABELS,
+    STATUS_CYCLE,
+    InboxScreen,
+)
+from inboop_tui.store.actions import Done, Identity
+from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
+from inboop_tui.store.diagnostics import SyncStatus
 from inboop_tui.store.export import export
 from inboop_tui.store.paths import Paths
-from inboop_tui.store.queries import SyncStatus, sync_status
+from inboop_tui.store.replica import Replica
+from inboop_tui.sync.client import RelayClient, wait_for_news
 from inboop_tui.sync.engine import SyncOutcome, sync
 from inboop_tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger("inboop.app")
 
-AUTO_SYNC_SECONDS = 60.0
-# In the app a sync gives up sooner than the CLI's 30 s: the inbox works offline meanwhile.
-# Background syncs (on open and every AUTO_SYNC_SECONDS) try again soon anyway.
+# A manual sync (s) gets longer than a background one: the inbox works offline meanwhile.
 SYNC_SECONDS = 12.0
 BACKGROUND_SYNC_SECONDS = 5.0
+LONG_POLL_SECONDS = 25.0
+MAX_BACKOFF_SECONDS = 60.0
+HEADLINES = 3
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 class InboopApp(App[None]):
@@ -40,6 +63,8 @@ class InboopApp(App[None]):
     BINDINGS = [
         Binding("s", "sync", "Sync"),
         Binding("e", "export", "Export"),
+        Binding("D", "diagnostics", "Diagnostics"),
+        Binding("question_mark", "show_help_panel", "Keys", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -47,6 +72,7 @@ class InboopApp(App[None]):
     class SyncFinished(Message):
         outcome: SyncOutcome
         manual: bool
+        headlines: list[str] = field(default_factory=list)
 
     @dataclass
     class StatusRead(Message):
@@ -63,16 +89,22 @@ class InboopApp(App[None]):
         paths: Paths,
         engine: Engine,
         *,
-        auto_sync_seconds: float | None = AUTO_SYNC_SECONDS,
+        live: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.engine = engine
-        self.auto_sync_seconds = auto_sync_seconds
-        self.add_mode("inbox", partial(InboxScreen, engine))
+        self.live = live
+        config = self.config
+        identity = Identity(config.user_name, config.role or "MEMBER") if config.user_name else None
+        self.replica = Replica(engine, identity, self.clock, on_change=self._changed_anywhere)
+        self.add_mode("inbox", partial(InboxScreen, self.replica))
+        self.add_mode("diagnostics", partial(DiagnosticsScreen, self.replica, self._relay_asker()))
         self._last_sync_failed = False
+        self._wake: asyncio.Event | None = None
+        self._main_thread = threading.get_ident()
 
     @property
     def config(self) -> ClientConfig:
@@ -82,13 +114,77 @@ class InboopApp(App[None]):
             return ClientConfig()
 
     def on_mount(self) -> None:
+        self._main_thread = threading.get_ident()
+        self._wake = asyncio.Event()
         self.switch_mode("inbox")
         self.read_status()
-        if self.config.is_configured and self.auto_sync_seconds:
-            self.start_sync(manual=False)  # catch up on open, in the background
-            self.set_interval(self.auto_sync_seconds, partial(self.start_sync, manual=False))
+        if self.config.is_configured and self.live:
+            self.live_sync()
 
-    # --- sync ------------------------------------------------------------------------------
+    # --- live sync -------------------------------------------------------------------------
+
+    @work(group="live", exclusive=True, description="live sync", exit_on_error=False)
+    async def live_sync(self) -> None:
+        """Sync, then wait for news (or a local change), forever; back off while offline."""
+        assert self._wake is not None
+        backoff = 1.0
+        while True:
+            self._wake.clear()
+            outcome, headlines = await asyncio.to_thread(self._sync_once, BACKGROUND_SYNC_SECONDS)
+            self.post_message(self.SyncFinished(outcome, False, headlines))
+            config = self.config
+            if outcome.ok and config.relay_url and config.token:
+                backoff = 1.0
+                await self._until_news(config.relay_url, config.token, outcome.cursor)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), backoff)
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _until_news(self, url: str, token: str, cursor: int) -> None:
+        assert self._wake is not None
+        news = asyncio.create_task(wait_for_news(url, token, cursor, LONG_POLL_SECONDS))
+        poke = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({news, poke}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (news, poke):
+                task.cancel()
+
+    def _sync_once(
+        self, budget: float, manual: bool = False, on_retry: Any = None
+    ) -> tuple[SyncOutcome, list[str]]:
+        outcome = sync(self.engine, self.config, timeout=budget, record=manual, on_retry=on_retry)
+        return outcome, self._headlines(outcome)
+
+    def _headlines(self, outcome: SyncOutcome) -> list[str]:
+        """The first few news items in words (read here, in the sync's thread)."""
+        lines = []
+        for item in outcome.news[:HEADLINES]:
+            row = self.replica.conversation(item.conversation_id)
+            who = row.display_name if row else "a customer"
+            text = " ".join(item.text.split())[:80]
+            if item.kind == "mention":
+                lines.append(f"{item.author} mentioned you on {who}: {text}")
+            else:
+                lines.append(f"{who}: {text}" if text else f"New message from {who}")
+        return lines
+
+    def _changed_anywhere(self, _done: Done) -> None:
+        """A local change was made (on any thread): push it now, show the pending count."""
+        if threading.get_ident() == self._main_thread:
+            self._changed()
+        else:
+            self.call_from_thread(self._changed)
+
+    def _changed(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+        self.read_status()
+
+    # --- sync now ----------------------------------------------------------------------------
 
     def action_sync(self) -> None:
         self.start_sync(manual=True)
@@ -120,39 +216,81 @@ class InboopApp(App[None]):
             )
 
         budget = SYNC_SECONDS if manual else BACKGROUND_SYNC_SECONDS
-        outcome = sync(self.engine, self.config, timeout=budget, on_retry=retrying)
-        self.post_message(self.SyncFinished(outcome, manual))
+        outcome, headlines = self._sync_once(budget, manual=True, on_retry=retrying)
+        self.post_message(self.SyncFinished(outcome, manual, headlines))
 
     @on(SyncFinished)
     def _sync_finished(self, event: SyncFinished) -> None:
         self._status_bar_activity(None)
         outcome = event.outcome
+        if outcome.pulled or outcome.rejected:
+            self._refresh_screens()
+        for rejection in outcome.rejected:
+            self.notify(
+                f"The relay rejected a change ({rejection.type}): {rejection.reason}",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+        self._tell_news(event.headlines, outcome.news_count)
+        if outcome.conflicts:
+            self.notify(
+                f"{_plural(outcome.conflicts, 'change')} could not apply (conflicts): see Diagnostics (D).",
+                severity="warning",
+                timeout=10,
+            )
+        if outcome.unreadable:
+            self.notify(
+                f"{_plural(outcome.unreadable, 'log entry')} this version cannot read: see Diagnostics (D).".replace(
+                    "entrys", "entries"
+                ),
+                severity="warning",
+                timeout=10,
+            )
         if outcome.ok:
-            if outcome.pulled:
-                self._inbox().refresh_data()
             if event.manual:
                 self.notify(
-                    f"Synced: {outcome.pulled:,} new events." if outcome.pulled else "Up to date."
+                    f"Synced: {_plural(outcome.pulled, 'new event')}."
+                    if outcome.pulled
+                    else "Up to date."
                 )
         elif event.manual or not self._last_sync_failed:
             self.notify(
-                f"Sync failed: {outcome.error}. Working offline on the local copy.",
+                f"Sync failed: {outcome.error}. Working offline on the local copy."
+                if outcome.error_kind != "auth"
+                else f"Signed out: {outcome.error}.",
                 severity="warning",
-                timeout=8,
+                timeout=10,
+                markup=False,
             )
         self._last_sync_failed = not outcome.ok
         self.read_status()
 
+    def _tell_news(self, headlines: list[str], count: int) -> None:
+        if not count:
+            return
+        for line in headlines:
+            self.notify(line, title="Inboop", markup=False, timeout=8)
+        if count > len(headlines):
+            self.notify(f"…and {_plural(count - len(headlines), 'more update')}.", timeout=8)
+        if self.config.bell:
+            self.bell()
+
+    def _refresh_screens(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, InboxScreen):
+                screen.refresh_data()
+            elif isinstance(screen, DiagnosticsScreen):
+                screen.action_refresh()
+
     @work(thread=True, group="status", description="read sync status", exit_on_error=False)
     def read_status(self) -> None:
-        with self.engine.connect() as conn:
-            status = sync_status(conn)
-        self.post_message(self.StatusRead(status))
+        self.post_message(self.StatusRead(self.replica.status()))
 
     @on(StatusRead)
     def _status_read(self, event: StatusRead) -> None:
         for bar in self.screen.query(StatusBar):
-            bar.show(event.status, self.config.is_configured)
+            bar.show(event.status, self.config.is_configured, self.replica.me)
 
     def _status_bar_activity(self, text: str | None) -> None:
         for bar in self.screen.query(StatusBar):
@@ -164,6 +302,36 @@ class InboopApp(App[None]):
             if isinstance(candidate, InboxScreen):
                 return candidate
         raise LookupError("the inbox screen is not running")
+
+    # --- modes ---------------------------------------------------------------------------
+
+    def action_diagnostics(self) -> None:
+        self.switch_mode("diagnostics")
+        self.read_status()
+
+    def action_inbox(self) -> None:
+        self.switch_mode("inbox")
+        self.read_status()
+
+    def _relay_asker(self) -> Callable[[], dict[str, Any]] | None:
+        config = self.config
+        if not config.is_configured or config.role != "ADMIN":
+            return None
+        assert config.relay_url is not None and config.token is not None
+        url, token = config.relay_url, config.token
+
+        def ask() -> dict[str, Any]:
+            with RelayClient(url, token) as client:
+                return client.diagnostics()
+
+        return ask
+
+    def action_toggle_bell(self) -> None:
+        config = self.config
+        save_config(self.paths, replace(config, bell=not config.bell))
+        self.notify(
+            "Bell on: notifications ring the terminal bell." if not config.bell else "Bell off."
+        )
 
     # --- export ----------------------------------------------------------------------------
 
@@ -206,42 +374,39 @@ class InboopApp(App[None]):
     def _export_finished(self, event: ExportFinished) -> None:
         self._status_bar_activity(None)
         if event.error:
-            self.notify(f"Export failed: {event.error}", severity="error", timeout=10)
+            self.notify(f"Export failed: {event.error}", severity="error", timeout=10, markup=False)
         else:
             self.notify(
                 f"Exported {event.rows:,} {event.request.kind.value} to {event.request.path}",
                 timeout=10,
+                markup=False,
             )
 
     # --- commands and failures -------------------------------------------------------------
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Sync now", "Push and pull with the relay", self.action_sync)
         yield SystemCommand(
-            "Export…", "Write conversations or messages to CSV or JSON lines", self.action_export
+            "Sync now", "Push your changes and pull new events (s)", self.action_sync
+        )
+        yield SystemCommand(
+            "Export…",
+            "Write conversations or messages to CSV or JSON lines (e)",
+            self.action_export,
+        )
+        yield SystemCommand(
+            "Diagnostics",
+            "Sync runs, pending and rejected changes, conflicts (D)",
+            self.action_diagnostics,
+        )
+        yield SystemCommand("Inbox", "Back to the conversations", self.action_inbox)
+        yield SystemCommand(
+            "Toggle notification bell",
+            "Ring the terminal bell with notifications",
+            self.action_toggle_bell,
         )
         if isinstance(screen, InboxScreen):
-            yield SystemCommand(
-                "Search conversations", "Names, handles and message text", screen.action_search
-            )
-            yield SystemCommand(
-                "Load older messages",
-                "Another page of the open thread's history",
-                screen.action_older_messages,
-            )
-            yield SystemCommand(
-                "Toggle unread only",
-                "Show only conversations with unread messages",
-                screen.action_toggle_unread,
-            )
-            for channel in CHANNEL_CYCLE:
-                label = CHANNEL_LABELS[channel]
-                yield SystemCommand(
-                    f"Show {label}",
-                    f"Filter the inbox: {label}",
-                    partial(screen.set_channel, channel),
-                )
+            yield from _inbox_commands(screen)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -253,15 +418,87 @@ class InboopApp(App[None]):
                 f"{event.worker.description} failed: {error}. Details are in {self.paths.log_file}.",
                 severity="error",
                 timeout=10,
+                markup=False,
             )
+
+
+def _inbox_commands(screen: InboxScreen) -> Iterable[SystemCommand]:
+    yield SystemCommand(
+        "Assign…", "Assign the conversation to a teammate or to nobody (a)", screen.action_assign
+    )
+    yield SystemCommand(
+        "Assign to me / unassign me",
+        "Take the conversation, or give it back (A)",
+        screen.action_assign_me,
+    )
+    yield SystemCommand(
+        "Resolve / reopen",
+        "Mark the conversation resolved, or open again (r)",
+        screen.action_resolve,
+    )
+    yield SystemCommand(
+        "Mark pending / open", "Waiting on something: pending (P)", screen.action_pending
+    )
+    yield SystemCommand("Reopen", "Set the conversation open", screen.action_reopen)
+    yield SystemCommand("Snooze…", "Hide the conversation until a time (z)", screen.action_snooze)
+    yield SystemCommand("Tags…", "Add or remove tags (t)", screen.action_tags)
+    yield SystemCommand(
+        "Add a note…", "An internal note; @name notifies a teammate (n)", screen.action_note
+    )
+    yield SystemCommand("Mark read", "Mark the conversation read (.)", screen.action_mark_read)
+    yield SystemCommand(
+        "Mark all read", "Every conversation in this view (R)", screen.action_mark_all_read
+    )
+    yield SystemCommand(
+        "Set the workspace SLA… (ADMIN)", "Expected first-response minutes (L)", screen.action_sla
+    )
+    yield SystemCommand(
+        "Search conversations", "Names, handles and message text (/)", screen.action_search
+    )
+    yield SystemCommand(
+        "Load older messages",
+        "Another page of the open thread's history (o)",
+        screen.action_older_messages,
+    )
+    yield SystemCommand(
+        "Toggle unread only",
+        "Only conversations with unread messages (u)",
+        screen.action_toggle_unread,
+    )
+    yield SystemCommand(
+        "Toggle over SLA",
+        "Only conversations waiting longer than the SLA (l)",
+        screen.action_toggle_over_sla,
+    )
+    yield SystemCommand(
+        "Filter by tag…", "Only conversations with one tag (#)", screen.action_tag_filter
+    )
+    yield SystemCommand("Clear filters", "Every conversation", screen.clear_filters)
+    for channel in CHANNEL_CYCLE:
+        label = CHANNEL_LABELS[channel]
+        yield SystemCommand(
+            f"Show {label}", f"Filter the inbox: {label} (c)", partial(screen.set_channel, channel)
+        )
+    for assigned, label in ASSIGNED_LABELS.items():
+        yield SystemCommand(
+            f"Show {label} conversations",
+            "Filter by assignee (m)",
+            partial(screen.set_assigned, assigned),
+        )
+    for status in STATUS_CYCLE:
+        name = status.lower() if status else "any status"
+        yield SystemCommand(
+            f"Show {name}", "Filter by status (S)", partial(screen.set_status_filter, status)
+        )
 
 
 def create_app(
     paths: Paths,
     engine: Engine,
     *,
-    auto_sync_seconds: float | None = AUTO_SYNC_SECONDS,
+    live: bool = True,
     clock: Callable[[], datetime] | None = None,
 ) -> InboopApp:
-    """The app on a replica. ``clock`` gives "now" (tests fix it; relative times use it)."""
-    return InboopApp(paths, engine, auto_sync_seconds=auto_sync_seconds, clock=clock)
+    """The app on a replica. ``clock`` gives "now" (tests fix it); ``live`` runs the live sync
+    while a relay is configured."""
+    return InboopApp(paths, engine, live=live, clock=clock)

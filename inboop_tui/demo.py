@@ -421,7 +421,7 @@ def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float 
         log_to_file(paths)
         engine = open_replica(paths.database)
         try:
-            create_app(paths, engine, auto_sync_seconds=20.0).run()
+            create_app(paths, engine).run()
         finally:
             engine.dispose()
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,15 +43,30 @@ def demo_replica(root: Path, customers: int = 12) -> tuple[Paths, Engine]:
 
 
 def make_app(paths: Paths, engine: Engine) -> InboopApp:
-    return create_app(paths, engine, auto_sync_seconds=None, clock=lambda: FIXED_NOW)
+    return create_app(paths, engine, live=False, clock=lambda: FIXED_NOW)
 
 
 async def settle(pilot: Pilot[object]) -> None:
-    """Let workers (which may start other workers) and the messages they post finish."""
+    """Let workers (which may start other workers) and the messages they post finish; the live
+    sync never finishes, so it is not waited for."""
     for _ in range(6):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        finite = [w for w in pilot.app.workers if w.group != "live"]
+        if finite:  # an empty list would mean every worker, the live sync included
+            await pilot.app.workers.wait_for_complete(finite)
     await pilot.pause()
+
+
+async def wait_until(
+    pilot: Pilot[object], condition: Callable[[], bool], seconds: float = 20.0
+) -> None:
+    """Settle until ``condition`` holds (something a background worker will bring)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {seconds:.0f} s")
+        await settle(pilot)
+        await asyncio.sleep(0.05)
 
 
 def shown(widget: Static, width: int = 100) -> str:

@@ -17,7 +17,15 @@ from inboop_tui.store.export import ExportKind
 from inboop_tui.store.paths import Paths
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
-from tests.app_support import demo_bodies, demo_replica, make_app, settle, shown, use_utc
+from tests.app_support import (
+    demo_bodies,
+    demo_replica,
+    make_app,
+    settle,
+    shown,
+    use_utc,
+    wait_until,
+)
 from tests.harness import RelayProcess, free_port
 
 
@@ -180,7 +188,7 @@ async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
-        status = shown(app.screen.query_one(StatusBar))
+        status = " ".join(shown(app.screen.query_one(StatusBar), width=200).split())
         assert "offline" in status and "connection refused" in status
         listing = conversation_list(app)
         assert listing.count == 12
@@ -301,11 +309,10 @@ async def test_the_app_catches_up_in_the_background_when_it_opens(
     paths = Paths(tmp_path / "agent", tmp_path / "agent")
     save_config(paths, ClientConfig(relay_url=relay.url, token=admin_token, user_name="admin"))
     engine = open_replica(paths.database)
-    app = create_app(paths, engine, auto_sync_seconds=3600, clock=lambda: FIXED_NOW)
+    app = create_app(paths, engine, clock=lambda: FIXED_NOW)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            await settle(pilot)
-            assert conversation_list(app).count == 3  # no key pressed
+            await wait_until(pilot, lambda: conversation_list(app).count == 3)  # no key pressed
     finally:
         engine.dispose()
 

@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from inboop_tui.store.queries import (
-    InboxFilter,
-    conversation_window,
-    count_conversations,
-    fts_query,
-)
-from tests.app_support import demo_replica
+from inboop_tui.store.queries import InboxFilter, fts_query
+from inboop_tui.store.replica import Replica
+from tests.app_support import FIXED_NOW, demo_replica
 
 
 @pytest.fixture
@@ -22,6 +18,11 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     _, engine = demo_replica(tmp_path)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def replica(engine: Engine) -> Replica:
+    return Replica(engine, None, lambda: FIXED_NOW)
 
 
 @pytest.mark.parametrize(
@@ -39,31 +40,26 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     ],
 )
 def test_search_finds_names_handles_text_and_order_numbers(
-    engine: Engine, search: str, expected: int
+    replica: Replica, search: str, expected: int
 ) -> None:
-    with engine.connect() as conn:
-        assert count_conversations(conn, InboxFilter(search=search)) == expected
-        assert len(conversation_window(conn, InboxFilter(search=search), 0, 50)) == expected
+    assert replica.count(InboxFilter(search=search)) == expected
+    assert len(replica.window(InboxFilter(search=search), 0, 50)) == expected
 
 
 @pytest.mark.parametrize(
     "search", ['"', "*", "NEAR(a b)", "a OR b AND", "(", "-", "^x", "''", "@@@"]
 )
-def test_search_syntax_never_reaches_fts(engine: Engine, search: str) -> None:
+def test_search_syntax_never_reaches_fts(replica: Replica, search: str) -> None:
     query = fts_query(search)
     assert query is None or all(
         term.startswith('"') and term.endswith('"*') for term in query.split(" ")
     )
-    with engine.connect() as conn:
-        count_conversations(conn, InboxFilter(search=search))  # no FTS syntax error
+    replica.count(InboxFilter(search=search))  # no FTS syntax error
 
 
-def test_windows_cover_the_list_without_overlap(engine: Engine) -> None:
-    with engine.connect() as conn:
-        whole = [row.id for row in conversation_window(conn, InboxFilter(), 0, 100)]
-        pieces = [
-            row.id
-            for start in range(0, 12, 5)
-            for row in conversation_window(conn, InboxFilter(), start, 5)
-        ]
+def test_windows_cover_the_list_without_overlap(replica: Replica) -> None:
+    whole = [row.id for row in replica.window(InboxFilter(), 0, 100)]
+    pieces = [
+        row.id for start in range(0, 12, 5) for row in replica.window(InboxFilter(), start, 5)
+    ]
     assert pieces == whole and len(whole) == 12

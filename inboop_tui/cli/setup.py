@@ -1,77 +1,31 @@
-"""``inboop``: the agent's CLI. With no command it opens the app."""
+"""Setting up and keeping the replica: ``login``, ``sync``, ``export``, ``doctor``, ``demo``."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
-from inboop_tui import __version__
+from inboop_tui.cli.common import JsonOption, app, emit, fail, load, open_engine
 from inboop_tui.logs import log_to_file
-from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
-from inboop_tui.store.db import ReplicaError, open_replica
+from inboop_tui.store.config import ClientConfig, save_config
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
+from inboop_tui.store.replica import Diagnostics
+from inboop_tui.sync.engine import SyncOutcome
 from relay.protocol import Channel, format_time
-
-app = typer.Typer(
-    name="inboop",
-    help="Inboop: the terminal inbox for Instagram, WhatsApp and Messenger DMs.",
-    add_completion=False,
-    invoke_without_command=True,
-)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"inboop: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _config(paths: Paths) -> ClientConfig:
-    try:
-        return load_config(paths)
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
-
-
-def _engine(paths: Paths) -> Engine:
-    try:
-        return open_replica(paths.database)
-    except ReplicaError as exc:
-        raise fail(str(exc)) from None
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"inboop {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_callback(
-    ctx: typer.Context,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """With no command, open the app on the local replica."""
-    if ctx.invoked_subcommand is None:
-        open_app(resolve_paths())
 
 
 def open_app(paths: Paths) -> None:
     from inboop_tui.app import create_app
 
     log_to_file(paths)
-    _config(paths)  # a broken config file is reported here, not inside the app
-    engine = _engine(paths)
+    load(paths)  # a broken config file is reported here, not inside the app
+    engine = open_engine(paths)
     try:
         create_app(paths, engine).run()
     finally:
@@ -97,7 +51,14 @@ def login(
             url = client.base_url
     except SyncError as exc:
         raise fail(f"login failed: {exc}") from None
-    save_config(paths, ClientConfig(relay_url=url, token=token, user_name=me["name"]))
+    role = "ADMIN" if me.get("role") == "ADMIN" else "MEMBER"
+    previous = load(paths)
+    save_config(
+        paths,
+        ClientConfig(
+            relay_url=url, token=token, user_name=me["name"], role=role, bell=previous.bell
+        ),
+    )
     typer.echo(
         f"logged in to {url} as {me['name']} ({me.get('role', 'MEMBER')}); run `inboop sync` to pull"
     )
@@ -111,24 +72,99 @@ def sync(
     batch_size: Annotated[
         int, typer.Option(min=1, max=1000, help="Events per request and per transaction.")
     ] = 500,
+    resync: Annotated[
+        bool,
+        typer.Option(
+            "--resync",
+            help="Rebuild the replica from the relay (after the relay was restored from a "
+            "backup). Unsynced changes are kept and pushed.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Pull new events from the relay into the local replica."""
+    """Push your queued changes, then pull new events from the relay into the local replica."""
     from inboop_tui.sync.engine import sync as run_sync
 
     paths = resolve_paths()
     log_to_file(paths)
-    config = _config(paths)
-    engine = _engine(paths)
+    config = load(paths)
+    engine = open_engine(paths)
+    retrying = _Retrying()
     try:
         with _progress() as progress:
-            outcome = run_sync(engine, config, timeout=timeout, batch=batch_size, progress=progress)
+            outcome = run_sync(
+                engine,
+                config,
+                timeout=timeout,
+                batch=batch_size,
+                progress=progress,
+                on_retry=retrying,
+                resync=resync,
+            )
     finally:
+        retrying.done()
         engine.dispose()
+    for rejection in outcome.rejected:
+        typer.echo(
+            f"inboop: the relay rejected a change ({rejection.type}): {rejection.reason}", err=True
+        )
     if not outcome.ok:
+        if as_json:
+            emit(True, _sync_json(outcome), "")
         raise fail(f"sync failed: {outcome.error}")
-    typer.echo(
-        f"synced {outcome.pulled:,} new events in {outcome.seconds:.1f}s; replica at {outcome.cursor:,} of {outcome.head:,}"
+    emit(
+        as_json,
+        _sync_json(outcome),
+        f"synced {plural(outcome.pulled, 'new event')}"
+        + (f", pushed {plural(outcome.pushed, 'change')}" if outcome.pushed else "")
+        + f" in {outcome.seconds:.1f}s; replica at {outcome.cursor:,} of {outcome.head:,}",
     )
+
+
+def _sync_json(outcome: SyncOutcome) -> dict[str, object]:
+    return {
+        "ok": outcome.ok,
+        "pulled": outcome.pulled,
+        "pushed": outcome.pushed,
+        "rejected": [
+            {"id": r.id, "type": r.type, "conversation_id": r.conversation_id, "reason": r.reason}
+            for r in outcome.rejected
+        ],
+        "conflicts": outcome.conflicts,
+        "unreadable": outcome.unreadable,
+        "cursor": outcome.cursor,
+        "head": outcome.head,
+        "seconds": round(outcome.seconds, 3),
+        "error": outcome.error,
+        "error_kind": outcome.error_kind,
+    }
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+class _Retrying:
+    """What a sync that cannot reach the relay is doing, on stderr, as it happens: one line,
+    rewritten in place on a terminal (printed once elsewhere)."""
+
+    def __init__(self) -> None:
+        self.said = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, error: str, remaining: float) -> None:
+        line = f"inboop: {error}; retrying for {remaining:.0f}s more…"
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + line)
+            sys.stderr.flush()
+        elif not self.said:
+            typer.echo(line, err=True)
+        self.said = True
+
+    def done(self) -> None:
+        if self.tty and self.said:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
 
 
 class _progress:
@@ -137,8 +173,8 @@ class _progress:
     THRESHOLD = 2000
 
     def __enter__(self) -> _progress:
-        self._bar = None
-        self._task = None
+        self._bar: Any = None
+        self._task: Any = None
         return self
 
     def __call__(self, cursor: int, head: int) -> None:
@@ -198,7 +234,7 @@ def export(
         since=_time_option(since, "--since"),
         until=_time_option(until, "--until"),
     )
-    engine = _engine(paths)
+    engine = open_engine(paths)
     try:
         with engine.connect() as conn:
             written = run_export(conn, kind, out, fmt=fmt, f=f)
@@ -214,43 +250,120 @@ def doctor(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Recompute every projection from the local log.")
     ] = False,
+    relay: Annotated[
+        bool, typer.Option("--relay", help="Also ask the relay for its diagnostics (ADMIN).")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Check the local replica; with --rebuild, recompute it from its copy of the log."""
-    from inboop_tui.store.queries import recent_sync_runs, sync_status
+    """Diagnostics: sync state and history, pending and rejected changes, conflicts, log
+    entries this version cannot read; with --rebuild, recompute the replica from its log."""
+    from inboop_tui.cli.common import identity_of, now
     from inboop_tui.store.rebuild import rebuild as run_rebuild
+    from inboop_tui.store.replica import Replica
 
     paths = resolve_paths()
-    config = _config(paths)
-    engine = _engine(paths)
+    config = load(paths)
+    engine = open_engine(paths)
     try:
-        with engine.connect() as conn:
-            status = sync_status(conn)
-        typer.echo(f"replica: {paths.database}")
-        typer.echo(
-            f"relay: {config.relay_url or 'not configured'}; user: {config.user_name or '-'}"
-        )
-        typer.echo(f"log: {status.cursor:,} events applied, relay head {status.relay_head:,}")
-        typer.echo(f"last successful sync: {status.last_ok_at or 'never'}")
-        if status.last_error:
-            typer.echo(f"last sync failed: {status.last_error}")
-        with engine.connect() as conn:
-            runs = recent_sync_runs(conn, limit=5)
-        if runs:
-            typer.echo("recent syncs:")
-        for run in runs:
-            result = f"ok, {run.pulled:,} events" if run.ok else f"failed: {run.error}"
-            typer.echo(f"  {run.finished_at or run.started_at}  {result}")
-        if rebuild:
-            report = run_rebuild(engine)
-            if report.identical:
-                typer.echo(f"rebuilt from {report.events:,} events: projections identical")
-            else:
-                typer.echo(
-                    f"rebuilt from {report.events:,} events: {', '.join(report.differing)} differed and were repaired"
-                )
-                raise typer.Exit(1)
+        report = Replica(engine, identity_of(config), now).diagnostics()
+        relay_report = _relay_diagnostics(config) if relay else None
+        rebuilt = run_rebuild(engine) if rebuild else None
     finally:
         engine.dispose()
+    data = {
+        "replica": str(paths.database),
+        "relay": config.relay_url,
+        "user": config.user_name,
+        "role": config.role,
+        **dataclasses.asdict(report),
+        "relay_diagnostics": relay_report,
+        "rebuild": None
+        if rebuilt is None
+        else {
+            "entries": rebuilt.events,
+            "identical": rebuilt.identical,
+            "differing": rebuilt.differing,
+        },
+    }
+    if as_json:
+        emit(True, data, "")
+    else:
+        _print_diagnostics(paths, config, report, relay_report)
+        if rebuilt is not None:
+            if rebuilt.identical:
+                typer.echo(f"rebuilt from {plural(rebuilt.events, 'event')}: projections identical")
+            else:
+                typer.echo(
+                    f"rebuilt from {plural(rebuilt.events, 'event')}: "
+                    f"{', '.join(rebuilt.differing)} differed and were repaired"
+                )
+    if rebuilt is not None and not rebuilt.identical:
+        raise typer.Exit(1)
+
+
+def _relay_diagnostics(config: ClientConfig) -> dict[str, Any]:
+    from inboop_tui.sync.client import RelayClient, SyncError
+
+    if not config.is_configured:
+        raise fail("no relay configured: run `inboop login RELAY_URL --token TOKEN` first")
+    assert config.relay_url is not None and config.token is not None
+    try:
+        with RelayClient(config.relay_url, config.token) as client:
+            return client.diagnostics()
+    except SyncError as exc:
+        raise fail(f"the relay's diagnostics: {exc}") from None
+
+
+def _print_diagnostics(
+    paths: Paths,
+    config: ClientConfig,
+    report: Diagnostics,
+    relay: dict[str, Any] | None,
+) -> None:
+    status = report.status
+    typer.echo(f"replica: {paths.database}")
+    typer.echo(
+        f"relay: {config.relay_url or 'not configured'}; user: {config.user_name or '-'}"
+        f" ({config.role or 'MEMBER'})"
+    )
+    typer.echo(f"log: {status.cursor:,} events applied, relay head {status.relay_head:,}")
+    typer.echo(f"last successful sync: {status.last_ok_at or 'never'}")
+    if status.last_error:
+        typer.echo(f"last sync failed: {status.last_error}")
+    if report.runs:
+        typer.echo("recent syncs:")
+    for run in report.runs[:5]:
+        result = (
+            f"ok, {plural(run.pulled, 'event')} pulled, {plural(run.pushed, 'change')} pushed"
+            if run.ok
+            else f"failed: {run.error}"
+        )
+        typer.echo(f"  {run.finished_at or run.started_at}  {result}")
+    typer.echo(f"pending changes: {len(report.pending)}")
+    for change in report.pending:
+        typer.echo(f"  {change.at}  {change.summary}  ({change.conversation_id or 'workspace'})")
+    if report.rejected:
+        typer.echo(f"rejected changes: {len(report.rejected)}")
+    for change in report.rejected:
+        typer.echo(f"  {change.at}  {change.summary}: {change.reason}")
+    if report.conflicts:
+        typer.echo(f"conflicts: {len(report.conflicts)}")
+    for conflict in report.conflicts:
+        typer.echo(f"  seq {conflict.seq}  {conflict.type} by {conflict.author}: {conflict.reason}")
+    if report.unreadable:
+        typer.echo(f"log entries this version cannot read: {len(report.unreadable)}")
+    for entry in report.unreadable:
+        typer.echo(f"  seq {entry.seq}  {entry.type}: {entry.error}")
+    if relay is not None:
+        typer.echo(
+            f"relay: head {relay.get('head')}, deliveries {relay.get('deliveries')}, "
+            f"open integration failures {relay.get('open_integration_failures')}"
+        )
+        failures = relay.get("recent_integration_failures")
+        for failure in failures if isinstance(failures, list) else []:
+            typer.echo(
+                f"  {failure['last_at']}  {failure['kind']} x{failure['count']}: {failure['detail']}"
+            )
 
 
 @app.command()
@@ -265,11 +378,3 @@ def demo(
         run_demo(customers=customers, keep=keep)
     except DemoError as exc:
         raise fail(str(exc)) from None
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from inboop_tui.domain.messages import MessageState, later_status, preview_text
 from relay.protocol import ContactProfile, format_time
@@ -58,7 +60,11 @@ class ConversationState:
     account_id: str
     customer_id: str
     contact_id: str
-    status: str = "OPEN"
+    status: str = "OPEN"  # as agents set it; see effective_status
+    status_at: str | None = None  # the client time of the status change that won
+    snoozed_until: str | None = None
+    assignee: str | None = None
+    tags: str = "[]"  # a sorted JSON list
     first_message_at: str | None = None
     last_message_at: str | None = None
     last_inbound_at: str | None = None
@@ -68,6 +74,10 @@ class ConversationState:
     message_count: int = 0
     delivered_watermark: str | None = None
     read_watermark: str | None = None
+    last_outbound_at: str | None = None
+    # The customer's oldest message since the business last wrote. It needs every message of
+    # the conversation, so the store computes it (store.apply) after each batch.
+    awaiting_since: str | None = None
 
 
 def new_conversation(channel: str, account_id: str, customer_id: str) -> ConversationState:
@@ -93,6 +103,8 @@ def fold_message(
         changes["last_message_at"] = _max(conv.last_message_at, after.sent_at)
         if after.direction == "INBOUND":
             changes["last_inbound_at"] = _max(conv.last_inbound_at, after.sent_at)
+        else:
+            changes["last_outbound_at"] = _max(conv.last_outbound_at, after.sent_at)
     key = f"{after.sent_at}|{after.channel_message_id}"
     if conv.last_message_key is None or key >= conv.last_message_key:
         changes["last_message_key"] = key
@@ -125,3 +137,49 @@ def _min(a: str | None, b: str) -> str:
 
 def _max(a: str | None, b: str) -> str:
     return b if a is None or b > a else a
+
+
+REOPENED_BY_INBOUND = frozenset({"RESOLVED", "SNOOZED"})
+
+
+def effective_status(
+    status: str,
+    status_at: str | None,
+    snoozed_until: str | None,
+    last_inbound_at: str | None,
+    now: str,
+) -> str:
+    """The status a conversation shows at ``now`` (ISO-8601 UTC text, like every stored time).
+
+    A customer message newer than the change re-opens a RESOLVED or SNOOZED conversation, and a
+    snooze ends by itself at its time: every replica agrees without anyone pushing anything.
+    """
+    if status in REOPENED_BY_INBOUND and last_inbound_at is not None:
+        if status_at is None or last_inbound_at > status_at:
+            return "OPEN"
+    if status == "SNOOZED" and (snoozed_until is None or snoozed_until <= now):
+        return "OPEN"
+    return status
+
+
+def over_sla(
+    awaiting_since: str | None, status: str, sla_minutes: int | None, now: datetime
+) -> bool:
+    """Informational: a customer has waited longer than the workspace's first-response time.
+
+    ``status`` is the effective one: a resolved or snoozed conversation is not waiting on us.
+    """
+    if sla_minutes is None or awaiting_since is None or status not in ("OPEN", "PENDING"):
+        return False
+    return awaiting_since <= format_time(now - timedelta(minutes=sla_minutes))
+
+
+_TAG_SPACE = re.compile(r"[\s,]+")
+MAX_TAG = 64
+
+
+def normalise_tag(text: str) -> str | None:
+    """A tag as stored: lower case, no leading ``#``, words joined by ``-``; None if empty or
+    longer than 64 characters."""
+    tag = _TAG_SPACE.sub("-", text.strip().lstrip("#").strip()).strip("-").lower()
+    return tag if 0 < len(tag) <= MAX_TAG else None

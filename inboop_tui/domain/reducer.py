@@ -1,14 +1,15 @@
-"""``reduce(log)``: channel events applied to an in-memory slice of the projections.
+"""``reduce(log)``: log entries applied to an in-memory slice of the projections.
 
 The store loads the rows a batch touches into a :class:`Slice`, calls :func:`apply_event` for
-each event and writes the slice back. Nothing here does I/O. Watermarks also reach outbound
-messages that are not in the slice; :attr:`Slice.watermarks` lists them for the store to apply
-to the stored rows with the same forward-only rule.
+each channel event (``domain.mutations.apply_mutation`` for each mutation) and writes the slice
+back. Nothing here does I/O. Watermarks also reach outbound messages that are not in the slice;
+:attr:`Slice.watermarks` lists them for the store to apply to the stored rows with the same
+forward-only rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from inboop_tui.domain.conversations import (
@@ -33,6 +34,7 @@ from inboop_tui.domain.messages import (
     with_read_mark,
     with_status,
 )
+from inboop_tui.domain.notes import NoteState, WorkspaceState
 from relay.protocol import (
     ChannelEvent,
     ContactProfile,
@@ -41,6 +43,7 @@ from relay.protocol import (
     MessageEdited,
     MessageReceived,
     MessageStatus,
+    Mutation,
     ReactionRemoved,
     ReactionSet,
     Watermark,
@@ -55,33 +58,58 @@ class Slice:
     messages: dict[MessageKey, MessageState] = field(default_factory=dict)
     conversations: dict[str, ConversationState] = field(default_factory=dict)
     contacts: dict[str, ContactState] = field(default_factory=dict)
+    notes: dict[str, NoteState] = field(default_factory=dict)
+    workspace: WorkspaceState = field(default_factory=WorkspaceState)
     watermarks: list[tuple[str, str, str]] = field(
         default_factory=list
     )  # (conversation, status, at)
     changed_messages: set[MessageKey] = field(default_factory=set)
     changed_conversations: set[str] = field(default_factory=set)
     changed_contacts: set[str] = field(default_factory=set)
+    changed_notes: set[str] = field(default_factory=set)
+    changed_workspace: bool = False
+    # What is new to a person: messages whose body arrived, notes the log confirmed.
+    arrived: list[MessageKey] = field(default_factory=list)
+    new_notes: list[NoteState] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Needs:
-    """The rows a batch of events touches."""
+    """The rows a batch of log entries touches."""
 
-    messages: frozenset[MessageKey]
-    conversations: frozenset[str]
-    contacts: frozenset[str]
+    messages: frozenset[MessageKey] = frozenset()
+    conversations: frozenset[str] = frozenset()
+    contacts: frozenset[str] = frozenset()
+    notes: frozenset[str] = frozenset()
+    workspace: bool = False
 
 
-def needs(events: list[ChannelEvent]) -> Needs:
+def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) -> Needs:
     messages: set[MessageKey] = set()
     conversations: set[str] = set()
     contacts: set[str] = set()
+    notes: set[str] = set()
+    workspace = False
     for event in events:
         conversations.add(conversation_id(event.channel.value, event.account_id, event.customer_id))
         contacts.add(contact_id(event.channel.value, event.account_id, event.customer_id))
         for mid in message_ids_of(event):
             messages.add((event.channel.value, mid))
-    return Needs(frozenset(messages), frozenset(conversations), frozenset(contacts))
+    for mutation in mutations:
+        target = getattr(mutation.payload, "conversation_id", None)
+        if target is not None:
+            conversations.add(target)
+        if mutation.type == "conversation.note":
+            notes.add(mutation.id)
+        if mutation.type.startswith("workspace."):
+            workspace = True
+    return Needs(
+        frozenset(messages),
+        frozenset(conversations),
+        frozenset(contacts),
+        frozenset(notes),
+        workspace,
+    )
 
 
 def message_ids_of(event: ChannelEvent) -> tuple[str, ...]:
@@ -165,6 +193,8 @@ def _change(
             after = with_explicit_delivery(after, reached)
     if after == before:
         return
+    if after.has_body and (before is None or not before.has_body):
+        s.arrived.append(key)
     s.messages[key] = after
     s.changed_messages.add(key)
     folded = fold_message(s.conversations[conv_id], before, after)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 REPLY_WINDOW = timedelta(hours=24)
 
@@ -61,3 +62,54 @@ def reply_window(last_inbound_at: str | None, now: datetime) -> ReplyWindow:
         return ReplyWindow(False, timedelta(0))
     remaining = parse_time(last_inbound_at) + REPLY_WINDOW - now
     return ReplyWindow(remaining > timedelta(0), max(remaining, timedelta(0)))
+
+
+_SPAN = re.compile(r"^(\d{1,4})\s*(m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+MORNING = time(9, 0)
+
+
+class TimeError(ValueError):
+    """A time a person typed that cannot be read; the message shows what works."""
+
+
+def parse_until(text: str, now: datetime, zone: tzinfo | None = None) -> datetime:
+    """A future time as people type it: ``30m``, ``2h``, ``3d``, ``1w``, ``tomorrow`` (9:00),
+    ``17:30`` (today, or tomorrow once past), or an ISO-8601 date or time. Local times are in
+    ``zone`` (the machine's zone unless given). The result is UTC."""
+    value = text.strip().lower()
+    local_now = now.astimezone(zone)
+    span = _SPAN.match(value)
+    if span:
+        amount, unit = int(span.group(1)), span.group(2)[0]
+        step = {
+            "m": timedelta(minutes=1),
+            "h": timedelta(hours=1),
+            "d": timedelta(days=1),
+            "w": timedelta(weeks=1),
+        }[unit]
+        result = now + amount * step
+    elif value == "tomorrow":
+        day = local_now.date() + timedelta(days=1)
+        result = datetime.combine(day, MORNING, local_now.tzinfo)
+    elif _CLOCK.match(value):
+        hour, minute = (int(p) for p in value.split(":"))
+        if hour > 23 or minute > 59:
+            raise TimeError(f"{text!r} is not a time of day")
+        result = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if result <= local_now:
+            result += timedelta(days=1)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            raise TimeError(
+                f"{text!r} is not a time: try 30m, 2h, 3d, 1w, tomorrow, 17:30 or 2026-12-01T09:00"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=local_now.tzinfo)
+        result = parsed
+    result = result.astimezone(UTC)
+    if result <= now:
+        raise TimeError(f"{text!r} is not in the future")
+    return result

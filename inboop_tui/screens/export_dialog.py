@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,7 +117,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         try:
             request = self._request()
         except ValueError as exc:
-            error.update(str(exc))
+            error.update(Text(str(exc)))  # it quotes what was typed: never markup
             return
         self.dismiss(request)
 

@@ -1,10 +1,18 @@
-"""The Inbox: conversations newest first on the left, the open thread on the right."""
+"""The Inbox: conversations newest first on the left, the open thread on the right.
+
+The screen reads through the replica object and changes things only through its actions (a
+thread worker runs each one: it writes the outbox and the projections, never on the UI thread).
+Dialogs return choices; this screen turns them into actions.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,21 +21,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from inboop_tui.store.db import writing
-from inboop_tui.store.queries import (
-    THREAD_LIMIT,
-    ConversationRow,
-    InboxFilter,
-    MessageRow,
-    conversation,
-    mark_viewed,
-    thread,
+from inboop_tui.screens.dialogs import (
+    AssignChoice,
+    AssignDialog,
+    NoteDialog,
+    SlaChoice,
+    SlaDialog,
+    SnoozeDialog,
+    TagChange,
+    TagDialog,
 )
-from inboop_tui.widgets.clock import now
+from inboop_tui.store.actions import ActionError, Done
+from inboop_tui.store.db import ReplicaError
+from inboop_tui.store.queries import THREAD_LIMIT, ConversationRow, InboxFilter
+from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
-from relay.protocol import format_time
 
 CHANNEL_CYCLE: list[str | None] = [None, "INSTAGRAM", "WHATSAPP", "MESSENGER"]
 CHANNEL_LABELS = {
@@ -36,28 +46,74 @@ CHANNEL_LABELS = {
     "WHATSAPP": "WhatsApp",
     "MESSENGER": "Messenger",
 }
+ASSIGNED_CYCLE: list[str | None] = [None, "me", "unassigned"]
+ASSIGNED_LABELS = {None: "anyone's", "me": "mine", "unassigned": "unassigned"}
+STATUS_CYCLE: list[str | None] = [None, "OPEN", "PENDING", "RESOLVED", "SNOOZED"]
+
+
+def _next(cycle: list[Any], current: Any) -> Any:
+    return cycle[(cycle.index(current) + 1) % len(cycle)]
+
+
+def describe_filter(f: InboxFilter, total: int) -> Text:
+    """The filter line: how many, and what the filter keeps beyond everything. Search text is
+    shown as typed."""
+    parts = [CHANNEL_LABELS[f.channel]]
+    if f.assigned:
+        parts.append(ASSIGNED_LABELS[f.assigned])
+    if f.status:
+        parts.append(f.status.lower())
+    if f.tag:
+        parts.append(f"#{f.tag}")
+    if f.over_sla:
+        parts.append("over SLA")
+    if f.unread_only:
+        parts.append("unread only")
+    line = Text(f"{total:,} conversation{'' if total == 1 else 's'} · " + " · ".join(parts))
+    if f.search:
+        line.append(" · matching “")
+        line.append(f.search)
+        line.append("”")
+    return line
 
 
 class InboxScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "search", "Search"),
-        Binding("c", "cycle_channel", "Channel"),
-        Binding("u", "toggle_unread", "Unread only"),
+        Binding("a", "assign", "Assign"),
+        Binding("r", "resolve", "Resolve/reopen"),
+        Binding("z", "snooze", "Snooze"),
+        Binding("t", "tags", "Tags"),
+        Binding("n", "note", "Note"),
+        Binding("P", "pending", "Pending", show=False),
+        Binding("A", "assign_me", "Assign to me", show=False),
+        Binding("c", "cycle_channel", "Channel", show=False),
+        Binding("m", "cycle_assigned", "Mine/unassigned", show=False),
+        Binding("S", "cycle_status", "Status filter", show=False),
+        Binding("number_sign", "tag_filter", "Tag filter", show=False),
+        Binding("l", "toggle_over_sla", "Over SLA", show=False),
+        Binding("u", "toggle_unread", "Unread only", show=False),
+        Binding("full_stop", "mark_read", "Mark read", show=False),
+        Binding("R", "mark_all_read", "Mark all read", show=False),
+        Binding("L", "sla", "Set SLA", show=False),
         Binding("o", "older_messages", "Older messages", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
-        Binding("tab", "focus_next", "Next pane", show=False),
     ]
 
     @dataclass
     class ThreadLoaded(Message):
-        conversation: ConversationRow
-        messages: list[MessageRow]
-        marked_read: bool
+        thread: Thread
         older: bool = False  # older messages were asked for: show the top of the thread
 
-    def __init__(self, engine: Engine) -> None:
+    @dataclass
+    class ActionDone(Message):
+        done: Done | None
+        error: str | None
+        note: str | None = None  # what to tell the person when it worked
+
+    def __init__(self, replica: Replica) -> None:
         super().__init__(id="inbox")
-        self._engine = engine
+        self._replica = replica
         self._open: str | None = None
         self._limit = THREAD_LIMIT
 
@@ -67,7 +123,7 @@ class InboxScreen(Screen[None]):
             with Vertical(id="list-pane"):
                 yield Input(placeholder="Search names, handles and messages…", id="search")
                 yield Static(id="filter-line")
-                yield ConversationList(self._engine, id="conversations")
+                yield ConversationList(self._replica, id="conversations")
             yield ThreadView(id="thread")
         yield Footer()
 
@@ -81,6 +137,10 @@ class InboxScreen(Screen[None]):
     def conversations(self) -> ConversationList:
         return self.query_one(ConversationList)
 
+    @property
+    def open_conversation(self) -> str | None:
+        return self._open
+
     # --- filters and search --------------------------------------------------------------
 
     def _apply(self, f: InboxFilter) -> None:
@@ -88,14 +148,9 @@ class InboxScreen(Screen[None]):
         self._show_filter()
 
     def _show_filter(self, count: int | None = None) -> None:
-        f = self.conversations.filter
-        parts = [CHANNEL_LABELS[f.channel]]
-        parts.append("unread only" if f.unread_only else "read and unread")
-        if f.search:
-            parts.append(f"matching “{f.search}”")
         total = self.conversations.count if count is None else count
         self.query_one("#filter-line", Static).update(
-            f"{total:,} conversation{'' if total == 1 else 's'} · " + " · ".join(parts)
+            describe_filter(self.conversations.filter, total)
         )
 
     def action_search(self) -> None:
@@ -114,29 +169,56 @@ class InboxScreen(Screen[None]):
         self.conversations.focus()
 
     def action_clear_search(self) -> None:
+        if self.app.screen.query("HelpPanel"):
+            self.app.action_hide_help_panel()
+            return
         search = self.query_one("#search", Input)
         if search.value:
             search.value = ""
         search.display = False
         self.conversations.focus()
 
+    def _refilter(self, **changes: Any) -> None:
+        self._apply(replace(self.conversations.filter, **changes))
+
     def action_cycle_channel(self) -> None:
-        current = CHANNEL_CYCLE.index(self.conversations.filter.channel)
-        self._apply(
-            replace(
-                self.conversations.filter, channel=CHANNEL_CYCLE[(current + 1) % len(CHANNEL_CYCLE)]
-            )
-        )
+        self._refilter(channel=_next(CHANNEL_CYCLE, self.conversations.filter.channel))
+
+    def action_cycle_assigned(self) -> None:
+        self._refilter(assigned=_next(ASSIGNED_CYCLE, self.conversations.filter.assigned))
+
+    def action_cycle_status(self) -> None:
+        self._refilter(status=_next(STATUS_CYCLE, self.conversations.filter.status))
 
     def action_toggle_unread(self) -> None:
-        self._apply(
-            replace(
-                self.conversations.filter, unread_only=not self.conversations.filter.unread_only
-            )
-        )
+        self._refilter(unread_only=not self.conversations.filter.unread_only)
+
+    def action_toggle_over_sla(self) -> None:
+        self._refilter(over_sla=not self.conversations.filter.over_sla)
 
     def set_channel(self, channel: str | None) -> None:
-        self._apply(replace(self.conversations.filter, channel=channel))
+        self._refilter(channel=channel)
+
+    def set_assigned(self, assigned: str | None) -> None:
+        self._refilter(assigned=assigned)
+
+    def set_status_filter(self, status: str | None) -> None:
+        self._refilter(status=status)
+
+    def action_tag_filter(self) -> None:
+        self._dialog(
+            lambda: TagDialog("the inbox: show one tag", [], self._replica.tags()),
+            self._tag_filter_chosen,
+        )
+
+    def _tag_filter_chosen(self, change: TagChange | None) -> None:
+        if change is None:
+            return
+        wanted = (change.add or change.remove or ("",))[0].lstrip("#").lower() or None
+        self._refilter(tag=wanted)
+
+    def clear_filters(self) -> None:
+        self._apply(InboxFilter())
 
     @on(ConversationList.Counted)
     def _counted(self, event: ConversationList.Counted) -> None:
@@ -155,12 +237,14 @@ class InboxScreen(Screen[None]):
     def _highlighted(self, event: ConversationList.Highlighted) -> None:
         if event.conversation_id is not None:
             self._limit = THREAD_LIMIT
+            self.conversations.keep = event.conversation_id
             self.load_thread(event.conversation_id, mark=event.by_user)
 
     @on(ConversationList.Opened)
     def _opened(self, event: ConversationList.Opened) -> None:
         if event.conversation_id != self._open:
             self._limit = THREAD_LIMIT
+        self.conversations.keep = event.conversation_id
         self.load_thread(event.conversation_id, mark=True)
         self.query_one(ThreadView).focus_thread()
 
@@ -168,25 +252,23 @@ class InboxScreen(Screen[None]):
         thread=True, exclusive=True, group="thread", description="load thread", exit_on_error=False
     )
     def load_thread(self, conversation_id: str, mark: bool = False, older: bool = False) -> None:
-        limit = self._limit
-        with self._engine.connect() as conn:
-            row = conversation(conn, conversation_id)
-            messages = thread(conn, conversation_id, limit) if row is not None else []
-        if row is None:
-            return
-        marked = mark and row.unread
-        if marked:
-            seen = max(format_time(now(self.app)), row.last_inbound_at or "")
-            with writing(self._engine) as conn:
-                mark_viewed(conn, conversation_id, seen)
-        self.post_message(self.ThreadLoaded(row, messages, marked, older))
+        loaded = self._replica.thread(conversation_id, self._limit, mark_read=mark)
+        if loaded is not None:
+            self.post_message(self.ThreadLoaded(loaded, older))
 
     @on(ThreadLoaded)
     def _thread_loaded(self, event: ThreadLoaded) -> None:
-        self._open = event.conversation.id
-        self.query_one(ThreadView).show(event.conversation, event.messages, at_top=event.older)
-        if event.marked_read:
-            self.conversations.set_read(event.conversation.id)
+        loaded = event.thread
+        self._open = loaded.conversation.id
+        self.query_one(ThreadView).show(
+            loaded.conversation,
+            loaded.messages,
+            notes=loaded.notes,
+            pending=loaded.pending,
+            at_top=event.older,
+        )
+        if loaded.marked_read:
+            self.conversations.set_read(loaded.conversation.id)
 
     def action_older_messages(self) -> None:
         """Load another page of older messages into the open thread."""
@@ -198,7 +280,164 @@ class InboxScreen(Screen[None]):
         self.load_thread(self._open, older=True)
 
     def refresh_data(self) -> None:
-        """New data in the replica (a sync): reload the list and the open thread."""
+        """New data in the replica (a sync, a change): reload the list and the open thread,
+        keeping the selection on the same conversation."""
         self.conversations.reload()
         if self._open is not None:
             self.load_thread(self._open)
+
+    # --- actions on the open conversation --------------------------------------------------
+
+    def _target(self) -> ConversationRow | None:
+        shown = self.query_one(ThreadView).shown
+        if shown is None:
+            self.notify("Select a conversation first.", severity="warning")
+            return None
+        return shown[0]
+
+    def _dialog(self, build: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Open a dialog built from replica data (read in a worker), then act on the choice."""
+
+        def opened(screen: Any) -> None:
+            self.app.push_screen(screen, then)
+
+        self._prepare(build, opened)
+
+    @work(thread=True, group="prepare-dialog", description="open a dialog", exit_on_error=False)
+    def _prepare(self, build: Callable[[], Any], opened: Callable[[Any], None]) -> None:
+        try:
+            screen = build()
+        except (ActionError, ReplicaError) as exc:
+            self.post_message(self.ActionDone(None, str(exc)))
+            return
+        self.app.call_from_thread(opened, screen)
+
+    def action_assign(self) -> None:
+        row = self._target()
+        me = self._replica.me
+        if row is None:
+            return
+        if me is None:
+            self.notify(
+                "Sign in first so changes carry your name: run `inboop login`.", severity="warning"
+            )
+            return
+        self._dialog(
+            lambda: AssignDialog(
+                me, [m.name for m in self._replica.team()], row.assignee, row.display_name
+            ),
+            lambda choice: self._assign_chosen(row, choice),
+        )
+
+    def _assign_chosen(self, row: ConversationRow, choice: AssignChoice | None) -> None:
+        if choice is not None:
+            self.act(lambda a: a.assign(row.id, choice.assignee))
+
+    def action_assign_me(self) -> None:
+        row = self._target()
+        if row is None:
+            return
+        me = self._replica.me
+        if me is None:
+            self.notify(
+                "Sign in first so changes carry your name: run `inboop login`.", severity="warning"
+            )
+            return
+        mine = row.assignee == me
+        self.act(lambda a: a.assign(row.id, None if mine else me))
+
+    def action_resolve(self) -> None:
+        row = self._target()
+        if row is not None:
+            status = "OPEN" if row.status == "RESOLVED" else "RESOLVED"
+            self.act(lambda a: a.set_status(row.id, status))
+
+    def action_pending(self) -> None:
+        row = self._target()
+        if row is not None:
+            status = "OPEN" if row.status == "PENDING" else "PENDING"
+            self.act(lambda a: a.set_status(row.id, status))
+
+    def action_reopen(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.act(lambda a: a.set_status(row.id, "OPEN"))
+
+    def action_snooze(self) -> None:
+        row = self._target()
+        if row is None:
+            return
+        clock = self._replica.clock
+        self.app.push_screen(
+            SnoozeDialog(row.display_name, clock), lambda until: self._snooze_chosen(row, until)
+        )
+
+    def _snooze_chosen(self, row: ConversationRow, until: datetime | None) -> None:
+        if until is not None:
+            self.act(lambda a: a.set_status(row.id, "SNOOZED", until))
+
+    def action_tags(self) -> None:
+        row = self._target()
+        if row is None:
+            return
+        self._dialog(
+            lambda: TagDialog(row.display_name, row.tags, self._replica.tags()),
+            lambda change: self._tags_chosen(row, change),
+        )
+
+    def _tags_chosen(self, row: ConversationRow, change: TagChange | None) -> None:
+        if change is not None:
+            self.act(lambda a: a.tag(row.id, change.add, change.remove))
+
+    def action_note(self) -> None:
+        row = self._target()
+        if row is None:
+            return
+        self._dialog(
+            lambda: NoteDialog(row.display_name, [m.name for m in self._replica.team()]),
+            lambda text: self._note_written(row, text),
+        )
+
+    def _note_written(self, row: ConversationRow, text: str | None) -> None:
+        if text is not None:
+            self.act(lambda a: a.add_note(row.id, text))
+
+    def action_sla(self) -> None:
+        self._dialog(lambda: SlaDialog(self._replica.sla_minutes()), self._sla_chosen)
+
+    def _sla_chosen(self, choice: SlaChoice | None) -> None:
+        if choice is not None:
+            self.act(lambda a: a.set_sla(choice.minutes))
+
+    def action_mark_read(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.act(lambda a: a.mark_read(row.id), note=f"Marked {row.display_name} read.")
+
+    def action_mark_all_read(self) -> None:
+        f = replace(self.conversations.filter, unread_only=True)
+
+        def mark_all(actions: Any) -> None:
+            ids = self._replica.conversation_ids(f)
+            actions.mark_all_read(ids)
+
+        self.act(mark_all, note="Marked every conversation in this view read.")
+
+    @work(thread=True, group="action", description="change the conversation", exit_on_error=False)
+    def act(self, change: Callable[[Any], Any], note: str | None = None) -> None:
+        """Run one action on the replica (outbox and projections in one transaction)."""
+        try:
+            result = change(self._replica.actions)
+        except (ActionError, ReplicaError) as exc:
+            self.post_message(self.ActionDone(None, str(exc)))
+            return
+        self.post_message(self.ActionDone(result if isinstance(result, Done) else None, None, note))
+
+    @on(ActionDone)
+    def _action_done(self, event: ActionDone) -> None:
+        if event.error is not None:
+            self.notify(event.error, severity="error", timeout=8, markup=False)
+            return
+        if event.note:
+            self.notify(event.note, markup=False)
+        self.refresh_data()

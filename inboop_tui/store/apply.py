@@ -1,51 +1,91 @@
-"""Applying log entries to the replica: keep the entry, reduce channel events into projections.
+"""Applying log entries to the replica: keep each entry, reduce it into the projections.
 
-One batch is one transaction (the caller's): the log rows, the projections and the cursor move
-together, so a kill mid-sync loses nothing and doubles nothing.
+One batch is one transaction (the caller's): the log rows, the projections, the outbox and the
+cursor move together, so a kill mid-sync loses nothing and doubles nothing. Entries are reduced
+in log order: runs of channel events in one slice (their rules are order-independent), runs of
+mutations one after another (log order decides). An entry this version cannot read or reduce is
+kept in the log and listed in ``unreadable_entries``; it never stops a sync.
+
+Pending mutations of this replica sit on top of the confirmed state (``store.pending``): a batch
+lifts them off, applies the new entries, drops the mutations whose own entries came back, and
+puts the rest back on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import operator
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, select, text, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from inboop_tui.domain.conversations import ContactState, ConversationState, conversation_id
-from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
-from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
-from inboop_tui.store.tables import contacts, conversations, messages, sync_state
-from relay.protocol import CHANNEL_EVENT_TYPES, ChannelEvent, parse_channel_event
+from inboop_tui.domain.mutations import Conflict, apply_mutation
+from inboop_tui.domain.reducer import Slice, needs
+from inboop_tui.store.pending import lift_pending, put_pending_back
+from inboop_tui.store.projections import apply_channel_events, load_slice, write_slice
+from inboop_tui.store.tables import (
+    conflicts,
+    outbox,
+    sync_state,
+    unreadable_entries,
+)
+from relay.protocol import (
+    CHANNEL_EVENT_TYPES,
+    MUTATION_TYPES,
+    Mutation,
+    parse_channel_event,
+    parse_mutation,
+)
 
-_CHUNK = 500
-_MESSAGE_FIELDS = [f.name for f in dataclasses.fields(MessageState)]
-_CONVERSATION_FIELDS = [f.name for f in dataclasses.fields(ConversationState)]
-_CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
-# A state as a row tuple (``dataclasses.asdict`` deep-copies, which the sync path cannot afford).
-_MESSAGE_ROW = operator.attrgetter(*_MESSAGE_FIELDS)
-_CONVERSATION_ROW = operator.attrgetter(*_CONVERSATION_FIELDS)
-_CONTACT_ROW = operator.attrgetter(*_CONTACT_FIELDS)
+log = logging.getLogger("inboop.apply")
+
+NEWS_KEPT = 20
 
 
 @dataclass(frozen=True)
+class News:
+    """Something a person should hear about: a customer wrote, or a teammate mentioned them."""
+
+    kind: str  # message | mention
+    conversation_id: str
+    text: str
+    author: str | None = None  # the teammate, for a mention
+
+
+@dataclass
 class AppliedBatch:
-    entries: int
-    applied: int  # channel events reduced into projections
-    kept_only: int  # events this version does not reduce (kept in the log for a later one)
+    entries: int = 0
+    applied: int = 0  # entries reduced into the projections
+    unreadable: int = 0  # entries kept in the log that this version cannot read or reduce
+    conflicts: int = 0
+    confirmed: list[str] = dataclasses.field(default_factory=list)  # outbox ids that came back
+    news: list[News] = dataclasses.field(default_factory=list)  # the first NEWS_KEPT
+    news_count: int = 0
+
+    def add_news(self, item: News) -> None:
+        self.news_count += 1
+        if len(self.news) < NEWS_KEPT:
+            self.news.append(item)
 
 
 def apply_entries(
-    conn: Connection, entries: Sequence[dict[str, Any]], *, cursor: int, relay_head: int
+    conn: Connection,
+    entries: Sequence[dict[str, Any]],
+    *,
+    cursor: int,
+    relay_head: int,
+    me: str | None = None,
 ) -> AppliedBatch:
-    """Keep the entries in the local log, reduce them, and move the cursor, in ``conn``'s transaction."""
+    """Keep the entries in the local log, reduce them, settle the outbox and move the cursor,
+    in ``conn``'s transaction. Entries at or below the cursor are already here and skipped; the
+    cursor never moves backwards. ``me`` (the local user) decides what counts as news."""
     cursor_before = current_cursor(conn)
     fresh = [e for e in entries if e["seq"] > cursor_before]
+    batch = AppliedBatch(entries=len(fresh))
     if fresh:
         conn.exec_driver_sql(
             "INSERT INTO log_events (seq, origin, type, recorded_at, payload) VALUES (?, ?, ?, ?, ?)",
@@ -54,17 +94,144 @@ def apply_entries(
                 for e in fresh
             ],
         )
-    reducible = [
-        parse_channel_event(e["event"])
-        for e in fresh
-        if e["origin"] == "channel" and e["type"] in CHANNEL_EVENT_TYPES
-    ]
-    apply_channel_events(conn, reducible)
+        lift_pending(conn)
+        reduce_entries(conn, fresh, batch, me=me)
+        if batch.confirmed:
+            conn.execute(delete(outbox).where(outbox.c.id.in_(batch.confirmed)))
+        put_pending_back(conn)
     conn.execute(
-        update(sync_state).where(sync_state.c.id == 1).values(cursor=cursor, relay_head=relay_head)
+        update(sync_state)
+        .where(sync_state.c.id == 1)
+        .values(cursor=max(cursor, cursor_before), relay_head=relay_head)
     )
-    return AppliedBatch(
-        entries=len(fresh), applied=len(reducible), kept_only=len(fresh) - len(reducible)
+    return batch
+
+
+def reduce_entries(
+    conn: Connection,
+    entries: Sequence[dict[str, Any]],
+    batch: AppliedBatch,
+    *,
+    me: str | None = None,
+) -> None:
+    """Reduce log entries (seq order) into the projections: runs of channel events together,
+    runs of mutations in order; what cannot be read or reduced is recorded, never raised."""
+    run: list[tuple[int, Any]] = []
+    run_origin: str | None = None
+    for entry in entries:
+        seq, origin, kind = entry["seq"], entry["origin"], entry["type"]
+        try:
+            if origin == "channel" and kind in CHANNEL_EVENT_TYPES:
+                item: Any = parse_channel_event(entry["event"])
+            elif origin == "mutation" and kind in MUTATION_TYPES:
+                item = parse_mutation(entry["event"])
+                batch.confirmed.append(item.id)
+            else:
+                raise UnreadableEntry(
+                    f"this version does not know {origin} entries of type {kind!r}"
+                )
+        except (ValueError, UnreadableEntry) as exc:
+            _unreadable(conn, seq, kind, exc, batch)
+            continue
+        if origin != run_origin and run:
+            _reduce_run(conn, run_origin, run, batch, me)
+            run = []
+        run_origin = origin
+        run.append((seq, item))
+    if run:
+        _reduce_run(conn, run_origin, run, batch, me)
+
+
+class UnreadableEntry(Exception):
+    pass
+
+
+def _unreadable(
+    conn: Connection, seq: int, kind: str, exc: BaseException, batch: AppliedBatch
+) -> None:
+    text = str(exc).strip().splitlines()
+    reason = text[0] if len(text) == 1 else " ".join(line.strip() for line in text[:4])
+    conn.execute(
+        sqlite_insert(unreadable_entries)
+        .values(seq=seq, type=kind[:64], error=f"{type(exc).__name__}: {reason}"[:2000])
+        .on_conflict_do_nothing()
+    )
+    batch.unreadable += 1
+
+
+def _reduce_run(
+    conn: Connection,
+    origin: str | None,
+    run: list[tuple[int, Any]],
+    batch: AppliedBatch,
+    me: str | None,
+) -> None:
+    """Reduce a run; if the reducer fails, reduce its entries one by one so that only the
+    entry that fails is set aside (and listed), never the sync."""
+    reduce = _reduce_channel_run if origin == "channel" else _reduce_mutation_run
+    try:
+        with conn.begin_nested():
+            reduce(conn, run, batch, me)
+        return
+    except Exception:
+        log.exception("reducing entries %d..%d failed; retrying one by one", run[0][0], run[-1][0])
+    for seq, item in run:
+        try:
+            with conn.begin_nested():
+                reduce(conn, [(seq, item)], batch, me)
+        except Exception as exc:
+            _unreadable(conn, seq, item.type, ReducerError(f"{type(exc).__name__}: {exc}"), batch)
+
+
+class ReducerError(Exception):
+    """This version's reducer failed on an entry (a bug, or an entry it misreads)."""
+
+
+def _reduce_channel_run(
+    conn: Connection, run: list[tuple[int, Any]], batch: AppliedBatch, me: str | None
+) -> None:
+    piece = apply_channel_events(conn, [event for _, event in run])
+    batch.applied += len(run)
+    for key in piece.arrived:
+        message = piece.messages[key]
+        if message.direction != "INBOUND":
+            continue
+        conv = piece.conversations.get(message.conversation_id)
+        if conv is not None and conv.assignee in (None, me):
+            batch.add_news(News("message", conv.id, message.text or "", None))
+
+
+def _reduce_mutation_run(
+    conn: Connection, run: list[tuple[int, Any]], batch: AppliedBatch, me: str | None
+) -> None:
+    piece, found = apply_mutations(conn, run)
+    batch.applied += len(run) - len(found)
+    batch.conflicts += len(found)
+    if found:
+        record_conflicts(conn, found)
+    for note in piece.new_notes:
+        if me is not None and me in json.loads(note.mentions) and note.author != me:
+            batch.add_news(News("mention", note.conversation_id, note.text, note.author))
+
+
+def apply_mutations(
+    conn: Connection, run: Sequence[tuple[int | None, Mutation]]
+) -> tuple[Slice, list[Conflict]]:
+    """Apply mutations in order (``seq`` None: pending) and write what they changed."""
+    piece = load_slice(conn, needs([], [m for _, m in run]))
+    found = []
+    for seq, mutation in run:
+        conflict = apply_mutation(piece, mutation, seq)
+        if conflict is not None:
+            found.append(conflict)
+    write_slice(conn, piece)
+    return piece, found
+
+
+def record_conflicts(conn: Connection, found: Sequence[Conflict]) -> None:
+    conn.execute(
+        sqlite_insert(conflicts).on_conflict_do_nothing(),
+        [dataclasses.asdict(c) for c in found],
     )
 
 
@@ -78,179 +245,3 @@ def _payload_text(event: dict[str, Any] | str) -> str:
         if isinstance(event, str)
         else json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     )
-
-
-def apply_channel_events(conn: Connection, events: Sequence[ChannelEvent]) -> None:
-    if not events:
-        return
-    piece = load_slice(conn, needs(list(events)))
-    for event in events:
-        apply_event(piece, event)
-    write_slice(conn, piece)
-
-
-def load_slice(conn: Connection, wanted: Needs) -> Slice:
-    piece = Slice()
-    by_channel: dict[str, list[str]] = defaultdict(list)
-    for channel, mid in wanted.messages:
-        by_channel[channel].append(mid)
-    for channel, mids in by_channel.items():
-        for chunk in _chunks(mids):
-            rows = conn.execute(
-                select(*[messages.c[name] for name in _MESSAGE_FIELDS]).where(
-                    messages.c.channel == channel, messages.c.channel_message_id.in_(chunk)
-                )
-            ).mappings()
-            for row in rows:
-                state = MessageState(**row)
-                piece.messages[(state.channel, state.channel_message_id)] = state
-    for chunk in _chunks(sorted(wanted.conversations)):
-        rows = conn.execute(
-            select(*[conversations.c[name] for name in _CONVERSATION_FIELDS]).where(
-                conversations.c.id.in_(chunk)
-            )
-        ).mappings()
-        for row in rows:
-            piece.conversations[row["id"]] = ConversationState(**row)
-    for chunk in _chunks(sorted(wanted.contacts)):
-        rows = conn.execute(
-            select(*[contacts.c[name] for name in _CONTACT_FIELDS]).where(contacts.c.id.in_(chunk))
-        ).mappings()
-        for row in rows:
-            piece.contacts[row["id"]] = ContactState(**row)
-    return piece
-
-
-def write_slice(conn: Connection, piece: Slice) -> None:
-    if piece.changed_contacts:
-        rows = [_CONTACT_ROW(piece.contacts[k]) for k in sorted(piece.changed_contacts)]
-        _upsert(conn, contacts, _CONTACT_FIELDS, ["id"], rows)
-    if piece.changed_conversations:
-        rows = [
-            _CONVERSATION_ROW(piece.conversations[k]) for k in sorted(piece.changed_conversations)
-        ]
-        _upsert(conn, conversations, _CONVERSATION_FIELDS, ["id"], rows)
-    if piece.changed_messages:
-        rows = [_MESSAGE_ROW(piece.messages[k]) for k in sorted(piece.changed_messages)]
-        _upsert(conn, messages, _MESSAGE_FIELDS, ["channel", "channel_message_id"], rows)
-    for conversation, status, at in piece.watermarks:
-        _apply_watermark(conn, conversation, status, at)
-    _index_messages(conn, piece.changed_messages)
-    touched = set(piece.changed_conversations) | {
-        _conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts
-    }
-    index_conversations(conn, touched)
-
-
-_UPSERT_SQL: dict[str, str] = {}
-
-
-def _upsert_sql(table: Any, fields: list[str], keys: list[str]) -> str:
-    """``INSERT … ON CONFLICT DO UPDATE`` for the fields of a state dataclass, made once per table."""
-    if table.name not in _UPSERT_SQL:
-        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name not in keys)
-        _UPSERT_SQL[table.name] = (
-            f"INSERT INTO {table.name} ({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-        )
-    return _UPSERT_SQL[table.name]
-
-
-def _upsert(
-    conn: Connection, table: Any, fields: list[str], keys: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    # Straight to the driver: this is the sync hot path, and the SQL is fixed per table.
-    conn.exec_driver_sql(_upsert_sql(table, fields, keys), rows)
-
-
-def _rank(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case({status: rank for status, rank in DELIVERY_RANK.items()}, value=column, else_=-1)
-
-
-def _apply_watermark(conn: Connection, conversation: str, status: str, at: str) -> None:
-    """Every outbound message of the conversation up to ``at`` reaches ``status`` (forward only)."""
-    conn.execute(
-        update(messages)
-        .where(
-            messages.c.conversation_id == conversation,
-            messages.c.direction == "OUTBOUND",
-            messages.c.has_body.is_(True),
-            messages.c.sent_at <= at,
-            _rank(messages.c.delivery_status) < DELIVERY_RANK[status],
-        )
-        .values(delivery_status=status)
-    )
-
-
-def _index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
-    by_channel: dict[str, list[str]] = defaultdict(list)
-    for channel, mid in keys:
-        by_channel[channel].append(mid)
-    for channel, mids in by_channel.items():
-        for chunk in _chunks(mids):
-            rows = conn.execute(
-                select(
-                    messages.c.pk,
-                    messages.c.original_text,
-                    messages.c.edit_text,
-                    messages.c.is_deleted,
-                    messages.c.has_body,
-                ).where(messages.c.channel == channel, messages.c.channel_message_id.in_(chunk))
-            ).all()
-            pks = [row.pk for row in rows]
-            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", [(pk,) for pk in pks])
-            searchable = [
-                (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
-                for row in rows
-                if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
-            ]
-            if searchable:
-                conn.exec_driver_sql(
-                    "INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", searchable
-                )
-
-
-def _conversation_of_contact(contact: ContactState) -> str:
-    return conversation_id(contact.channel, contact.account_id, contact.customer_id)
-
-
-def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
-    """Customer name and handles of these conversations into the search index."""
-    for chunk in _chunks(sorted(ids)):
-        rows = conn.execute(
-            select(
-                conversations.c.pk,
-                conversations.c.customer_id,
-                contacts.c.name,
-                contacts.c.username,
-                contacts.c.phone,
-            )
-            .select_from(
-                conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
-            )
-            .where(conversations.c.id.in_(chunk))
-        ).all()
-        if not rows:
-            continue
-        conn.exec_driver_sql(
-            "DELETE FROM conversations_fts WHERE rowid = ?", [(r.pk,) for r in rows]
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO conversations_fts (rowid, name, handle) VALUES (?, ?, ?)",
-            [
-                (r.pk, r.name or "", " ".join(h for h in (r.customer_id, r.username, r.phone) if h))
-                for r in rows
-            ],
-        )
-
-
-def clear_projections(conn: Connection) -> None:
-    for table in (messages, conversations, contacts):
-        conn.execute(delete(table))
-    conn.execute(text("DELETE FROM messages_fts"))
-    conn.execute(text("DELETE FROM conversations_fts"))
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]

@@ -19,6 +19,8 @@ class ClientConfig:
     relay_url: str | None = None
     token: str | None = None
     user_name: str | None = None
+    role: str | None = None  # ADMIN | MEMBER, as the relay said at login
+    bell: bool = False  # ring the terminal bell with in-app notifications
 
     @property
     def is_configured(self) -> bool:
@@ -34,10 +36,13 @@ def load_config(paths: Paths) -> ClientConfig:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}; fix it or run `inboop login` again") from exc
     relay = data.get("relay", {})
+    settings = data.get("app", {})
     return ClientConfig(
         relay_url=_str(relay.get("url")),
         token=_str(relay.get("token")),
         user_name=_str(relay.get("user")),
+        role=_str(relay.get("role")),
+        bell=settings.get("bell") is True,
     )
 
 
@@ -48,11 +53,13 @@ def save_config(paths: Paths, config: ClientConfig) -> None:
         ("url", config.relay_url),
         ("token", config.token),
         ("user", config.user_name),
+        ("role", config.role),
     ):
         if value is not None:
             lines.append(
                 f"{key} = {json.dumps(value)}"
             )  # a JSON string is a valid TOML basic string
+    lines += ["", "[app]", f"bell = {'true' if config.bell else 'false'}"]
     tmp = paths.config_file.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

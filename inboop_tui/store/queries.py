@@ -1,13 +1,31 @@
-"""What the screens read, as plain data. Lists are windows (offset/limit), never whole tables."""
+"""What the screens read, as plain data. Lists are windows (offset/limit), never whole tables.
+
+What a conversation shows can depend on who looks and when (its status after a snooze ended,
+"mine", the SLA clock): queries take a :class:`Viewpoint`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, column, false, func, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Select
 
@@ -16,11 +34,17 @@ from inboop_tui.store.tables import (
     conversation_views,
     conversations,
     messages,
-    sync_runs,
-    sync_state,
+    notes,
+    outbox,
+    team,
+    workspace,
 )
+from relay.protocol import format_time
 
 THREAD_LIMIT = 500
+
+
+STATUSES = ("OPEN", "PENDING", "RESOLVED", "SNOOZED")
 
 
 @dataclass(frozen=True)
@@ -30,6 +54,34 @@ class InboxFilter:
     channel: str | None = None
     unread_only: bool = False
     search: str | None = None
+    assigned: str | None = None  # "me", "unassigned", or None for anyone
+    status: str | None = None  # one of STATUSES (as shown now), or None for any
+    tag: str | None = None
+    over_sla: bool = False
+
+
+@dataclass(frozen=True)
+class Viewpoint:
+    """Who is looking, and when: "mine", snoozes that have ended and the SLA clock depend on it."""
+
+    me: str | None
+    now: str  # ISO-8601 UTC
+    sla_deadline: str | None = None  # a customer waiting since before this is over SLA
+
+    @property
+    def sla_on(self) -> bool:
+        return self.sla_deadline is not None
+
+
+def viewpoint(conn: Connection, me: str | None, now: datetime) -> Viewpoint:
+    minutes = sla_minutes(conn)
+    deadline = None if minutes is None else format_time(now - timedelta(minutes=minutes))
+    return Viewpoint(me=me, now=format_time(now), sla_deadline=deadline)
+
+
+def sla_minutes(conn: Connection) -> int | None:
+    value = conn.execute(select(workspace.c.sla_minutes).where(workspace.c.id == 1)).scalar()
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
@@ -44,9 +96,15 @@ class ConversationRow:
     last_message_at: str | None
     last_inbound_at: str | None
     unread: bool
-    status: str
+    status: str  # as shown now: a snooze that ended, or a new customer message, re-opens
     assignee: str | None
     message_count: int
+    snoozed_until: str | None = None
+    tags: tuple[str, ...] = ()
+    over_sla: bool = False
+    awaiting_since: str | None = None
+    phone: str | None = None
+    pending: int = 0  # this replica's changes not yet confirmed by the relay
 
     @property
     def display_name(self) -> str:
@@ -85,19 +143,6 @@ class MessageRow:
     provider_type: str | None = None
 
 
-@dataclass(frozen=True)
-class SyncStatus:
-    cursor: int
-    relay_head: int
-    last_ok_at: str | None
-    last_attempt_at: str | None
-    last_error: str | None
-
-    @property
-    def offline(self) -> bool:
-        return self.last_error is not None
-
-
 def fts_query(search: str) -> str | None:
     """User text as an FTS5 query: every word must match, as a prefix; no FTS syntax leaks in."""
     words = re.findall(r"[\w@.+-]+", search, flags=re.UNICODE)
@@ -119,23 +164,69 @@ def _unread() -> Any:
     )
 
 
-def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
-    """The conversations a filter keeps; joins only what the filter needs."""
+def shown_status(now: str) -> Any:
+    """The status a conversation shows at ``now``: domain.conversations.effective_status in SQL."""
+    c = conversations.c
+    return case(
+        (
+            and_(
+                c.status.in_(("RESOLVED", "SNOOZED")),
+                c.last_inbound_at.is_not(None),
+                or_(c.status_at.is_(None), c.last_inbound_at > c.status_at),
+            ),
+            "OPEN",
+        ),
+        (
+            and_(c.status == "SNOOZED", or_(c.snoozed_until.is_(None), c.snoozed_until <= now)),
+            "OPEN",
+        ),
+        else_=c.status,
+    )
+
+
+def _over_sla(vp: Viewpoint) -> Any:
+    if vp.sla_deadline is None:
+        return false()
+    return and_(
+        conversations.c.awaiting_since.is_not(None),
+        conversations.c.awaiting_since <= vp.sla_deadline,
+        shown_status(vp.now).in_(("OPEN", "PENDING")),
+    )
+
+
+def _filtered(
+    columns: list[Any], f: InboxFilter, vp: Viewpoint, keep: str | None = None
+) -> Select[Any]:
+    """The conversations a filter keeps (and ``keep``, the one open on screen, whatever the
+    filter says); joins only what the filter needs."""
     source: Any = conversations
     if f.unread_only:
         source = source.outerjoin(
             conversation_views, conversation_views.c.conversation_id == conversations.c.id
         )
-    query = (
-        select(*columns).select_from(source).where(conversations.c.last_message_key.is_not(None))
-    )
+    query = select(*columns).select_from(source)
+    conditions: list[Any] = []
     if f.channel:
-        query = query.where(conversations.c.channel == f.channel)
+        conditions.append(conversations.c.channel == f.channel)
     if f.unread_only:
-        query = query.where(_unread())
+        conditions.append(_unread())
+    if f.assigned == "me":
+        conditions.append(conversations.c.assignee == (vp.me or ""))
+    elif f.assigned == "unassigned":
+        conditions.append(conversations.c.assignee.is_(None))
+    if f.status:
+        conditions.append(shown_status(vp.now) == f.status)
+    if f.tag:
+        conditions.append(
+            text(
+                "EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = :tag)"
+            ).bindparams(tag=f.tag)
+        )
+    if f.over_sla:
+        conditions.append(_over_sla(vp))
     match = fts_query(f.search) if f.search else None
     if f.search and match is None:
-        return query.where(false())
+        conditions.append(false())
     if match:
         by_person = text(
             "SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH :q"
@@ -143,71 +234,216 @@ def _filtered(columns: list[Any], f: InboxFilter) -> Select[Any]:
         by_text = text(
             "SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.pk = f.rowid WHERE messages_fts MATCH :q"
         ).columns(column("conversation_id", String))
-        query = query.where(
+        conditions.append(
             or_(
                 conversations.c.pk.in_(select(by_person.subquery().c.rowid)),
                 conversations.c.id.in_(select(by_text.subquery().c.conversation_id)),
             )
-        ).params(q=match)
-    return query
+        )
+        query = query.params(q=match)
+    kept = and_(*conditions) if conditions else true()
+    if keep is not None:
+        kept = or_(kept, conversations.c.id == keep)
+    return query.where(conversations.c.last_message_key.is_not(None), kept)
 
 
-def _with_details(keys: Any) -> Select[Any]:
+def _with_details(keys: Any, vp: Viewpoint) -> Select[Any]:
     """Row columns for the conversations in ``keys`` (a subquery with ``pk``)."""
-    return select(*_row_columns()).select_from(
+    return select(*_row_columns(vp)).select_from(
         keys.join(conversations, conversations.c.pk == keys.c.pk)
         .outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
         .outerjoin(conversation_views, conversation_views.c.conversation_id == conversations.c.id)
     )
 
 
-def count_conversations(conn: Connection, f: InboxFilter) -> int:
-    return int(conn.execute(_filtered([func.count()], f)).scalar_one())
+def count_conversations(
+    conn: Connection, f: InboxFilter, vp: Viewpoint, keep: str | None = None
+) -> int:
+    return int(conn.execute(_filtered([func.count()], f, vp, keep)).scalar_one())
 
 
-def _row_columns() -> list[Any]:
+def _row_columns(vp: Viewpoint) -> list[Any]:
+    pending = (
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.conversation_id == conversations.c.id)
+        .scalar_subquery()
+    )
     return [
         conversations.c.id,
         conversations.c.channel,
         conversations.c.customer_id,
         contacts.c.name,
         contacts.c.username,
+        contacts.c.phone,
         conversations.c.preview,
         conversations.c.preview_direction,
         conversations.c.last_message_at,
         conversations.c.last_inbound_at,
         _unread().label("unread"),
-        conversations.c.status,
+        shown_status(vp.now).label("status"),
         conversations.c.assignee,
         conversations.c.message_count,
+        conversations.c.snoozed_until,
+        conversations.c.tags,
+        _over_sla(vp).label("over_sla"),
+        conversations.c.awaiting_since,
+        pending.label("pending"),
     ]
 
 
 def _rows(conn: Connection, query: Select[Any]) -> list[ConversationRow]:
-    return [
-        ConversationRow(**{**row, "unread": bool(row["unread"])})
-        for row in conn.execute(query).mappings()
-    ]
+    found = []
+    for row in conn.execute(query).mappings():
+        values = dict(row)
+        values["unread"] = bool(values["unread"])
+        values["over_sla"] = bool(values["over_sla"])
+        values["tags"] = tuple(json.loads(values["tags"]))
+        if values["status"] != "SNOOZED":
+            values["snoozed_until"] = None
+        found.append(ConversationRow(**values))
+    return found
+
+
+def _page_keys(f: InboxFilter, vp: Viewpoint, keep: str | None) -> Select[Any]:
+    return _filtered(
+        [conversations.c.pk, conversations.c.last_message_key.label("key")], f, vp, keep
+    )
 
 
 def conversation_window(
-    conn: Connection, f: InboxFilter, offset: int, limit: int
+    conn: Connection,
+    f: InboxFilter,
+    vp: Viewpoint,
+    offset: int,
+    limit: int,
+    keep: str | None = None,
 ) -> list[ConversationRow]:
     # Page over the bare index first, then join details for just the rows of the page.
     page = (
-        _filtered([conversations.c.pk, conversations.c.last_message_key.label("key")], f)
+        _page_keys(f, vp, keep)
         .order_by(conversations.c.last_message_key.desc())
         .offset(offset)
         .limit(limit)
         .subquery("page")
     )
-    return _rows(conn, _with_details(page).order_by(page.c.key.desc()))
+    return _rows(conn, _with_details(page, vp).order_by(page.c.key.desc()))
 
 
-def conversation(conn: Connection, conversation_id: str) -> ConversationRow | None:
+def position_of(
+    conn: Connection, f: InboxFilter, vp: Viewpoint, conversation_id: str, keep: str | None = None
+) -> int | None:
+    """Where a conversation sits in the filtered list now (None: the filter leaves it out)."""
+    key = conn.execute(
+        select(conversations.c.last_message_key).where(conversations.c.id == conversation_id)
+    ).scalar()
+    if key is None:
+        return None
+    kept = _page_keys(f, vp, keep).where(conversations.c.id == conversation_id)
+    if conn.execute(select(func.count()).select_from(kept.subquery())).scalar_one() == 0:
+        return None
+    newer = _page_keys(f, vp, keep).where(conversations.c.last_message_key > key)
+    return int(conn.execute(select(func.count()).select_from(newer.subquery())).scalar_one())
+
+
+def conversation(conn: Connection, conversation_id: str, vp: Viewpoint) -> ConversationRow | None:
     keys = select(conversations.c.pk).where(conversations.c.id == conversation_id).subquery("one")
-    rows = _rows(conn, _with_details(keys))
+    rows = _rows(conn, _with_details(keys, vp))
     return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    id: str
+    conversation_id: str
+    author: str
+    text: str
+    mentions: tuple[str, ...]
+    created_at: str
+    pending: bool
+
+
+def notes_of(conn: Connection, conversation_id: str, since: str | None = None) -> list[NoteRow]:
+    """A conversation's internal notes, oldest first (from ``since`` on, when given)."""
+    query = select(notes).where(notes.c.conversation_id == conversation_id)
+    if since is not None:
+        query = query.where(notes.c.created_at >= since)
+    found = []
+    for row in conn.execute(query.order_by(notes.c.created_at, notes.c.id)).mappings():
+        found.append(
+            NoteRow(
+                id=row["id"],
+                conversation_id=row["conversation_id"],
+                author=row["author"],
+                text=row["text"],
+                mentions=tuple(json.loads(row["mentions"])),
+                created_at=row["created_at"],
+                pending=row["seq"] is None,
+            )
+        )
+    return found
+
+
+def tags_in_use(conn: Connection) -> list[str]:
+    """Every tag on some conversation, for completion."""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT j.value FROM conversations c, json_each(c.tags) j "
+            "WHERE c.tags != '[]' ORDER BY j.value"
+        )
+    ).scalars()
+    return [str(tag) for tag in rows]
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    role: str
+
+
+def team_members(conn: Connection) -> list[Member]:
+    return [
+        Member(*row) for row in conn.execute(select(team.c.name, team.c.role).order_by(team.c.name))
+    ]
+
+
+def find_conversations(
+    conn: Connection, text_: str, vp: Viewpoint, limit: int = 6
+) -> list[ConversationRow]:
+    """Conversations a person might mean by an id, a customer name, handle or phone: exact
+    matches (any case) first; failing those, names and handles that start with the text."""
+    wanted = text_.strip()
+    if not wanted:
+        return []
+    lowered = wanted.lower()
+    c, t = conversations.c, contacts.c
+    exact = or_(
+        c.id == wanted,
+        c.customer_id == wanted,
+        func.lower(t.name) == lowered,
+        func.lower(t.username) == lowered,
+        func.lower(t.username) == lowered.removeprefix("@"),
+        t.phone == wanted,
+        func.replace(t.phone, "+", "") == wanted.lstrip("+"),
+    )
+    prefix = lowered.replace("\\", "").replace("%", "").replace("_", "")
+    starts = or_(
+        func.lower(t.name).like(prefix + "%"),
+        func.lower(t.username).like(prefix.removeprefix("@") + "%"),
+    )
+    for condition in (exact, starts):
+        keys = (
+            select(c.pk, c.last_message_key.label("key"))
+            .select_from(conversations.outerjoin(contacts, t.id == c.contact_id))
+            .where(condition, c.last_message_key.is_not(None))
+            .order_by(c.last_message_key.desc())
+            .limit(limit)
+            .subquery("found")
+        )
+        rows = _rows(conn, _with_details(keys, vp).order_by(keys.c.key.desc()))
+        if rows:
+            return rows
+    return []
 
 
 def thread(conn: Connection, conversation_id: str, limit: int = THREAD_LIMIT) -> list[MessageRow]:
@@ -258,50 +494,3 @@ def mark_viewed(conn: Connection, conversation_id: str, at: str) -> None:
             },
         )
     )
-
-
-def sync_status(conn: Connection) -> SyncStatus:
-    state = conn.execute(
-        select(sync_state.c.cursor, sync_state.c.relay_head).where(sync_state.c.id == 1)
-    ).one()
-    last_ok = conn.execute(
-        select(func.max(sync_runs.c.finished_at)).where(sync_runs.c.ok.is_(True))
-    ).scalar_one()
-    last = conn.execute(
-        select(sync_runs.c.finished_at, sync_runs.c.ok, sync_runs.c.error)
-        .order_by(sync_runs.c.id.desc())
-        .limit(1)
-    ).first()
-    return SyncStatus(
-        cursor=int(state.cursor),
-        relay_head=int(state.relay_head),
-        last_ok_at=last_ok,
-        last_attempt_at=last.finished_at if last else None,
-        last_error=last.error if last is not None and not last.ok else None,
-    )
-
-
-@dataclass(frozen=True)
-class SyncRun:
-    started_at: str
-    finished_at: str | None
-    ok: bool
-    pulled: int
-    cursor: int
-    error: str | None
-
-
-def recent_sync_runs(conn: Connection, limit: int = 20) -> list[SyncRun]:
-    rows = conn.execute(
-        select(
-            sync_runs.c.started_at,
-            sync_runs.c.finished_at,
-            sync_runs.c.ok,
-            sync_runs.c.pulled,
-            sync_runs.c.cursor,
-            sync_runs.c.error,
-        )
-        .order_by(sync_runs.c.id.desc())
-        .limit(limit)
-    ).all()
-    return [SyncRun(*row) for row in rows]

@@ -1,4 +1,8 @@
-"""``inboop doctor --rebuild``: recompute every projection from the local log and compare."""
+"""``inboop doctor --rebuild``: recompute every projection from the local log and compare.
+
+The pending layer is put back on top afterwards, so a rebuild never loses an unsynced change.
+Entries an older version could not read are read again: an upgrade fixes them here.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from inboop_tui.store.apply import apply_channel_events, clear_projections, index_conversations
+from inboop_tui.store.apply import AppliedBatch, reduce_entries
 from inboop_tui.store.db import writing
-from inboop_tui.store.tables import contacts, conversations, log_events, messages
-from relay.protocol import CHANNEL_EVENT_TYPES, parse_channel_event
+from inboop_tui.store.pending import put_pending_back
+from inboop_tui.store.projections import clear_projections, index_conversations
+from inboop_tui.store.tables import (
+    conflicts,
+    contacts,
+    conversations,
+    log_events,
+    messages,
+    notes,
+    unreadable_entries,
+    workspace,
+)
 
 REPLAY_BATCH = 2000
 
@@ -20,7 +34,12 @@ _ORDER = {
     "contacts": ("id",),
     "conversations": ("id",),
     "messages": ("channel", "channel_message_id"),
+    "notes": ("id",),
+    "workspace": ("id",),
+    "conflicts": ("seq",),
+    "unreadable_entries": ("seq",),
 }
+DIGESTED = (contacts, conversations, messages, notes, workspace, conflicts, unreadable_entries)
 
 
 @dataclass(frozen=True)
@@ -40,10 +59,7 @@ class RebuildReport:
 
 def digest(conn: Connection) -> dict[str, str]:
     """A hash of each projection's content, in natural-key order."""
-    found = {}
-    for table in (contacts, conversations, messages):
-        found[table.name] = _table_digest(conn, table)
-    return found
+    return {table.name: _table_digest(conn, table) for table in DIGESTED}
 
 
 def _table_digest(conn: Connection, table: Table) -> str:
@@ -58,7 +74,8 @@ def _table_digest(conn: Connection, table: Table) -> str:
 
 
 def replay(conn: Connection) -> int:
-    """Clear the projections and reduce the whole local log again, in seq order."""
+    """Clear the projections, reduce the whole local log again in seq order, and put the
+    pending layer back on top."""
     clear_projections(conn)
     count = 0
     after = 0
@@ -70,15 +87,15 @@ def replay(conn: Connection) -> int:
             .limit(REPLAY_BATCH)
         ).all()
         if not rows:
-            return count
-        events = [
-            parse_channel_event(r.payload)
-            for r in rows
-            if r.origin == "channel" and r.type in CHANNEL_EVENT_TYPES
+            break
+        entries = [
+            {"seq": r.seq, "origin": r.origin, "type": r.type, "event": r.payload} for r in rows
         ]
-        apply_channel_events(conn, events)
+        reduce_entries(conn, entries, AppliedBatch())
         count += len(rows)
         after = rows[-1].seq
+    put_pending_back(conn)
+    return count
 
 
 def rebuild(engine: Engine) -> RebuildReport:

@@ -1,7 +1,11 @@
 """The replica's tables (SQLAlchemy Core: the sync path writes rows in bulk, never ORM objects).
 
-``log_events`` is the replica's copy of the relay's log; every other table is a projection that
-``inboop_tui.domain`` computes from it and ``inboop doctor --rebuild`` can recompute.
+``log_events`` is the replica's copy of the relay's log. The projections (contacts,
+conversations, messages, notes, workspace, conflicts, unreadable entries) are what
+``inboop_tui.domain`` computes from it, with this replica's pending mutations (``outbox``)
+applied on top; ``shadows`` keeps each row as the log alone had it, so the pending layer can be
+lifted off and put back (docs/design.md). ``inboop doctor --rebuild`` recomputes them all.
+Local-only state: the outbox, rejected mutations, sync runs, the team list and unread marks.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ sync_state = Table(
     Column("id", Integer, primary_key=True),
     Column("cursor", BigInteger, nullable=False),  # the last seq applied
     Column("relay_head", BigInteger, nullable=False),
+    # The latest round with the relay (live sync talks to it often; sync_runs keeps the rounds
+    # that did something or failed).
+    Column("last_ok_at", String(32)),
+    Column("last_attempt_at", String(32)),
+    Column("last_error", Text),
+    Column("last_error_kind", String(16)),
 )
 
 sync_runs = Table(
@@ -38,6 +48,8 @@ sync_runs = Table(
     Column("pulled", Integer, nullable=False),
     Column("cursor", BigInteger, nullable=False),
     Column("error", Text),
+    Column("error_kind", String(16)),  # network | auth | protocol | relay_behind | local
+    Column("pushed", Integer, nullable=False, server_default="0"),
 )
 
 contacts = Table(
@@ -62,8 +74,13 @@ conversations = Table(
     Column("account_id", String(128), nullable=False),
     Column("customer_id", String(128), nullable=False),
     Column("contact_id", String(32), nullable=False),
+    # What agents set (log order, last writer wins); the status shown also depends on new
+    # inbound messages and the snooze time (domain.conversations.effective_status).
     Column("status", String(16), nullable=False),
+    Column("status_at", String(32)),
+    Column("snoozed_until", String(32)),
     Column("assignee", String(128)),
+    Column("tags", Text, nullable=False),  # a sorted JSON list
     Column("first_message_at", String(32)),
     Column("last_message_at", String(32)),
     Column("last_inbound_at", String(32)),
@@ -73,6 +90,9 @@ conversations = Table(
     Column("message_count", Integer, nullable=False),
     Column("delivered_watermark", String(32)),
     Column("read_watermark", String(32)),
+    Column("last_outbound_at", String(32)),
+    # The customer's oldest message since the business last wrote: the SLA clock.
+    Column("awaiting_since", String(32)),
     Index("ix_conversations_recent", "last_message_key"),
     Index("ix_conversations_channel_list", "channel", "last_message_key"),
 )
@@ -114,4 +134,91 @@ conversation_views = Table(
     Column("last_viewed_at", String(32), nullable=False),
 )
 
-PROJECTIONS = (contacts, conversations, messages)
+# Internal notes: the team's, never sent to the customer. ``seq`` is None while pending.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the mutation's id
+    Column("conversation_id", String(32), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("mentions", Text, nullable=False),  # a JSON list of user names
+    Column("created_at", String(32), nullable=False),
+    Column("seq", BigInteger),
+    Index("ix_notes_conversation", "conversation_id", "created_at"),
+)
+
+# Workspace settings from the log (one row).
+workspace = Table(
+    "workspace",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sla_minutes", Integer),
+)
+
+# Mutations that were not valid when their turn in the log came: not applied, shown to all.
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("mutation_id", String(36), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("conversation_id", String(32)),
+    Column("reason", Text, nullable=False),
+    Column("client_time", String(32), nullable=False),
+)
+
+# Log entries this version cannot read or reduce: kept in log_events, re-read by a rebuild.
+unreadable_entries = Table(
+    "unreadable_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+)
+
+# This replica's mutations not yet back from the relay's log, in the order they were made.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("conversation_id", String(32)),
+    Column("payload", Text, nullable=False),  # the mutation as wire-format JSON
+    Column("created_at", String(32), nullable=False),
+    Column("pushed_seq", BigInteger),  # the relay accepted it at this seq
+    Column("last_error", Text),  # the last push's transient error
+    Index("ix_outbox_conversation", "conversation_id"),
+)
+
+# A row as reduce(log) had it before a pending mutation changed it (``row`` None: absent).
+shadows = Table(
+    "shadows",
+    metadata,
+    Column("table_name", String(32), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("row", Text),
+)
+
+rejected_mutations = Table(
+    "rejected_mutations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("conversation_id", String(32)),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("rejected_at", String(32), nullable=False),
+)
+
+# The relay's users, as last seen (assignment and mentions work offline from it).
+team = Table(
+    "team",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+PROJECTIONS = (contacts, conversations, messages, notes, workspace, conflicts, unreadable_entries)

@@ -11,11 +11,17 @@ from relay.protocol import PROTOCOL_VERSION
 
 
 class SyncError(Exception):
-    """A failure talking to the relay. ``transient`` ones are worth retrying."""
+    """A failure talking to the relay. ``transient`` ones are worth retrying.
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    ``kind`` says which state the app shows: ``network`` (offline), ``auth`` (the token was
+    refused: sign in again), ``protocol`` (not an Inboop relay, or a broken one),
+    ``relay_behind`` (the relay's log is behind this replica: resync), ``local`` (this replica).
+    """
+
+    def __init__(self, message: str, *, transient: bool, kind: str | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        self.kind = kind or ("network" if transient else "protocol")
 
 
 def normalise_url(url: str) -> str:
@@ -66,9 +72,53 @@ class RelayClient:
         _check_page(page, after, self.base_url)
         return page
 
+    def users(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        data = self._request("GET", "/v1/users", timeout=timeout)
+        if not isinstance(data, list) or not all(
+            isinstance(u, dict) and isinstance(u.get("name"), str) for u in data
+        ):
+            raise SyncError(
+                f"{self.base_url} sent a user list that is not the v1 protocol", transient=False
+            )
+        return data
+
+    def diagnostics(self, *, timeout: float = 10.0) -> dict[str, Any]:
+        return self._get("/v1/diagnostics", {}, timeout)
+
+    def push(self, mutations: list[dict[str, Any]], *, timeout: float = 10.0) -> dict[str, Any]:
+        """Push a batch; the answer has one result per mutation, in the same order."""
+        data = self._request(
+            "POST", "/v1/mutations", json={"mutations": mutations}, timeout=timeout
+        )
+        results = data.get("results") if isinstance(data, dict) else None
+        if (
+            not isinstance(results, list)
+            or len(results) != len(mutations)
+            or not isinstance(data.get("head"), int)
+            or not all(_is_result(r) for r in results)
+        ):
+            raise SyncError(
+                f"{self.base_url} answered a push outside the v1 protocol", transient=False
+            )
+        return data
+
     def _get(self, path: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        data = self._request("GET", path, params=params, timeout=timeout)
+        if not isinstance(data, dict):
+            raise SyncError(f"{self.base_url} did not answer like an Inboop relay", transient=False)
+        return data
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
         try:
-            response = self._http.get(path, params=params, timeout=timeout)
+            response = self._http.request(method, path, params=params, json=json, timeout=timeout)
         except httpx.ConnectError as exc:
             raise _connect_error(self.base_url, exc) from exc
         except httpx.TimeoutException as exc:
@@ -82,11 +132,16 @@ class RelayClient:
             ) from exc
         if response.status_code == 401:
             raise SyncError(
-                "the relay refused the token (401): ask an admin for a new one and run `inboop login URL --token TOKEN`",
+                "the relay refused your token: ask an admin for a new one, then run `inboop login URL --token TOKEN`",
                 transient=False,
+                kind="auth",
             )
         if response.status_code == 403:
-            raise SyncError("the relay says this token may not do that (403)", transient=False)
+            raise SyncError(
+                "the relay says your user may not do that (it needs an ADMIN)",
+                transient=False,
+                kind="auth",
+            )
         if response.status_code >= 500:
             raise SyncError(
                 f"the relay at {self.base_url} had an error ({response.status_code})",
@@ -98,15 +153,20 @@ class RelayClient:
                 transient=False,
             )
         try:
-            data = response.json()
+            return response.json()
         except ValueError as exc:
             raise SyncError(
                 f"{self.base_url} did not answer with JSON: is this an Inboop relay?",
                 transient=False,
             ) from exc
-        if not isinstance(data, dict):
-            raise SyncError(f"{self.base_url} did not answer like an Inboop relay", transient=False)
-        return data
+
+
+def _is_result(result: Any) -> bool:
+    if not isinstance(result, dict) or result.get("status") not in ("accepted", "rejected"):
+        return False
+    if result["status"] == "accepted":
+        return isinstance(result.get("seq"), int)
+    return isinstance(result.get("reason"), str)
 
 
 def _connect_error(url: str, exc: httpx.ConnectError) -> SyncError:
@@ -146,9 +206,10 @@ def _check_page(page: dict[str, Any], after: int, url: str) -> None:
             or not isinstance(entry.get("recorded_at"), str)
         ):
             raise SyncError(f"{url} sent an event that is not the v1 protocol", transient=False)
-        if entry["seq"] <= previous:
+        if entry["seq"] != previous + 1:
             raise SyncError(
-                f"{url} sent events out of order (seq {entry['seq']} after {previous})",
+                f"{url} sent a page with a gap or out of order (seq {entry['seq']} after {previous}): "
+                "nothing was applied; the relay's log is damaged",
                 transient=False,
             )
         previous = entry["seq"]
@@ -156,3 +217,27 @@ def _check_page(page: dict[str, Any], after: int, url: str) -> None:
         raise SyncError(
             f"{url} sent a page whose cursor does not match its events", transient=False
         )
+
+
+async def wait_for_news(base_url: str, token: str, after: int, wait: float) -> bool:
+    """Long-poll the relay until an entry after ``after`` exists or ``wait`` seconds pass.
+
+    The live sync awaits this between syncs; being a coroutine, it is cancelled at once when
+    the app closes or the agent makes a change. Errors say nothing: the next sync reports them.
+    """
+    async with httpx.AsyncClient(
+        base_url=normalise_url(base_url),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"inboop-tui/protocol-{PROTOCOL_VERSION}",
+        },
+        timeout=wait + 10,
+    ) as http:
+        try:
+            response = await http.get(
+                "/v1/events", params={"after": after, "limit": 1, "wait": wait}
+            )
+            events = response.json().get("events") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
+    return bool(events)

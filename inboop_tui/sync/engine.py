@@ -1,33 +1,68 @@
-"""``inboop sync``: pull new events in batches and apply each batch in one transaction.
+"""``inboop sync``: push the outbox, refresh the team, pull new entries and apply them.
 
-The cursor moves in the same transaction as the batch, so a sync killed at any point resumes
-where the last committed batch ended. Transient failures (network, 5xx, timeouts) are retried
-with backoff until the time budget is spent; every run, ok or not, is recorded for Diagnostics.
+- **Push**: the outbox goes up in batches; each mutation comes back accepted (it stays in the
+  outbox until its own log entry is pulled) or rejected (it leaves the outbox, its effect is
+  lifted off, and the reason is kept for Diagnostics). Pushing again is harmless: the relay
+  answers the same seq for the same id.
+- **Pull**: pages of entries, each page applied with the cursor in one transaction, so a kill at
+  any point resumes exactly. The cursor never moves backwards and entries already stored are
+  skipped, so two syncs of one replica at once are safe; a lock file makes the second one wait
+  for the first anyway.
+- **Never wedge**: a page with a gap is refused before anything is applied; a relay whose log
+  is behind this replica (restored from a backup), or differs from it at the replica's cursor,
+  is reported in one line that says to run ``inboop sync --resync``.
+
+Transient failures (network, 5xx, timeouts) are retried with backoff until the time budget is
+spent. Every run is recorded for Diagnostics.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from inboop_tui.store.apply import apply_entries, current_cursor
+from inboop_tui.store.apply import News, apply_entries, current_cursor
 from inboop_tui.store.config import ClientConfig
 from inboop_tui.store.db import ReplicaError, explain, writing
-from inboop_tui.store.tables import sync_runs
+from inboop_tui.store.pending import relayer
+from inboop_tui.store.projections import clear_projections
+from inboop_tui.store.tables import (
+    log_events,
+    outbox,
+    rejected_mutations,
+    sync_runs,
+    sync_state,
+    team,
+)
 from inboop_tui.sync.client import RelayClient, SyncError
-from relay.protocol import format_time
+from inboop_tui.sync.lock import replica_lock
+from relay.protocol import MAX_PUSH, format_time
+
+log = logging.getLogger("inboop.sync")
 
 BATCH = 500
 DEFAULT_TIMEOUT = 30.0
+T = TypeVar("T")
 
 Progress = Callable[[int, int], None]  # (cursor, relay head)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    id: str
+    type: str
+    conversation_id: str | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -38,10 +73,64 @@ class SyncOutcome:
     head: int
     seconds: float
     error: str | None = None
+    error_kind: str | None = None
+    pushed: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    news: list[News] = field(default_factory=list)
+    news_count: int = 0
+    conflicts: int = 0
+    unreadable: int = 0
 
 
 def now_text() -> str:
     return format_time(datetime.now(UTC))
+
+
+@dataclass
+class _Run:
+    """What one sync has done so far."""
+
+    pulled: int = 0
+    pushed: int = 0
+    cursor: int = 0
+    head: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    news: list[News] = field(default_factory=list)
+    news_count: int = 0
+    conflicts: int = 0
+    unreadable: int = 0
+
+
+class _Budget:
+    """Retries transient failures with backoff until the deadline."""
+
+    def __init__(
+        self,
+        timeout: float,
+        on_retry: Callable[[str, float], None] | None,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.on_retry = on_retry
+        self.sleep = sleep
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def call(self, work: Callable[[float], T]) -> T:
+        """``work(timeout)``, retried while its failures are transient and time is left."""
+        backoff = 0.25
+        while True:
+            try:
+                return work(max(1.0, min(10.0, self.remaining())))
+            except SyncError as exc:
+                remaining = self.remaining()
+                if not exc.transient or remaining <= backoff:
+                    raise
+                if self.on_retry is not None:
+                    self.on_retry(str(exc), remaining)
+                self.sleep(backoff)
+                backoff = min(backoff * 2, 4.0)
 
 
 def sync(
@@ -54,91 +143,333 @@ def sync(
     on_retry: Callable[[str, float], None] | None = None,
     client: RelayClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    resync: bool = False,
+    wait: float = 0,
+    record: bool = True,
 ) -> SyncOutcome:
+    """One sync. ``wait`` long-polls the first pull (live sync); ``record`` False keeps quiet
+    rounds (nothing pushed or pulled, no error) out of the sync history."""
     started = time.monotonic()
     started_at = now_text()
-    pulled = 0
-    head = 0
-    cursor = 0
-    error: str | None = None
+    run = _Run()
+    error: SyncError | None = None
     own_client = client is None
     try:
         if not config.is_configured:
             raise SyncError(
                 "no relay configured: run `inboop login RELAY_URL --token TOKEN` first",
                 transient=False,
+                kind="auth",
             )
         assert config.relay_url is not None and config.token is not None
         if client is None:
             client = RelayClient(config.relay_url, config.token)
-        cursor = _cursor(engine)
-        head = cursor
-        deadline = started + timeout
-        backoff = 0.25
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                page = client.events(cursor, batch, timeout=max(1.0, min(10.0, remaining)))
-            except SyncError as exc:
-                remaining = deadline - time.monotonic()
-                if not exc.transient or remaining <= backoff:
-                    raise
-                if on_retry is not None:
-                    on_retry(str(exc), remaining)
-                sleep(backoff)
-                backoff = min(backoff * 2, 4.0)
-                continue
-            backoff = 0.25
-            head = max(page["head"], cursor)
-            if not page["events"]:
-                _apply(engine, [], cursor, head)
-                break
-            _apply(engine, page["events"], page["next_after"], page["head"])
-            pulled += len(page["events"])
-            cursor = page["next_after"]
-            if progress is not None:
-                progress(cursor, head)
-            if cursor >= page["head"]:
-                break
-    except (SyncError, ReplicaError) as exc:
-        error = str(exc)
+        budget = _Budget(timeout, on_retry, sleep)
+        if resync:
+            with replica_lock(_path(engine), budget.remaining()):
+                _local(reset_replica, engine)
+        run.cursor = run.head = _local(_cursor, engine)
+        _push(engine, client, budget, run)
+        _pull(engine, client, budget, run, batch, progress, wait, config.user_name)
+        _refresh_team(engine, client, budget)
+    except SyncError as exc:
+        error = exc
     finally:
         if own_client and client is not None:
             client.close()
-    outcome = SyncOutcome(error is None, pulled, cursor, head, time.monotonic() - started, error)
-    _record(engine, started_at, outcome)
+    outcome = SyncOutcome(
+        ok=error is None,
+        pulled=run.pulled,
+        cursor=run.cursor,
+        head=run.head,
+        seconds=time.monotonic() - started,
+        error=None if error is None else str(error),
+        error_kind=None if error is None else error.kind,
+        pushed=run.pushed,
+        rejected=run.rejected,
+        news=run.news,
+        news_count=run.news_count,
+        conflicts=run.conflicts,
+        unreadable=run.unreadable,
+    )
+    _record(engine, started_at, outcome, always=record)
     return outcome
 
 
-def _cursor(engine: Engine) -> int:
-    try:
-        with engine.connect() as conn:
-            return current_cursor(conn)
-    except DBAPIError as exc:
-        raise explain(exc, _path(engine)) from exc
+# --- push --------------------------------------------------------------------------------
 
 
-def _apply(engine: Engine, entries: list[dict[str, Any]], cursor: int, head: int) -> None:
-    try:
-        with writing(engine) as conn:
-            apply_entries(conn, entries, cursor=cursor, relay_head=head)
-    except DBAPIError as exc:
-        raise explain(exc, _path(engine)) from exc
+def _push(engine: Engine, client: RelayClient, budget: _Budget, run: _Run) -> None:
+    after = 0
+    while True:
+        rows = _local(_outbox_after, engine, after)
+        if not rows:
+            return
+        payloads = [json.loads(row.payload) for row in rows]
+        answer = budget.call(partial(_push_batch, client, payloads))
+        _local(_settle, engine, rows, answer["results"], run)
+        run.pushed += sum(1 for r in answer["results"] if r["status"] == "accepted")
+        if answer["head"] < run.cursor:
+            raise _behind(client.base_url, answer["head"], run.cursor)
+        after = rows[-1].position
 
 
-def _record(engine: Engine, started_at: str, outcome: SyncOutcome) -> None:
-    try:
-        with writing(engine) as conn:
+def _push_batch(client: RelayClient, payloads: list[dict[str, Any]], timeout: float) -> Any:
+    return client.push(payloads, timeout=timeout)
+
+
+def _outbox_after(engine: Engine, after: int) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
             conn.execute(
-                insert(sync_runs).values(
-                    started_at=started_at,
-                    finished_at=now_text(),
-                    ok=outcome.ok,
-                    pulled=outcome.pulled,
-                    cursor=outcome.cursor,
-                    error=outcome.error,
+                select(
+                    outbox.c.position,
+                    outbox.c.id,
+                    outbox.c.type,
+                    outbox.c.conversation_id,
+                    outbox.c.payload,
+                )
+                .where(outbox.c.position > after)
+                .order_by(outbox.c.position)
+                .limit(MAX_PUSH)
+            )
+        )
+
+
+def _settle(engine: Engine, rows: list[Any], results: list[dict[str, Any]], run: _Run) -> None:
+    """Record the relay's answers: accepted ones keep waiting for their log entry; rejected
+    ones leave the outbox and their effect is lifted off."""
+    rejected = []
+    with writing(engine) as conn:
+        for row, result in zip(rows, results, strict=True):
+            if result["status"] == "accepted":
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(pushed_seq=result["seq"], last_error=None)
+                )
+                continue
+            reason = str(result.get("reason") or "rejected by the relay")
+            rejected.append(Rejection(row.id, row.type, row.conversation_id, reason))
+            conn.execute(delete(outbox).where(outbox.c.id == row.id))
+            conn.execute(
+                insert(rejected_mutations)
+                .prefix_with("OR REPLACE")
+                .values(
+                    id=row.id,
+                    type=row.type,
+                    conversation_id=row.conversation_id,
+                    payload=row.payload,
+                    reason=reason,
+                    rejected_at=now_text(),
                 )
             )
+        if rejected:
+            relayer(conn)
+    run.rejected.extend(rejected)
+
+
+# --- the team ----------------------------------------------------------------------------
+
+
+def _refresh_team(engine: Engine, client: RelayClient, budget: _Budget) -> None:
+    """The relay's users, for assignment and mentions offline. A convenience: if the relay
+    cannot say, the last list stays and the sync still counts."""
+    try:
+        members = budget.call(lambda seconds: client.users(timeout=seconds))
+    except SyncError as exc:
+        log.warning("could not refresh the team: %s", exc)
+        return
+    rows = [
+        {"name": m["name"], "role": m.get("role") if m.get("role") == "ADMIN" else "MEMBER"}
+        for m in members
+    ]
+
+    def store(engine: Engine) -> None:
+        with writing(engine) as conn:
+            conn.execute(delete(team))
+            if rows:
+                conn.execute(insert(team), rows)
+
+    _local(store, engine)
+
+
+# --- pull --------------------------------------------------------------------------------
+
+
+def _pull(
+    engine: Engine,
+    client: RelayClient,
+    budget: _Budget,
+    run: _Run,
+    batch: int,
+    progress: Progress | None,
+    wait: float,
+    me: str | None,
+) -> None:
+    # Each page is asked for from one entry back: the relay must still have this replica's
+    # newest entry, exactly as it is here (_check_overlap).
+    polled: tuple[int, dict[str, Any]] | None = None
+    if wait:
+        # Long-poll before taking the lock: waiting for news must not hold up another sync.
+        after = max(0, run.cursor - 1)
+        polled = (after, budget.call(lambda s: client.events(after, batch, wait=wait, timeout=s)))
+    with replica_lock(_path(engine), max(1.0, budget.remaining())):
+        while True:
+            cursor = run.cursor = max(run.cursor, _local(_cursor, engine))  # another sync?
+            after = max(0, cursor - 1)
+            if polled is not None and polled[0] == after:
+                page = polled[1]
+            else:
+                page = budget.call(partial(_page, client, after, batch))
+            polled = None
+            head = page["head"]
+            if head < cursor:
+                raise _behind(client.base_url, head, cursor)
+            events = page["events"]
+            if cursor > 0:
+                events = _check_overlap(engine, client.base_url, events, cursor)
+            run.head = max(head, cursor)
+            if not events:
+                _local(_apply, engine, [], cursor, run.head, me, run)
+                return
+            last = events[-1]["seq"]
+            _local(_apply, engine, events, last, head, me, run)
+            run.pulled += len(events)
+            run.cursor = last
+            if progress is not None:
+                progress(last, run.head)
+            if last >= head:
+                return
+
+
+def _page(client: RelayClient, after: int, batch: int, timeout: float) -> dict[str, Any]:
+    return client.events(after, batch, timeout=timeout)
+
+
+def _check_overlap(
+    engine: Engine, url: str, events: list[dict[str, Any]], cursor: int
+) -> list[dict[str, Any]]:
+    """The page starts one entry back: that entry must be the one this replica has."""
+    mine = _local(_stored_entry, engine, cursor)
+    theirs = events[0] if events else None
+    if mine is not None and (theirs is None or theirs["seq"] != cursor or not _same(mine, theirs)):
+        raise SyncError(
+            f"the relay's log at {url} differs from this replica's at seq {cursor:,}: the relay "
+            "was probably restored from a backup. Run `inboop sync --resync` to rebuild this "
+            "replica from the relay (your unsynced changes are kept)",
+            transient=False,
+            kind="relay_behind",
+        )
+    return [e for e in events if e["seq"] > cursor]
+
+
+def _same(mine: Any, theirs: dict[str, Any]) -> bool:
+    try:
+        payload = json.loads(mine.payload)
+    except ValueError:
+        return False
+    return (mine.origin, mine.type, mine.recorded_at, payload) == (
+        theirs["origin"],
+        theirs["type"],
+        theirs["recorded_at"],
+        theirs["event"],
+    )
+
+
+def _stored_entry(engine: Engine, seq: int) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(
+                log_events.c.origin,
+                log_events.c.type,
+                log_events.c.recorded_at,
+                log_events.c.payload,
+            ).where(log_events.c.seq == seq)
+        ).first()
+
+
+def _behind(url: str, head: int, cursor: int) -> SyncError:
+    return SyncError(
+        f"the relay at {url} has {head:,} log entries but this replica has applied {cursor:,}: "
+        "the relay was probably restored from a backup. Run `inboop sync --resync` to rebuild "
+        "this replica from the relay (your unsynced changes are kept)",
+        transient=False,
+        kind="relay_behind",
+    )
+
+
+def _apply(
+    engine: Engine,
+    entries: list[dict[str, Any]],
+    cursor: int,
+    head: int,
+    me: str | None,
+    run: _Run,
+) -> None:
+    with writing(engine) as conn:
+        applied = apply_entries(conn, entries, cursor=cursor, relay_head=head, me=me)
+    run.news.extend(applied.news[: max(0, 20 - len(run.news))])
+    run.news_count += applied.news_count
+    run.conflicts += applied.conflicts
+    run.unreadable += applied.unreadable
+
+
+# --- the replica -------------------------------------------------------------------------
+
+
+def reset_replica(engine: Engine) -> None:
+    """Forget the log copy and every projection, keeping the outbox (to push again), unread
+    marks and history: the next pull rebuilds the replica from the relay."""
+    with writing(engine) as conn:
+        conn.execute(delete(log_events))
+        clear_projections(conn)
+        conn.execute(update(outbox).values(pushed_seq=None))
+        conn.execute(update(sync_state).where(sync_state.c.id == 1).values(cursor=0, relay_head=0))
+        relayer(conn)
+
+
+def _cursor(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return current_cursor(conn)
+
+
+def _local(work: Callable[..., T], engine: Engine, *args: Any) -> T:
+    """Run ``work`` on the replica; a database failure becomes a one-line SyncError."""
+    try:
+        return work(engine, *args)
+    except ReplicaError as exc:
+        raise SyncError(str(exc), transient=False, kind="local") from exc
+    except DBAPIError as exc:
+        raise SyncError(str(explain(exc, _path(engine))), transient=False, kind="local") from exc
+
+
+def _record(engine: Engine, started_at: str, outcome: SyncOutcome, *, always: bool) -> None:
+    finished_at = now_text()
+    state: dict[str, Any] = {
+        "last_attempt_at": finished_at,
+        "last_error": outcome.error,
+        "last_error_kind": outcome.error_kind,
+    }
+    if outcome.ok:
+        state["last_ok_at"] = finished_at
+    busy = outcome.pulled or outcome.pushed or outcome.rejected or not outcome.ok
+    try:
+        with writing(engine) as conn:
+            conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**state))
+            if always or busy:
+                conn.execute(
+                    insert(sync_runs).values(
+                        started_at=started_at,
+                        finished_at=finished_at,
+                        ok=outcome.ok,
+                        pulled=outcome.pulled,
+                        pushed=outcome.pushed,
+                        cursor=outcome.cursor,
+                        error=outcome.error,
+                        error_kind=outcome.error_kind,
+                    )
+                )
     except DBAPIError:
         pass  # the database itself is the problem, and the outcome already says so
 

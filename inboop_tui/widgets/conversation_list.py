@@ -2,6 +2,11 @@
 
 Rows come out of SQLite in blocks (a window of offset/limit) loaded by thread workers and kept
 in a small cache, so a 100k-conversation inbox costs the same to open as a 10-row one.
+
+The selection follows the conversation, not the row number: a reload (a sync, a change) finds
+where the highlighted conversation sits now and moves the cursor there, and the conversation
+open on screen (``keep``) stays in the list even when the filter would drop it (read in an
+unread-only list, resolved in an open-only list) until the agent moves on.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from dataclasses import dataclass, replace
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from sqlalchemy import Engine
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -22,18 +26,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from inboop_tui.domain.timing import relative
-from inboop_tui.store.queries import (
-    ConversationRow,
-    InboxFilter,
-    conversation_window,
-    count_conversations,
-)
+from inboop_tui.store.queries import ConversationRow, InboxFilter
+from inboop_tui.store.replica import Replica
 from inboop_tui.widgets.clock import now
 
 ROW_HEIGHT = 2
 BLOCK = 100
 CACHED_BLOCKS = 40
 
+STATUS_MARKS = {
+    "PENDING": ("pending", Style(color="yellow")),
+    "RESOLVED": ("resolved", Style(color="green")),
+    "SNOOZED": ("snoozed", Style(color="blue")),
+}
 CHANNEL_MARKS = {
     "INSTAGRAM": ("IG", Style(color="magenta", bold=True)),
     "WHATSAPP": ("WA", Style(color="green", bold=True)),
@@ -76,10 +81,11 @@ class ConversationList(ScrollView, can_focus=True):
     class Counted(Message):
         count: int
 
-    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
+    def __init__(self, replica: Replica, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._engine = engine
+        self._replica = replica
         self._filter = InboxFilter()
+        self.keep: str | None = None  # the conversation open on screen stays listed
         self._count = 0
         self._blocks: OrderedDict[int, list[ConversationRow]] = OrderedDict()
         self._loading: set[int] = set()
@@ -98,18 +104,24 @@ class ConversationList(ScrollView, can_focus=True):
         return self._filter
 
     def set_filter(self, f: InboxFilter) -> None:
+        """A new view: start at its top (the open conversation is not kept)."""
         self._filter = f
-        self.cursor = 0
+        self.keep = None
+        self._highlighted = None
+        self._blocks.clear()  # the old view's rows must not be announced under the new one
+        self.set_reactive(ConversationList.cursor, 0)
         self.scroll_to(y=0, animate=False)
-        self.reload()
+        self.reload(follow=False)
 
-    def reload(self) -> None:
-        """Count again and reload the visible rows (after a sync, a filter, a view)."""
+    def reload(self, *, follow: bool = True) -> None:
+        """Count again and reload the visible rows (after a sync, a change, a filter); with
+        ``follow``, keep the cursor on the conversation it was on."""
         self._generation += 1
-        generation, f = self._generation, self._filter
+        generation, f, keep = self._generation, self._filter, self.keep
+        following = self._highlighted if follow else None
         self._loading.clear()
         self.run_worker(
-            lambda: self._count_rows(generation, f),
+            lambda: self._count_rows(generation, f, keep, following),
             thread=True,
             group="conversation-count",
             exclusive=True,
@@ -117,17 +129,24 @@ class ConversationList(ScrollView, can_focus=True):
             exit_on_error=False,
         )
 
-    def _count_rows(self, generation: int, f: InboxFilter) -> None:
-        with self._engine.connect() as conn:
-            total = count_conversations(conn, f)
-        self.app.call_from_thread(self._counted, generation, total)
+    def _count_rows(
+        self, generation: int, f: InboxFilter, keep: str | None, following: str | None
+    ) -> None:
+        total = self._replica.count(f, keep)
+        position = self._replica.position(f, following, keep) if following else None
+        self.app.call_from_thread(self._counted, generation, total, position)
 
-    def _counted(self, generation: int, total: int) -> None:
+    def _counted(self, generation: int, total: int, position: int | None = None) -> None:
         if generation != self._generation:
             return
         self._blocks.clear()
         self._count = total
         self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
+        if position is not None:
+            self.set_reactive(ConversationList.cursor, position)
+            self.scroll_to_region(
+                Region(0, position * ROW_HEIGHT, self.size.width, ROW_HEIGHT), animate=False
+            )
         if self.cursor >= total:
             self.cursor = max(0, total - 1)
         self.post_message(self.Counted(total))
@@ -150,18 +169,17 @@ class ConversationList(ScrollView, can_focus=True):
         if block in self._loading or block in self._blocks:
             return
         self._loading.add(block)
-        generation, f = self._generation, self._filter
+        generation, f, keep = self._generation, self._filter, self.keep
         self.run_worker(
-            lambda: self._load(generation, f, block),
+            lambda: self._load(generation, f, keep, block),
             thread=True,
             group="conversation-rows",
             description=f"load conversations block {block}",
             exit_on_error=False,
         )
 
-    def _load(self, generation: int, f: InboxFilter, block: int) -> None:
-        with self._engine.connect() as conn:
-            rows = conversation_window(conn, f, block * BLOCK, BLOCK)
+    def _load(self, generation: int, f: InboxFilter, keep: str | None, block: int) -> None:
+        rows = self._replica.window(f, block * BLOCK, BLOCK, keep)
         self.app.call_from_thread(self._loaded, generation, block, rows)
 
     def _loaded(self, generation: int, block: int, rows: list[ConversationRow]) -> None:
@@ -194,6 +212,11 @@ class ConversationList(ScrollView, can_focus=True):
     @property
     def highlighted(self) -> str | None:
         return self._highlighted
+
+    @property
+    def current(self) -> ConversationRow | None:
+        """The conversation under the cursor, if its row is loaded."""
+        return self.row(self.cursor) if self._count else None
 
     # --- cursor --------------------------------------------------------------------------
 
@@ -279,14 +302,45 @@ class ConversationList(ScrollView, can_focus=True):
                 "● " if row.unread else "  ", base + Style(color="bright_cyan", bold=True)
             )
             when = relative(row.last_message_at, now(self.app))
-            name_width = max(0, width - 2 - 3 - cell_len(when) - 2)
+            badges = self._badges(row, base)
+            badge_width = sum(cell_len(b.text) for b in badges)
+            name_width = max(0, width - 2 - 3 - badge_width - cell_len(when) - 2)
             name_style = base + Style(bold=row.unread)
             return [
                 dot,
                 Segment(mark + " ", base + mark_style),
                 Segment(set_cell_size(row.display_name, name_width), name_style),
+                *badges,
                 Segment(" " + when + " ", base + Style(dim=True)),
             ]
         arrow = "→ " if row.preview_direction == "OUTBOUND" else ""
+        if row.tags:
+            tags = " ".join(f"#{t}" for t in row.tags)
+            preview_width = max(0, width - 5 - cell_len(tags) - 1)
+            preview = (arrow + (row.preview or "")).replace("\n", " ")
+            return [
+                Segment(
+                    set_cell_size("     " + preview, preview_width + 5),
+                    base + Style(dim=not row.unread),
+                ),
+                Segment(
+                    set_cell_size(" " + tags, width - preview_width - 5),
+                    base + Style(color="cyan", dim=True),
+                ),
+            ]
         preview = (arrow + (row.preview or "")).replace("\n", " ")
         return [Segment(set_cell_size("     " + preview, width), base + Style(dim=not row.unread))]
+
+    def _badges(self, row: ConversationRow, base: Style) -> list[Segment]:
+        """Short marks before the time: status, SLA, pending changes, assignee."""
+        found: list[Segment] = []
+        if row.status in STATUS_MARKS:
+            label, style = STATUS_MARKS[row.status]
+            found.append(Segment(" " + label, base + style))
+        if row.over_sla:
+            found.append(Segment(" SLA", base + Style(color="red", bold=True)))
+        if row.pending:
+            found.append(Segment(" ↑", base + Style(color="yellow")))
+        if row.assignee:
+            found.append(Segment(" @" + row.assignee[:12], base + Style(color="magenta")))
+        return found

@@ -1,4 +1,8 @@
-"""One conversation's thread: messages in provider order with everything the log knows of them."""
+"""One conversation's thread: messages in provider order with everything the log knows of them,
+the team's internal notes between them (never sent), and what is pending on this machine.
+
+Everything here comes from customers, teammates or the relay, so it is drawn as ``Text``,
+never parsed as markup."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from inboop_tui.domain.timing import local_clock, local_day, reply_window
-from inboop_tui.store.queries import ConversationRow, MessageRow
+from inboop_tui.domain.timing import local_clock, local_day, relative, reply_window
+from inboop_tui.store.diagnostics import Change
+from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.clock import now
 
 TICKS = {
@@ -26,17 +31,54 @@ TICKS = {
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 
 
-def render_header(conversation: ConversationRow, now: datetime) -> Text:
+STATUS_STYLES = {
+    "OPEN": "bold",
+    "PENDING": "bold yellow",
+    "RESOLVED": "bold green",
+    "SNOOZED": "bold blue",
+}
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def render_header(
+    conversation: ConversationRow, now: datetime, pending: list[Change] | None = None
+) -> Text:
     header = Text()
     header.append(conversation.display_name, style="bold")
     if conversation.display_name != conversation.customer_id:
         header.append(f"  {conversation.customer_id}", style="dim")
-    header.append(
-        f"  · {CHANNEL_NAMES.get(conversation.channel, conversation.channel)} · {conversation.status.lower()}"
-    )
-    header.append(f" · {conversation.message_count} messages\n", style="dim")
+    header.append(f"  · {CHANNEL_NAMES.get(conversation.channel, conversation.channel)} · ")
+    status = conversation.status
+    header.append(status.lower(), style=STATUS_STYLES.get(status, ""))
+    if status == "SNOOZED" and conversation.snoozed_until:
+        header.append(
+            f" until {local_day(conversation.snoozed_until)} {local_clock(conversation.snoozed_until)}"
+        )
+    header.append(" · ")
+    if conversation.assignee:
+        header.append(f"@{conversation.assignee}", style="magenta")
+    else:
+        header.append("unassigned", style="dim")
+    header.append(f"\n{plural(conversation.message_count, 'message')} · ", style="dim")
     window = reply_window(conversation.last_inbound_at, now)
     header.append(window.describe(conversation.channel), style="green" if window.open else "yellow")
+    if conversation.over_sla and conversation.awaiting_since:
+        header.append(
+            f" · over SLA: waiting {relative(conversation.awaiting_since, now)}",
+            style="bold red",
+        )
+    if conversation.tags:
+        header.append("  " + " ".join(f"#{t}" for t in conversation.tags), style="cyan")
+    if pending:
+        header.append(
+            f"\n↑ {plural(len(pending), 'change')} not synced yet: "
+            + ", ".join(change.summary for change in pending[:3])
+            + ("…" if len(pending) > 3 else ""),
+            style="yellow",
+        )
     return header
 
 
@@ -85,7 +127,20 @@ def render_message(message: MessageRow, customer: str) -> RenderableType:
     return Group(head, Padding(body, (0, 0, 0, 4)))
 
 
-def render_thread(conversation: ConversationRow, messages: list[MessageRow]) -> RenderableType:
+def render_note(note: NoteRow) -> RenderableType:
+    head = Text()
+    head.append(f"{local_clock(note.created_at)} ", style="dim")
+    head.append(f"✎ note by {note.author}", style="bold yellow")
+    head.append(" (internal, never sent)", style="dim yellow")
+    if note.pending:
+        head.append(" · not synced yet", style="italic yellow")
+    body = Text(note.text + "\n", style="yellow")
+    return Group(head, Padding(body, (0, 0, 0, 4)))
+
+
+def render_thread(
+    conversation: ConversationRow, messages: list[MessageRow], notes: list[NoteRow] | None = None
+) -> RenderableType:
     parts: list[RenderableType] = []
     if len(messages) < conversation.message_count:
         parts.append(
@@ -95,14 +150,20 @@ def render_thread(conversation: ConversationRow, messages: list[MessageRow]) -> 
                 justify="center",
             )
         )
+    items: list[tuple[str, int, MessageRow | NoteRow]] = [(m.sent_at, 0, m) for m in messages]
+    items += [(n.created_at, 1, n) for n in notes or []]
+    items.sort(key=lambda item: (item[0], item[1]))
     day = None
-    for message in messages:
-        this_day = local_day(message.sent_at)
+    for at, _, item in items:
+        this_day = local_day(at)
         if this_day != day:
             day = this_day
             parts.append(Text(f"── {day} ──", style="dim", justify="center"))
-        parts.append(render_message(message, conversation.display_name))
-    if not messages:
+        if isinstance(item, NoteRow):
+            parts.append(render_note(item))
+        else:
+            parts.append(render_message(item, conversation.display_name))
+    if not items:
         parts.append(Text("No messages.", style="dim"))
     return Group(*parts)
 
@@ -122,12 +183,20 @@ class ThreadView(Vertical):
             yield Static("Select a conversation.", id="thread-body")
 
     def show(
-        self, conversation: ConversationRow, messages: list[MessageRow], *, at_top: bool = False
+        self,
+        conversation: ConversationRow,
+        messages: list[MessageRow],
+        *,
+        notes: list[NoteRow] | None = None,
+        pending: list[Change] | None = None,
+        at_top: bool = False,
     ) -> None:
         """Show a thread, scrolled to its newest message (or to its top, after loading older ones)."""
         self.shown = (conversation, len(messages))
-        self.query_one("#thread-header", Static).update(render_header(conversation, now(self.app)))
-        self.query_one("#thread-body", Static).update(render_thread(conversation, messages))
+        self.query_one("#thread-header", Static).update(
+            render_header(conversation, now(self.app), pending)
+        )
+        self.query_one("#thread-body", Static).update(render_thread(conversation, messages, notes))
         scroll = self.query_one("#thread-scroll", VerticalScroll)
         if at_top:
             scroll.scroll_home(animate=False)

@@ -1,0 +1,113 @@
+"""Agents' mutations applied to a slice of the projections, in log order.
+
+Unlike channel events, mutations are applied in the order the relay's log gives them, so every
+replica resolves two agents' changes the same way:
+
+- last writer wins per field: an assignment, a status (with its snooze time) and each tag are
+  decided by the latest mutation that set them; other fields of the conversation are untouched;
+- tags are added and removed one by one, so two agents tagging at once both keep their tags;
+- a note is added once, under its mutation's id;
+- a mutation that is no longer valid when its turn comes (its conversation does not exist) is
+  not applied: it becomes a :class:`Conflict`, the same on every replica.
+
+The same function applies a pending mutation (``seq`` None) from this replica's outbox on top
+of the confirmed state, so the screen shows it at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from inboop_tui.domain.notes import NoteState
+from inboop_tui.domain.reducer import Slice
+from relay.protocol import (
+    AddNote,
+    AssignConversation,
+    Mutation,
+    SetConversationStatus,
+    SetSla,
+    TagConversation,
+    format_time,
+)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    seq: int
+    mutation_id: str
+    type: str
+    author: str
+    conversation_id: str | None
+    reason: str
+    client_time: str
+
+
+def conversation_of(mutation: Mutation) -> str | None:
+    """The conversation a mutation changes, if it changes one."""
+    payload = mutation.payload
+    return getattr(payload, "conversation_id", None)
+
+
+def apply_mutation(s: Slice, mutation: Mutation, seq: int | None) -> Conflict | None:
+    """Apply one mutation to the slice; a mutation that cannot apply is returned as a Conflict.
+
+    The slice must hold the mutation's conversation if it exists (see ``reducer.needs``).
+    """
+    if isinstance(mutation, SetSla):
+        s.workspace = replace(
+            s.workspace, sla_minutes=mutation.payload.expected_first_response_minutes
+        )
+        s.changed_workspace = True
+        return None
+    cid = conversation_of(mutation)
+    assert cid is not None
+    conv = s.conversations.get(cid)
+    if conv is None:
+        return Conflict(
+            seq=seq or 0,
+            mutation_id=mutation.id,
+            type=mutation.type,
+            author=mutation.author,
+            conversation_id=cid,
+            reason="the conversation does not exist in this workspace",
+            client_time=format_time(mutation.client_time),
+        )
+    if isinstance(mutation, AssignConversation):
+        changed = replace(conv, assignee=mutation.payload.assignee)
+    elif isinstance(mutation, SetConversationStatus):
+        until = mutation.payload.snoozed_until
+        changed = replace(
+            conv,
+            status=mutation.payload.status.value,
+            status_at=format_time(mutation.client_time),
+            snoozed_until=None if until is None else format_time(until),
+        )
+    elif isinstance(mutation, TagConversation):
+        tags = set(json.loads(conv.tags))
+        tags.update(mutation.payload.add)
+        tags.difference_update(mutation.payload.remove)
+        changed = replace(conv, tags=json.dumps(sorted(tags), ensure_ascii=False))
+    elif isinstance(mutation, AddNote):
+        existing = s.notes.get(mutation.id)
+        note = NoteState(
+            id=mutation.id,
+            conversation_id=cid,
+            author=mutation.author,
+            text=mutation.payload.text,
+            mentions=json.dumps(sorted(set(mutation.payload.mentions))),
+            created_at=format_time(mutation.client_time),
+            seq=seq,
+        )
+        if existing != note:
+            s.notes[mutation.id] = note
+            s.changed_notes.add(mutation.id)
+            if seq is not None and (existing is None or existing.seq is None):
+                s.new_notes.append(note)
+        return None
+    else:  # pragma: no cover - the union is closed; a new type must be handled above
+        raise TypeError(f"no rule for {type(mutation).__name__}")
+    if changed != conv:
+        s.conversations[cid] = changed
+        s.changed_conversations.add(cid)
+    return None

@@ -1,0 +1,189 @@
+"""What the Diagnostics screen and ``inboop doctor`` read: sync state and history, pending and
+rejected mutations, conflicts, and log entries this replica could not read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from inboop_tui.store.tables import (
+    conflicts,
+    outbox,
+    rejected_mutations,
+    sync_runs,
+    sync_state,
+    unreadable_entries,
+)
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    cursor: int
+    relay_head: int
+    last_ok_at: str | None
+    last_attempt_at: str | None
+    last_error: str | None
+    last_error_kind: str | None = None
+    pending: int = 0  # mutations in the outbox
+
+    @property
+    def offline(self) -> bool:
+        return self.last_error is not None and self.last_error_kind != "auth"
+
+    @property
+    def signed_out(self) -> bool:
+        """The relay refused the token: syncing cannot work until the user signs in again."""
+        return self.last_error_kind == "auth"
+
+
+def sync_status(conn: Connection) -> SyncStatus:
+    state = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().one()
+    pending = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    return SyncStatus(
+        cursor=int(state["cursor"]),
+        relay_head=int(state["relay_head"]),
+        last_ok_at=state["last_ok_at"],
+        last_attempt_at=state["last_attempt_at"],
+        last_error=state["last_error"],
+        last_error_kind=state["last_error_kind"],
+        pending=int(pending),
+    )
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    started_at: str
+    finished_at: str | None
+    ok: bool
+    pulled: int
+    pushed: int
+    cursor: int
+    error: str | None
+
+
+def recent_sync_runs(conn: Connection, limit: int = 20) -> list[SyncRun]:
+    rows = conn.execute(
+        select(
+            sync_runs.c.started_at,
+            sync_runs.c.finished_at,
+            sync_runs.c.ok,
+            sync_runs.c.pulled,
+            sync_runs.c.pushed,
+            sync_runs.c.cursor,
+            sync_runs.c.error,
+        )
+        .order_by(sync_runs.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [SyncRun(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A mutation of this replica's: pending in the outbox, or rejected by the relay."""
+
+    id: str
+    type: str
+    conversation_id: str | None
+    summary: str
+    at: str  # made (pending) or rejected (rejected)
+    pushed_seq: int | None = None
+    reason: str | None = None
+
+
+def pending_changes(conn: Connection, conversation_id: str | None = None) -> list[Change]:
+    query = select(outbox).order_by(outbox.c.position)
+    if conversation_id is not None:
+        query = query.where(outbox.c.conversation_id == conversation_id)
+    return [
+        Change(
+            id=row["id"],
+            type=row["type"],
+            conversation_id=row["conversation_id"],
+            summary=describe_change(row["type"], row["payload"]),
+            at=row["created_at"],
+            pushed_seq=row["pushed_seq"],
+        )
+        for row in conn.execute(query).mappings()
+    ]
+
+
+def rejected_changes(conn: Connection, limit: int = 50) -> list[Change]:
+    query = (
+        select(rejected_mutations).order_by(rejected_mutations.c.rejected_at.desc()).limit(limit)
+    )
+    return [
+        Change(
+            id=row["id"],
+            type=row["type"],
+            conversation_id=row["conversation_id"],
+            summary=describe_change(row["type"], row["payload"]),
+            at=row["rejected_at"],
+            reason=row["reason"],
+        )
+        for row in conn.execute(query).mappings()
+    ]
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    seq: int
+    type: str
+    author: str
+    conversation_id: str | None
+    reason: str
+    client_time: str
+
+
+def recent_conflicts(conn: Connection, limit: int = 50) -> list[ConflictRow]:
+    query = select(
+        conflicts.c.seq,
+        conflicts.c.type,
+        conflicts.c.author,
+        conflicts.c.conversation_id,
+        conflicts.c.reason,
+        conflicts.c.client_time,
+    ).order_by(conflicts.c.seq.desc())
+    return [ConflictRow(*row) for row in conn.execute(query.limit(limit))]
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    seq: int
+    type: str
+    error: str
+
+
+def unreadable(conn: Connection, limit: int = 50) -> list[UnreadableRow]:
+    query = select(unreadable_entries.c.seq, unreadable_entries.c.type, unreadable_entries.c.error)
+    return [
+        UnreadableRow(*row)
+        for row in conn.execute(query.order_by(unreadable_entries.c.seq.desc()).limit(limit))
+    ]
+
+
+def describe_change(kind: str, payload: str) -> str:
+    """A mutation in a few words, for lists of changes."""
+    try:
+        body = json.loads(payload).get("payload", {})
+    except ValueError:
+        return kind
+    if kind == "conversation.assign":
+        who = body.get("assignee")
+        return f"assign to {who}" if who else "unassign"
+    if kind == "conversation.status":
+        status = str(body.get("status", "?")).lower()
+        until = body.get("snoozed_until")
+        return f"{status} until {until}" if until else status
+    if kind == "conversation.tags":
+        parts = [f"+{t}" for t in body.get("add", [])] + [f"-{t}" for t in body.get("remove", [])]
+        return "tags " + " ".join(parts)
+    if kind == "conversation.note":
+        text = " ".join(str(body.get("text", "")).split())
+        return f"note: {text[:60]}{'…' if len(text) > 60 else ''}"
+    if kind == "workspace.sla":
+        minutes = body.get("expected_first_response_minutes")
+        return f"SLA {minutes} min" if minutes else "SLA off"
+    return kind

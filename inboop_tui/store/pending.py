@@ -1,0 +1,125 @@
+"""The pending layer: this replica's unsynced mutations, shown on top of ``reduce(log)``.
+
+A local change writes its mutation to the outbox and applies it to the projections in one
+transaction. Before a pending mutation first changes a row, the row is copied to ``shadows`` as
+the log alone had it (or noted as absent). So the layer can always be lifted off exactly:
+
+- :func:`lift_pending` puts every shadowed row back: the projections are ``reduce(log)`` again;
+- new log entries are reduced onto that (``store.apply``), and mutations whose own entries came
+  back leave the outbox;
+- :func:`put_pending_back` re-applies what is still in the outbox, in the order it was made,
+  taking fresh shadows.
+
+A rejected mutation leaves the outbox the same way, so its effect disappears with the lift and
+is simply not put back. With an empty outbox there are no shadows and the replica is exactly
+``reduce(log)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from inboop_tui.domain.mutations import apply_mutation
+from inboop_tui.domain.reducer import Needs, needs
+from inboop_tui.store.projections import load_slice, write_slice
+from inboop_tui.store.tables import conversations, notes, outbox, shadows, workspace
+from relay.protocol import Mutation, parse_mutation
+
+# The rows pending mutations may change, by table, with their natural keys.
+SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "conversations": (conversations, ("id",)),
+    "notes": (notes, ("id",)),
+    "workspace": (workspace, ("id",)),
+}
+
+
+def pending_mutations(conn: Connection) -> list[Mutation]:
+    """The outbox, oldest first, as mutations."""
+    rows = conn.execute(select(outbox.c.payload).order_by(outbox.c.position)).scalars()
+    return [parse_mutation(payload) for payload in rows]
+
+
+def apply_pending(conn: Connection, mutations: Sequence[Mutation]) -> None:
+    """Apply pending mutations on top of what the projections show now, shadowing first."""
+    if not mutations:
+        return
+    wanted = needs([], mutations)
+    _shadow(conn, wanted)
+    piece = load_slice(conn, wanted)
+    for mutation in mutations:
+        # A pending mutation that cannot apply (its conversation is gone) shows nothing; the
+        # relay's log decides, and every replica records the conflict when it comes back.
+        apply_mutation(piece, mutation, None)
+    write_slice(conn, piece)
+
+
+def lift_pending(conn: Connection) -> None:
+    """Put every shadowed row back as the log alone had it, and forget the shadows."""
+    found = conn.execute(select(shadows.c.table_name, shadows.c.key, shadows.c.row)).all()
+    if not found:
+        return
+    for name, key, row in found:
+        table, keys = SHADOWED[name]
+        key_values = json.loads(key)
+        condition = [table.c[k] == v for k, v in zip(keys, key_values, strict=True)]
+        if row is None:
+            conn.execute(delete(table).where(*condition))
+            continue
+        values: dict[str, Any] = json.loads(row)
+        statement = sqlite_insert(table).values(**values)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: statement.excluded[c] for c in values if c not in keys},
+            )
+        )
+    conn.execute(delete(shadows))
+
+
+def put_pending_back(conn: Connection) -> None:
+    apply_pending(conn, pending_mutations(conn))
+
+
+def relayer(conn: Connection) -> None:
+    """Lift the pending layer and put the outbox back on (after a mutation left it)."""
+    lift_pending(conn)
+    put_pending_back(conn)
+
+
+def _shadow(conn: Connection, wanted: Needs) -> None:
+    """Copy the rows about to change, unless a shadow of them exists already."""
+    targets: list[tuple[str, list[tuple[Any, ...]]]] = [
+        ("conversations", [(c,) for c in sorted(wanted.conversations)]),
+        ("notes", [(n,) for n in sorted(wanted.notes)]),
+        ("workspace", [(1,)] if wanted.workspace else []),
+    ]
+    for name, keys in targets:
+        if keys:
+            _shadow_rows(conn, name, keys)
+
+
+def _shadow_rows(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]]) -> None:
+    table, key_columns = SHADOWED[name]
+    wanted = list(keys)
+    columns = [c for c in table.columns if c.name != "pk"]
+    key_of = tuple_(*[table.c[k] for k in key_columns])
+    current = {
+        tuple(row[k] for k in key_columns): row
+        for row in conn.execute(select(*columns).where(key_of.in_(wanted))).mappings()
+    }
+    rows = []
+    for key in wanted:
+        row = current.get(key)
+        rows.append(
+            {
+                "table_name": name,
+                "key": json.dumps(list(key)),
+                "row": None if row is None else json.dumps(dict(row), default=str),
+            }
+        )
+    conn.execute(sqlite_insert(shadows).on_conflict_do_nothing(), rows)

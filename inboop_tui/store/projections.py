@@ -1,0 +1,263 @@
+"""The projections as rows: load the slice a batch touches, write back what changed.
+
+Straight SQL on the sync hot path (fixed statements per table, rows as tuples, no ORM objects).
+Derived columns the domain cannot compute from a slice (the SLA clock needs every message of a
+conversation; the search indexes) are maintained here, after the rows are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, select, text, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from inboop_tui.domain.conversations import ContactState, ConversationState, conversation_id
+from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
+from inboop_tui.domain.notes import NoteState, WorkspaceState
+from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
+from inboop_tui.store.tables import (
+    conflicts,
+    contacts,
+    conversations,
+    messages,
+    notes,
+    shadows,
+    unreadable_entries,
+    workspace,
+)
+from relay.protocol import ChannelEvent
+
+_CHUNK = 500
+_MESSAGE_FIELDS = [f.name for f in dataclasses.fields(MessageState)]
+_CONVERSATION_FIELDS = [f.name for f in dataclasses.fields(ConversationState)]
+_CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
+_NOTE_FIELDS = [f.name for f in dataclasses.fields(NoteState)]
+_WORKSPACE_FIELDS = [f.name for f in dataclasses.fields(WorkspaceState)]
+# A state as a row tuple (``dataclasses.asdict`` deep-copies, which the sync path cannot afford).
+_MESSAGE_ROW = operator.attrgetter(*_MESSAGE_FIELDS)
+_CONVERSATION_ROW = operator.attrgetter(*_CONVERSATION_FIELDS)
+_CONTACT_ROW = operator.attrgetter(*_CONTACT_FIELDS)
+_NOTE_ROW = operator.attrgetter(*_NOTE_FIELDS)
+_WORKSPACE_ROW = operator.attrgetter(*_WORKSPACE_FIELDS)
+
+
+def apply_channel_events(conn: Connection, events: Sequence[ChannelEvent]) -> Slice:
+    piece = load_slice(conn, needs(list(events)))
+    for event in events:
+        apply_event(piece, event)
+    write_slice(conn, piece)
+    return piece
+
+
+def load_slice(conn: Connection, wanted: Needs) -> Slice:
+    piece = Slice()
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for channel, mid in wanted.messages:
+        by_channel[channel].append(mid)
+    for channel, mids in by_channel.items():
+        for chunk in _chunks(mids):
+            rows = conn.execute(
+                select(*[messages.c[name] for name in _MESSAGE_FIELDS]).where(
+                    messages.c.channel == channel, messages.c.channel_message_id.in_(chunk)
+                )
+            ).mappings()
+            for row in rows:
+                state = MessageState(**row)
+                piece.messages[(state.channel, state.channel_message_id)] = state
+    for chunk in _chunks(sorted(wanted.conversations)):
+        rows = conn.execute(
+            select(*[conversations.c[name] for name in _CONVERSATION_FIELDS]).where(
+                conversations.c.id.in_(chunk)
+            )
+        ).mappings()
+        for row in rows:
+            piece.conversations[row["id"]] = ConversationState(**row)
+    for chunk in _chunks(sorted(wanted.contacts)):
+        rows = conn.execute(
+            select(*[contacts.c[name] for name in _CONTACT_FIELDS]).where(contacts.c.id.in_(chunk))
+        ).mappings()
+        for row in rows:
+            piece.contacts[row["id"]] = ContactState(**row)
+    for chunk in _chunks(sorted(wanted.notes)):
+        rows = conn.execute(
+            select(*[notes.c[name] for name in _NOTE_FIELDS]).where(notes.c.id.in_(chunk))
+        ).mappings()
+        for row in rows:
+            piece.notes[row["id"]] = NoteState(**row)
+    if wanted.workspace:
+        settings = (
+            conn.execute(select(*[workspace.c[name] for name in _WORKSPACE_FIELDS]))
+            .mappings()
+            .first()
+        )
+        if settings is not None:
+            piece.workspace = WorkspaceState(**settings)
+    return piece
+
+
+def write_slice(conn: Connection, piece: Slice) -> None:
+    if piece.changed_contacts:
+        rows = [_CONTACT_ROW(piece.contacts[k]) for k in sorted(piece.changed_contacts)]
+        _upsert(conn, contacts, _CONTACT_FIELDS, ["id"], rows)
+    if piece.changed_conversations:
+        rows = [
+            _CONVERSATION_ROW(piece.conversations[k]) for k in sorted(piece.changed_conversations)
+        ]
+        _upsert(conn, conversations, _CONVERSATION_FIELDS, ["id"], rows)
+    if piece.changed_messages:
+        rows = [_MESSAGE_ROW(piece.messages[k]) for k in sorted(piece.changed_messages)]
+        _upsert(conn, messages, _MESSAGE_FIELDS, ["channel", "channel_message_id"], rows)
+        _clock_sla(conn, {piece.messages[k].conversation_id for k in piece.changed_messages})
+    if piece.changed_notes:
+        rows = [_NOTE_ROW(piece.notes[k]) for k in sorted(piece.changed_notes)]
+        _upsert(conn, notes, _NOTE_FIELDS, ["id"], rows)
+    if piece.changed_workspace:
+        _upsert(conn, workspace, _WORKSPACE_FIELDS, ["id"], [_WORKSPACE_ROW(piece.workspace)])
+    for conversation, status, at in piece.watermarks:
+        _apply_watermark(conn, conversation, status, at)
+    _index_messages(conn, piece.changed_messages)
+    touched = set(piece.changed_conversations) | {
+        _conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts
+    }
+    index_conversations(conn, touched)
+
+
+_UPSERT_SQL: dict[str, str] = {}
+
+
+def _upsert_sql(table: Any, fields: list[str], keys: list[str]) -> str:
+    """``INSERT … ON CONFLICT DO UPDATE`` for the fields of a state dataclass, made once per table."""
+    if table.name not in _UPSERT_SQL:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name not in keys)
+        _UPSERT_SQL[table.name] = (
+            f"INSERT INTO {table.name} ({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
+    return _UPSERT_SQL[table.name]
+
+
+def _upsert(
+    conn: Connection, table: Any, fields: list[str], keys: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    # Straight to the driver: this is the sync hot path, and the SQL is fixed per table.
+    conn.exec_driver_sql(_upsert_sql(table, fields, keys), rows)
+
+
+def _clock_sla(conn: Connection, conversation_ids: Iterable[str]) -> None:
+    """``awaiting_since``: the customer's oldest message after the business's last one."""
+    for chunk in _chunks(sorted(conversation_ids)):
+        conn.exec_driver_sql(
+            "UPDATE conversations SET awaiting_since = (SELECT min(m.sent_at) FROM messages m "
+            "WHERE m.conversation_id = conversations.id AND m.has_body AND m.direction = 'INBOUND' "
+            "AND m.sent_at > coalesce(conversations.last_outbound_at, '')) "
+            f"WHERE id IN ({', '.join('?' for _ in chunk)})",
+            tuple(chunk),
+        )
+
+
+def _rank(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case({status: rank for status, rank in DELIVERY_RANK.items()}, value=column, else_=-1)
+
+
+def _apply_watermark(conn: Connection, conversation: str, status: str, at: str) -> None:
+    """Every outbound message of the conversation up to ``at`` reaches ``status`` (forward only)."""
+    conn.execute(
+        update(messages)
+        .where(
+            messages.c.conversation_id == conversation,
+            messages.c.direction == "OUTBOUND",
+            messages.c.has_body.is_(True),
+            messages.c.sent_at <= at,
+            _rank(messages.c.delivery_status) < DELIVERY_RANK[status],
+        )
+        .values(delivery_status=status)
+    )
+
+
+def _index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for channel, mid in keys:
+        by_channel[channel].append(mid)
+    for channel, mids in by_channel.items():
+        for chunk in _chunks(mids):
+            rows = conn.execute(
+                select(
+                    messages.c.pk,
+                    messages.c.original_text,
+                    messages.c.edit_text,
+                    messages.c.is_deleted,
+                    messages.c.has_body,
+                ).where(messages.c.channel == channel, messages.c.channel_message_id.in_(chunk))
+            ).all()
+            pks = [row.pk for row in rows]
+            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", [(pk,) for pk in pks])
+            searchable = [
+                (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
+                for row in rows
+                if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
+            ]
+            if searchable:
+                conn.exec_driver_sql(
+                    "INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", searchable
+                )
+
+
+def _conversation_of_contact(contact: ContactState) -> str:
+    return conversation_id(contact.channel, contact.account_id, contact.customer_id)
+
+
+def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
+    """Customer name and handles of these conversations into the search index."""
+    for chunk in _chunks(sorted(ids)):
+        rows = conn.execute(
+            select(
+                conversations.c.pk,
+                conversations.c.customer_id,
+                contacts.c.name,
+                contacts.c.username,
+                contacts.c.phone,
+            )
+            .select_from(
+                conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
+            )
+            .where(conversations.c.id.in_(chunk))
+        ).all()
+        if not rows:
+            continue
+        conn.exec_driver_sql(
+            "DELETE FROM conversations_fts WHERE rowid = ?", [(r.pk,) for r in rows]
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO conversations_fts (rowid, name, handle) VALUES (?, ?, ?)",
+            [
+                (r.pk, r.name or "", " ".join(h for h in (r.customer_id, r.username, r.phone) if h))
+                for r in rows
+            ],
+        )
+
+
+def clear_projections(conn: Connection) -> None:
+    """Empty every projection (and the pending layer's shadows): a rebuild starts from here."""
+    for table in (
+        messages,
+        conversations,
+        contacts,
+        notes,
+        workspace,
+        conflicts,
+        unreadable_entries,
+        shadows,
+    ):
+        conn.execute(delete(table))
+    conn.execute(text("DELETE FROM messages_fts"))
+    conn.execute(text("DELETE FROM conversations_fts"))
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

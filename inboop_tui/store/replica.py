@@ -1,0 +1,216 @@
+"""The replica as screens, the CLI and tests see it: reads as plain data, changes through
+:class:`~inboop_tui.store.actions.Actions`. Nothing outside ``store`` holds an engine's
+connection or runs SQL; each call here opens its own (screens call from thread workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
+
+from inboop_tui.store.actions import ActionError, Actions, Done, Identity
+from inboop_tui.store.db import explain, writing
+from inboop_tui.store.diagnostics import (
+    Change,
+    ConflictRow,
+    SyncRun,
+    SyncStatus,
+    UnreadableRow,
+    pending_changes,
+    recent_conflicts,
+    recent_sync_runs,
+    rejected_changes,
+    sync_status,
+    unreadable,
+)
+from inboop_tui.store.queries import (
+    THREAD_LIMIT,
+    ConversationRow,
+    InboxFilter,
+    Member,
+    MessageRow,
+    NoteRow,
+    Viewpoint,
+    conversation,
+    conversation_window,
+    count_conversations,
+    find_conversations,
+    mark_viewed,
+    notes_of,
+    position_of,
+    sla_minutes,
+    tags_in_use,
+    team_members,
+    thread,
+    viewpoint,
+)
+from inboop_tui.store.tables import conversations
+from relay.protocol import format_time
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Thread:
+    """An open conversation: its newest messages, its notes over that span, pending changes."""
+
+    conversation: ConversationRow
+    messages: list[MessageRow]
+    notes: list[NoteRow]
+    pending: list[Change] = field(default_factory=list)
+    marked_read: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    status: SyncStatus
+    runs: list[SyncRun]
+    pending: list[Change]
+    rejected: list[Change]
+    conflicts: list[ConflictRow]
+    unreadable: list[UnreadableRow]
+
+
+class Replica:
+    def __init__(
+        self,
+        engine: Engine,
+        identity: Identity | None,
+        clock: Callable[[], datetime],
+        on_change: Callable[[Done], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.clock = clock
+        self.actions = Actions(engine, identity, clock, on_change)
+
+    @property
+    def me(self) -> str | None:
+        return None if self.identity is None else self.identity.name
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise explain(exc, Path(self.engine.url.database or "")) from exc
+
+    def _view(self, conn: Connection) -> Viewpoint:
+        return viewpoint(conn, self.me, self.clock())
+
+    # --- the inbox list -----------------------------------------------------------------
+
+    def count(self, f: InboxFilter, keep: str | None = None) -> int:
+        with self._reading() as conn:
+            return count_conversations(conn, f, self._view(conn), keep)
+
+    def window(
+        self, f: InboxFilter, offset: int, limit: int, keep: str | None = None
+    ) -> list[ConversationRow]:
+        with self._reading() as conn:
+            return conversation_window(conn, f, self._view(conn), offset, limit, keep)
+
+    def position(self, f: InboxFilter, conversation_id: str, keep: str | None = None) -> int | None:
+        with self._reading() as conn:
+            return position_of(conn, f, self._view(conn), conversation_id, keep)
+
+    def conversation_ids(self, f: InboxFilter) -> list[str]:
+        """Every conversation the filter keeps, newest first (for actions on all of them)."""
+        rows: list[str] = []
+        offset = 0
+        while True:
+            page = self.window(f, offset, 500)
+            rows.extend(r.id for r in page)
+            if len(page) < 500:
+                return rows
+            offset += 500
+
+    # --- one conversation ---------------------------------------------------------------
+
+    def conversation(self, conversation_id: str) -> ConversationRow | None:
+        with self._reading() as conn:
+            return conversation(conn, conversation_id, self._view(conn))
+
+    def thread(
+        self, conversation_id: str, limit: int = THREAD_LIMIT, *, mark_read: bool = False
+    ) -> Thread | None:
+        """The conversation's newest ``limit`` messages with the notes of the same span; with
+        ``mark_read``, an unread conversation is marked read for this user."""
+        with self._reading() as conn:
+            row = conversation(conn, conversation_id, self._view(conn))
+            if row is None:
+                return None
+            messages = thread(conn, conversation_id, limit)
+            whole = len(messages) >= row.message_count
+            since = None if whole or not messages else messages[0].sent_at
+            notes = notes_of(conn, conversation_id, since)
+            pending = pending_changes(conn, conversation_id)
+        marked = mark_read and row.unread
+        if marked:
+            seen = max(format_time(self.clock()), row.last_inbound_at or "")
+            try:
+                with writing(self.engine) as conn:
+                    mark_viewed(conn, conversation_id, seen)
+            except DBAPIError as exc:
+                raise explain(exc, Path(self.engine.url.database or "")) from exc
+        return Thread(row, messages, notes, pending, marked)
+
+    def find(self, text: str) -> ConversationRow:
+        """The one conversation ``text`` names (an id, a customer name, handle or phone)."""
+        with self._reading() as conn:
+            found = find_conversations(conn, text, self._view(conn))
+        if not found:
+            raise ActionError(
+                f"no conversation matches {text!r}: try its id (`inboop conversations`)"
+            )
+        if len(found) > 1 and found[0].id != text:
+            names = "; ".join(f"{r.display_name} ({r.channel.lower()}, {r.id})" for r in found[:5])
+            raise ActionError(f"{text!r} matches more than one conversation: {names}. Use an id.")
+        return found[0]
+
+    def exists(self, conversation_id: str) -> bool:
+        with self._reading() as conn:
+            return (
+                conn.execute(
+                    select(conversations.c.id).where(conversations.c.id == conversation_id)
+                ).first()
+                is not None
+            )
+
+    # --- the workspace and the team ---------------------------------------------------------
+
+    def tags(self) -> list[str]:
+        with self._reading() as conn:
+            return tags_in_use(conn)
+
+    def team(self) -> list[Member]:
+        with self._reading() as conn:
+            return team_members(conn)
+
+    def sla_minutes(self) -> int | None:
+        with self._reading() as conn:
+            return sla_minutes(conn)
+
+    # --- sync and diagnostics -------------------------------------------------------------
+
+    def status(self) -> SyncStatus:
+        with self._reading() as conn:
+            return sync_status(conn)
+
+    def diagnostics(self) -> Diagnostics:
+        with self._reading() as conn:
+            return Diagnostics(
+                status=sync_status(conn),
+                runs=recent_sync_runs(conn, 20),
+                pending=pending_changes(conn),
+                rejected=rejected_changes(conn),
+                conflicts=recent_conflicts(conn),
+                unreadable=unreadable(conn),
+            )
