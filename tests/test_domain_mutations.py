@@ -28,7 +28,9 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONV = new_conversation("WHATSAPP", "1555", "9190")
 
 
-def mutation(kind: str, payload: dict[str, Any], *, author: str = "ana", at: datetime = NOW) -> Mutation:
+def mutation(
+    kind: str, payload: dict[str, Any], *, author: str = "ana", at: datetime = NOW
+) -> Mutation:
     return parse_mutation(
         {
             "id": str(uuid.uuid4()),
@@ -52,9 +54,7 @@ def status(value: str, until: datetime | None = None, **kw: Any) -> Mutation:
 
 
 def tags(add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> Mutation:
-    return mutation(
-        "conversation.tags", {"conversation_id": CONV.id, "add": add, "remove": remove}
-    )
+    return mutation("conversation.tags", {"conversation_id": CONV.id, "add": add, "remove": remove})
 
 
 def reduce(mutations: list[Mutation], start: ConversationState = CONV) -> Slice:
@@ -75,12 +75,16 @@ def test_last_writer_wins_per_field_in_log_order() -> None:
 
 def test_tags_are_added_and_removed_one_by_one() -> None:
     # Two agents tag at once: both tags stay; a removal removes only its own tag.
-    piece = reduce([tags(("vip",)), tags(("cod",)), tags(remove=("vip",)), tags(("wholesale", "cod"))])
+    piece = reduce(
+        [tags(("vip",)), tags(("cod",)), tags(remove=("vip",)), tags(("wholesale", "cod"))]
+    )
     assert json.loads(piece.conversations[CONV.id].tags) == ["cod", "wholesale"]
 
 
 def test_a_note_is_added_once_under_its_id() -> None:
-    note = mutation("conversation.note", {"conversation_id": CONV.id, "text": "call back", "mentions": ["bo"]})
+    note = mutation(
+        "conversation.note", {"conversation_id": CONV.id, "text": "call back", "mentions": ["bo"]}
+    )
     piece = Slice(conversations={CONV.id: CONV})
     assert apply_mutation(piece, note, None) is None  # pending first
     assert piece.notes[note.id].seq is None and piece.new_notes == []
@@ -107,7 +111,9 @@ def test_needs_names_what_mutations_touch() -> None:
 def test_the_sla_setting_is_last_writer_wins() -> None:
     piece = Slice()
     for minutes in (30, None, 45):
-        apply_mutation(piece, mutation("workspace.sla", {"expected_first_response_minutes": minutes}), 1)
+        apply_mutation(
+            piece, mutation("workspace.sla", {"expected_first_response_minutes": minutes}), 1
+        )
     assert piece.workspace.sla_minutes == 45 and piece.changed_workspace
 
 
@@ -137,7 +143,12 @@ LATER = "2026-11-25T11:00:00.000Z"
     ],
 )
 def test_effective_status(
-    stored: str, status_at: str | None, until: str | None, last_inbound: str | None, now: str, shown: str
+    stored: str,
+    status_at: str | None,
+    until: str | None,
+    last_inbound: str | None,
+    now: str,
+    shown: str,
 ) -> None:
     assert effective_status(stored, status_at, until, last_inbound, now) == shown
 
@@ -153,7 +164,14 @@ def test_over_sla_is_a_customer_waiting_longer_than_the_setting() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("VIP", "vip"), ("#Big order", "big-order"), ("  cod ", "cod"), ("a,b", "a-b"), ("", None), ("x" * 65, None)],
+    [
+        ("VIP", "vip"),
+        ("#Big order", "big-order"),
+        ("  cod ", "cod"),
+        ("a,b", "a-b"),
+        ("", None),
+        ("x" * 65, None),
+    ],
 )
 def test_tags_are_normalised(typed: str, stored: str | None) -> None:
     assert normalise_tag(typed) == stored
@@ -189,7 +207,14 @@ def test_snooze_times_that_cannot_be_used_say_so(typed: str) -> None:
 
 
 _times = st.sampled_from(
-    [None, "2026-11-25T09:00:00.000Z", T0, "2026-11-25T10:30:00.000Z", LATER, "2026-11-26T00:00:00.000Z"]
+    [
+        None,
+        "2026-11-25T09:00:00.000Z",
+        T0,
+        "2026-11-25T10:30:00.000Z",
+        LATER,
+        "2026-11-26T00:00:00.000Z",
+    ]
 )
 
 

@@ -1,0 +1,200 @@
+"""Three agents, one relay, any interleaving: every replica ends equal to every other and to
+``reduce(log)``, and every change is applied exactly once.
+
+Hypothesis drives the real relay app (in this process, on its own SQLite file) and three real
+replica files: customers write (in and out of order), agents change conversations online and
+in offline bursts of hundreds, syncs lose the relay's answers and retry. One agent still
+believes it is an ADMIN after losing the role, so some of its changes are rejected and must
+disappear from every replica, its own included.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+from sqlalchemy import Engine, func, select
+
+from inboop_tui.store.actions import ActionError, Identity
+from inboop_tui.store.config import ClientConfig
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.queries import InboxFilter
+from inboop_tui.store.rebuild import digest, rebuild
+from inboop_tui.store.replica import Replica
+from inboop_tui.store.tables import notes, outbox, rejected_mutations
+from inboop_tui.sync.client import RelayClient
+from inboop_tui.sync.engine import sync
+from relay import simulator as mp
+from tests.app_support import FIXED_NOW
+from tests.relay_in_process import InProcessRelay, LossyTransport, relay_in_process
+
+AGENTS = {"ana": "ADMIN", "bo": "MEMBER", "cy": "ADMIN"}  # cy lost ADMIN on the relay
+ON_RELAY = {"ana": True, "bo": False, "cy": False}
+
+
+@dataclass
+class Agent:
+    name: str
+    engine: Engine
+    replica: Replica
+    transport: LossyTransport
+    client: RelayClient
+    config: ClientConfig
+    made: list[tuple[str, str]] = field(default_factory=list)  # (mutation id, type)
+
+
+class Convergence(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack = ExitStack()
+        self.relay: InProcessRelay = self.stack.enter_context(relay_in_process(ON_RELAY))
+        folder = Path(
+            self.stack.enter_context(tempfile.TemporaryDirectory(prefix="inboop-agents-"))
+        )
+        self.agents: dict[str, Agent] = {}
+        for name, role in AGENTS.items():
+            engine = open_replica(folder / name / "replica.db")
+            self.stack.callback(engine.dispose)
+            transport = self.relay.transport()
+            client = RelayClient("http://relay.test", self.relay.tokens[name], transport=transport)
+            self.stack.callback(client.close)
+            config = ClientConfig(
+                relay_url="http://relay.test",
+                token=self.relay.tokens[name],
+                user_name=name,
+                role=role,
+            )
+            replica = Replica(engine, Identity(name, role), lambda: FIXED_NOW)
+            self.agents[name] = Agent(name, engine, replica, transport, client, config)
+        self.messages = 0
+
+    # --- the world --------------------------------------------------------------------------
+
+    @rule(customer=st.integers(0, 4), late=st.booleans())
+    def a_customer_writes(self, customer: int, late: bool) -> None:
+        self.messages += 1
+        # A late delivery carries an older provider time than messages already in the log.
+        at = mp.T0_MS + (self.messages - 50 if late else self.messages) * 60_000
+        body = mp.body(
+            mp.messenger(
+                mp.text_message(mp.PAGE_ID, f"P{customer}", f"m_c{self.messages}", "hi", ts=at)
+            )
+        )
+        self.relay.deliver(body)
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), data=st.data())
+    def an_agent_changes_something(self, agent: str, data: st.DataObject) -> None:
+        self._change(self.agents[agent], data.draw(st.randoms(use_true_random=False)))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), count=st.integers(20, 300), data=st.data())
+    def an_agent_works_offline_for_a_while(
+        self, agent: str, count: int, data: st.DataObject
+    ) -> None:
+        rng = data.draw(st.randoms(use_true_random=False))
+        for _ in range(count):
+            self._change(self.agents[agent], rng)
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), lost=st.integers(0, 2))
+    def an_agent_syncs(self, agent: str, lost: int) -> None:
+        who = self.agents[agent]
+        who.transport.lose_next = lost
+        outcome = sync(who.engine, who.config, client=who.client, timeout=30, sleep=lambda _s: None)
+        assert outcome.ok, outcome.error
+
+    def _change(self, agent: Agent, rng: Any) -> None:
+        rows = agent.replica.window(InboxFilter(), 0, 10)
+        kind = rng.choice(["assign", "status", "tags", "note", "note", "sla"])
+        if kind == "sla":
+            done = self._try(
+                agent, lambda: agent.replica.actions.set_sla(rng.choice([None, 15, 60]))
+            )
+        elif not rows:
+            return
+        else:
+            cid = rng.choice(rows).id
+            actions = agent.replica.actions
+            if kind == "assign":
+                done = self._try(
+                    agent, lambda: actions.assign(cid, rng.choice([None, "ana", "bo", "cy"]))
+                )
+            elif kind == "status":
+                done = self._try(
+                    agent,
+                    lambda: actions.set_status(cid, rng.choice(["OPEN", "PENDING", "RESOLVED"])),
+                )
+            elif kind == "tags":
+                tag = rng.choice(["vip", "cod", "wholesale"])
+                done = self._try(
+                    agent,
+                    lambda: (
+                        actions.tag(cid, [tag], [])
+                        if rng.random() < 0.6
+                        else actions.tag(cid, [], [tag])
+                    ),
+                )
+            else:
+                done = self._try(
+                    agent, lambda: actions.add_note(cid, f"note {rng.random():.6f} @bo")
+                )
+        if done is not None:
+            agent.made.append(done)
+
+    @staticmethod
+    def _try(agent: Agent, change: Any) -> tuple[str, str] | None:
+        try:
+            done = change()
+        except ActionError as exc:  # a MEMBER's SLA, or a team not synced yet
+            assert "no teammate" in str(exc) or "only an ADMIN" in str(exc), exc
+            return None
+        return (done.mutation_id, done.type)
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        try:
+            self._everyone_converges()
+        finally:
+            self.stack.close()
+
+    def _everyone_converges(self) -> None:
+        for _ in range(2):  # the second round brings each agent what the others pushed last
+            for agent in self.agents.values():
+                agent.transport.lose_next = 0
+                outcome = sync(agent.engine, agent.config, client=agent.client, timeout=30)
+                assert outcome.ok, outcome.error
+        log = self.relay.log()
+        logged = [e["event"]["id"] for e in log if e["origin"] == "mutation"]
+        assert len(logged) == len(set(logged)), "a mutation is in the log twice"
+        digests = []
+        for agent in self.agents.values():
+            with agent.engine.connect() as conn:
+                assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
+                digests.append(digest(conn))
+                note_count = conn.execute(select(func.count()).select_from(notes)).scalar_one()
+            assert rebuild(agent.engine).identical, f"{agent.name}'s replica is not reduce(log)"
+            with agent.engine.connect() as conn:
+                rejected = set(conn.execute(select(rejected_mutations.c.id)).scalars())
+            for mutation_id, kind in agent.made:
+                # Exactly once: in the log unless the relay rejected it (only cy's SLA changes).
+                assert (mutation_id in logged) != (mutation_id in rejected), mutation_id
+                if mutation_id in rejected:
+                    assert (agent.name, kind) == ("cy", "workspace.sla")
+            assert note_count == sum(1 for e in log if e["type"] == "conversation.note"), (
+                "every note once"
+            )
+        assert digests[0] == digests[1] == digests[2]
+
+
+Convergence.TestCase.settings = settings(
+    max_examples=10,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestConvergence = Convergence.TestCase
