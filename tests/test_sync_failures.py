@@ -103,6 +103,8 @@ def entry(seq: int) -> dict:
             5,
             "sent a page with a gap or out of order",
         ),
+        (answer(200, page([entry(1), entry(3)], 3, 3)), 5, "with a gap or out of order (seq 3"),
+        (answer(200, page([entry(2)], 2, 2)), 5, "with a gap or out of order (seq 2 after 0)"),
         (answer(200, page([{"seq": 1}], 1, 1)), 5, "sent an event that is not the v1 protocol"),
         (answer(404, b"{}"), 5, "answered 404"),
     ],

@@ -253,6 +253,8 @@ def _exists(conn: Connection, conversation_id: str) -> bool:
 def _tags(raw: Sequence[str]) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for text in raw:
+        if not text.strip().lstrip("#").strip():
+            continue  # a bare "+" or "#": nothing named
         tag = normalise_tag(text)
         if tag is None:
             raise ActionError(f"{text!r} is not a tag: 1 to 64 characters, no commas")

@@ -430,6 +430,7 @@ def find_conversations(
     starts = or_(
         func.lower(t.name).like(prefix + "%"),
         func.lower(t.username).like(prefix.removeprefix("@") + "%"),
+        func.lower(c.customer_id).like(prefix + "%"),
     )
     for condition in (exact, starts):
         keys = (
