@@ -117,8 +117,8 @@ def many_messages(
     return bodies
 
 
-def log_entries(events: list[Any]) -> list[dict[str, Any]]:
-    """Channel events as the relay's ``/v1/events`` entries, numbered from seq 1."""
+def log_entries(events: list[Any], after: int = 0) -> list[dict[str, Any]]:
+    """Channel events as the relay's ``/v1/events`` entries, numbered from ``after + 1``."""
     return [
         {
             "seq": seq,
@@ -127,19 +127,22 @@ def log_entries(events: list[Any]) -> list[dict[str, Any]]:
             "recorded_at": "2026-11-25T00:00:00.000Z",
             "event": e.model_dump(mode="json"),
         }
-        for seq, e in enumerate(events, start=1)
+        for seq, e in enumerate(events, start=after + 1)
     ]
 
 
 def fill_replica(engine: Any, bodies: list[bytes]) -> int:
-    """Normalise deliveries as the relay would and apply them as log entries; returns the count."""
-    from inboop_tui.store.apply import apply_entries
+    """Normalise deliveries as the relay would and apply them as the next log entries;
+    returns the count."""
+    from inboop_tui.store.apply import apply_entries, current_cursor
     from inboop_tui.store.db import writing
     from relay.channels import normalise_delivery
 
-    entries = log_entries([event for body in bodies for event in normalise_delivery(body).events])
     with writing(engine) as conn:
-        apply_entries(conn, entries, cursor=len(entries), relay_head=len(entries))
+        after = current_cursor(conn)
+        events = [event for body in bodies for event in normalise_delivery(body).events]
+        entries = log_entries(events, after)
+        apply_entries(conn, entries, cursor=after + len(entries), relay_head=after + len(entries))
     return len(entries)
 
 

@@ -98,3 +98,123 @@ def test_export_dialog(snap_compare: SnapCompare, demo: tuple[Paths, Engine]) ->
         await settle(pilot)
 
     assert snap_compare(make_app(*demo), terminal_size=SIZE, run_before=open_dialog)
+
+
+@pytest.fixture
+def worked(tmp_path: Path) -> Iterator[tuple[Paths, Engine]]:
+    """The demo replica of an agent who has been working offline: a note, tags, assignments,
+    a snoozed conversation, an SLA, a rejected change and a conflict."""
+    from sqlalchemy import insert
+
+    from inboop_tui.store.actions import Identity
+    from inboop_tui.store.config import ClientConfig, save_config
+    from inboop_tui.store.db import writing
+    from inboop_tui.store.pending import relayer
+    from inboop_tui.store.queries import InboxFilter
+    from inboop_tui.store.replica import Replica
+    from inboop_tui.store.tables import (
+        conflicts,
+        outbox,
+        rejected_mutations,
+        sync_runs,
+        sync_state,
+        team,
+    )
+    from tests.app_support import FIXED_NOW
+
+    paths, engine = demo_replica(tmp_path / "worked")
+    save_config(
+        paths,
+        ClientConfig(relay_url="http://127.0.0.1:9", token="inb_x", user_name="ana", role="ADMIN"),
+    )
+    with writing(engine) as conn:
+        conn.execute(
+            insert(team), [{"name": "ana", "role": "ADMIN"}, {"name": "bo", "role": "MEMBER"}]
+        )
+    r = Replica(engine, Identity("ana", "ADMIN"), lambda: FIXED_NOW)
+    rows = r.window(InboxFilter(), 0, 12)
+    top, second, third = rows[0].id, rows[1].id, rows[2].id
+    r.actions.set_sla(60)
+    r.actions.assign(top, "ana")
+    r.actions.tag(top, ["vip", "cod"])
+    r.actions.add_note(top, "@bo they asked for delivery by Friday; [b]not[/b] markup")
+    r.actions.assign(second, "bo")
+    r.actions.set_status(second, "PENDING")
+    r.actions.set_status(third, "SNOOZED", FIXED_NOW.replace(hour=18))
+    rejected = r.actions.assign(rows[3].id, "bo")
+    with writing(engine) as conn:
+        row = (
+            conn.execute(outbox.select().where(outbox.c.id == rejected.mutation_id))
+            .mappings()
+            .one()
+        )
+        conn.execute(outbox.delete().where(outbox.c.id == rejected.mutation_id))
+        conn.execute(
+            insert(rejected_mutations).values(
+                id=row["id"],
+                type=row["type"],
+                conversation_id=row["conversation_id"],
+                payload=row["payload"],
+                reason="there is no active user named 'bo'",
+                rejected_at="2026-11-25T11:58:00.000Z",
+            )
+        )
+        relayer(conn)
+        conn.execute(
+            insert(conflicts).values(
+                seq=41,
+                mutation_id="0e0e0e0e-0000-4000-8000-000000000001",
+                type="conversation.assign",
+                author="bo",
+                conversation_id="cv_" + "0" * 24,
+                reason="the conversation does not exist in this workspace",
+                client_time="2026-11-25T11:00:00.000Z",
+            )
+        )
+        conn.execute(
+            insert(sync_runs).values(
+                started_at="2026-11-25T11:59:00.000Z",
+                finished_at="2026-11-25T11:59:05.000Z",
+                ok=False,
+                pulled=0,
+                pushed=0,
+                cursor=90,
+                error_kind="network",
+                error="the relay at http://127.0.0.1:9 is not reachable (connection refused)",
+            )
+        )
+        conn.execute(
+            sync_state.update().values(
+                last_attempt_at="2026-11-25T11:59:05.000Z",
+                last_ok_at="2026-11-25T09:30:00.000Z",
+                last_error="the relay at http://127.0.0.1:9 is not reachable (connection refused)",
+                last_error_kind="network",
+            )
+        )
+    yield paths, engine
+    engine.dispose()
+
+
+def test_thread_with_notes_and_pending_changes(
+    snap_compare: SnapCompare, worked: tuple[Paths, Engine]
+) -> None:
+    assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys())
+
+
+def test_filtered_inbox(snap_compare: SnapCompare, worked: tuple[Paths, Engine]) -> None:
+    # Unassigned, then open only: the list says what it keeps; badges show state.
+    assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys("m", "m", "S"))
+
+
+def test_badges_for_status_assignee_sla_and_pending(
+    snap_compare: SnapCompare, worked: tuple[Paths, Engine]
+) -> None:
+    assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys("down", "down"))
+
+
+def test_diagnostics_screen(snap_compare: SnapCompare, worked: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys("D"))
+
+
+def test_assign_dialog(snap_compare: SnapCompare, worked: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys("a"))

@@ -42,6 +42,14 @@ def local_day(value: str, zone: tzinfo | None = None) -> str:
     return parse_time(value).astimezone(zone).strftime("%a %d %b %Y")
 
 
+def local_when(value: str, now: datetime, zone: tzinfo | None = None) -> str:
+    """A time soon, as people say it: ``18:00`` today, else ``Thu 26 Nov 09:00``."""
+    then = parse_time(value).astimezone(zone)
+    if then.date() == now.astimezone(zone).date():
+        return then.strftime("%H:%M")
+    return then.strftime("%a %d %b %H:%M")
+
+
 @dataclass(frozen=True)
 class ReplyWindow:
     open: bool

@@ -58,7 +58,7 @@ def _next(cycle: list[Any], current: Any) -> Any:
 def describe_filter(f: InboxFilter, total: int) -> Text:
     """The filter line: how many, and what the filter keeps beyond everything. Search text is
     shown as typed."""
-    parts = [CHANNEL_LABELS[f.channel]]
+    parts = [CHANNEL_LABELS[f.channel]] if f.channel else []
     if f.assigned:
         parts.append(ASSIGNED_LABELS[f.assigned])
     if f.status:
@@ -69,7 +69,7 @@ def describe_filter(f: InboxFilter, total: int) -> Text:
         parts.append("over SLA")
     if f.unread_only:
         parts.append("unread only")
-    line = Text(f"{total:,} conversation{'' if total == 1 else 's'} · " + " · ".join(parts))
+    line = Text(" · ".join([f"{total:,} conversation{'' if total == 1 else 's'}", *parts]))
     if f.search:
         line.append(" · matching “")
         line.append(f.search)

@@ -8,6 +8,7 @@ Writes begin with ``BEGIN IMMEDIATE`` so two writers queue instead of deadlockin
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-BUSY_TIMEOUT_MS = 5000
+# Writers wait this long for another's transaction (a sync applies page after page).
+BUSY_TIMEOUT_MS = 10_000
 
 
 class ReplicaError(Exception):
@@ -79,12 +83,36 @@ def writing(engine: Engine) -> Iterator[Connection]:
             conn.info.pop("write", None)
 
 
-def upgrade(engine: Engine) -> None:
-    with writing(engine) as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+def upgrade(engine: Engine, *, wait_seconds: float = 30.0) -> None:
+    """Migrate to the newest schema. A replica that is already there is only read, so opening
+    it never waits for the write lock another process (a long sync) holds; and while another
+    process migrates it, this one watches for that to finish instead of queueing behind a sync
+    that starts right after."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        try:
+            with engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                raw.execute("PRAGMA busy_timeout = 250")  # briefly: then look again
+                conn.info["write"] = True
+                try:
+                    with conn.begin():
+                        config.attributes["connection"] = conn
+                        command.upgrade(config, "head")
+                finally:
+                    conn.info.pop("write", None)
+                    raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return
+        except DBAPIError as exc:
+            if "locked" not in str(exc.orig).lower() or time.monotonic() > deadline:
+                raise
 
 
 def open_replica(path: Path) -> Engine:

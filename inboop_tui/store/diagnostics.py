@@ -176,7 +176,9 @@ def describe_change(kind: str, payload: str) -> str:
     if kind == "conversation.status":
         status = str(body.get("status", "?")).lower()
         until = body.get("snoozed_until")
-        return f"{status} until {until}" if until else status
+        if until:
+            return f"{status} until {str(until)[:16].replace('T', ' ')} UTC"
+        return status
     if kind == "conversation.tags":
         parts = [f"+{t}" for t in body.get("add", [])] + [f"-{t}" for t in body.get("remove", [])]
         return "tags " + " ".join(parts)

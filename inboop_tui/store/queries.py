@@ -7,7 +7,7 @@ What a conversation shows can depend on who looks and when (its status after a s
 from __future__ import annotations
 
 import json
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,9 +143,28 @@ class MessageRow:
     provider_type: str | None = None
 
 
+# What the search index keeps as parts of words besides letters and digits: emoji and other
+# symbols, their modifiers, private-use characters (the replica's tokenizer, migration 0002).
+_WORD_CATEGORIES = frozenset({"So", "Mn", "Mc", "Me", "Co", "Sk"})
+
+
+def _search_words(search: str) -> list[str]:
+    words: list[str] = []
+    current: list[str] = []
+    for char in search:
+        if char.isalnum() or char in "_@.+-" or unicodedata.category(char) in _WORD_CATEGORIES:
+            current.append(char)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
+
+
 def fts_query(search: str) -> str | None:
     """User text as an FTS5 query: every word must match, as a prefix; no FTS syntax leaks in."""
-    words = re.findall(r"[\w@.+-]+", search, flags=re.UNICODE)
+    words = _search_words(search)
     terms = []
     for word in words:
         cleaned = word.replace('"', "")

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from inboop_tui.domain.timing import local_clock, local_day, relative, reply_window
+from inboop_tui.domain.timing import local_clock, local_day, local_when, relative, reply_window
 from inboop_tui.store.diagnostics import Change
 from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.clock import now
@@ -54,9 +54,7 @@ def render_header(
     status = conversation.status
     header.append(status.lower(), style=STATUS_STYLES.get(status, ""))
     if status == "SNOOZED" and conversation.snoozed_until:
-        header.append(
-            f" until {local_day(conversation.snoozed_until)} {local_clock(conversation.snoozed_until)}"
-        )
+        header.append(f" until {local_when(conversation.snoozed_until, now)}")
     header.append(" · ")
     if conversation.assignee:
         header.append(f"@{conversation.assignee}", style="magenta")
