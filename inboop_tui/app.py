@@ -31,6 +31,7 @@ from inboop_tui.screens.inbox import (
     CHANNEL_CYCLE,
     CHANNEL_LABELS,
     STATUS_CYCLE,
+    STATUS_LABELS,
     InboxScreen,
 )
 from inboop_tui.store.actions import Done, Identity
@@ -51,6 +52,7 @@ BACKGROUND_SYNC_SECONDS = 5.0
 LONG_POLL_SECONDS = 25.0
 MAX_BACKOFF_SECONDS = 60.0
 HEADLINES = 3
+WATCH_SECONDS = 2.0
 
 
 def _plural(count: int, noun: str) -> str:
@@ -120,6 +122,26 @@ class InboopApp(App[None]):
         self.read_status()
         if self.config.is_configured and self.live:
             self.live_sync()
+        self.set_interval(WATCH_SECONDS, self.watch_replica)
+
+    def on_unmount(self) -> None:
+        self.replica.close()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="watch",
+        description="watch the replica",
+        exit_on_error=False,
+    )
+    def watch_replica(self) -> None:
+        """Another process (`inboop assign`, `inboop sync`) changed the replica: show it."""
+        if self.replica.changed_elsewhere():
+            self.call_from_thread(self._changed_outside)
+
+    def _changed_outside(self) -> None:
+        self._refresh_screens()
+        self.read_status()
 
     # --- live sync -------------------------------------------------------------------------
 
@@ -315,7 +337,7 @@ class InboopApp(App[None]):
 
     def _relay_asker(self) -> Callable[[], dict[str, Any]] | None:
         config = self.config
-        if not config.is_configured or config.role != "ADMIN":
+        if not config.is_configured:
             return None
         assert config.relay_url is not None and config.token is not None
         url, token = config.relay_url, config.token
@@ -461,34 +483,41 @@ def _inbox_commands(screen: InboxScreen) -> Iterable[SystemCommand]:
         screen.action_older_messages,
     )
     yield SystemCommand(
-        "Toggle unread only",
+        "Filter: unread only (toggle)",
         "Only conversations with unread messages (u)",
         screen.action_toggle_unread,
     )
     yield SystemCommand(
-        "Toggle over SLA",
+        "Filter: over SLA (toggle)",
         "Only conversations waiting longer than the SLA (l)",
         screen.action_toggle_over_sla,
     )
     yield SystemCommand(
-        "Filter by tag…", "Only conversations with one tag (#)", screen.action_tag_filter
+        "Filter: one tag…", "Only conversations with one tag (#)", screen.action_tag_filter
     )
-    yield SystemCommand("Clear filters", "Every conversation", screen.clear_filters)
+    yield SystemCommand(
+        "Filter: clear", "Back to open & pending conversations, every channel", screen.clear_filters
+    )
     for channel in CHANNEL_CYCLE:
         label = CHANNEL_LABELS[channel]
         yield SystemCommand(
-            f"Show {label}", f"Filter the inbox: {label} (c)", partial(screen.set_channel, channel)
+            f"Filter: {label}", f"Show {label} (c)", partial(screen.set_channel, channel)
         )
-    for assigned, label in ASSIGNED_LABELS.items():
+    names = {
+        None: "everyone's conversations",
+        "me": "my conversations",
+        "unassigned": "unassigned conversations",
+    }
+    for assigned in ASSIGNED_LABELS:
         yield SystemCommand(
-            f"Show {label} conversations",
+            f"Filter: {names[assigned]}",
             "Filter by assignee (m)",
             partial(screen.set_assigned, assigned),
         )
     for status in STATUS_CYCLE:
-        name = status.lower() if status else "any status"
+        name = STATUS_LABELS.get(status) or str(status).lower()
         yield SystemCommand(
-            f"Show {name}", "Filter by status (S)", partial(screen.set_status_filter, status)
+            f"Filter: {name}", "Filter by status (S)", partial(screen.set_status_filter, status)
         )
 
 

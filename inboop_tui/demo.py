@@ -388,13 +388,16 @@ def prepare(root: Path, count: int) -> tuple[LocalRelay, Paths, Traffic, list[Cu
     """Start the relay, feed it the history, log in and sync. Returns what the app needs."""
     relay = LocalRelay(root / "relay").start()
     token = relay.add_user("demo", admin=True)
+    relay.add_user("maria")  # a teammate to assign to and mention
     traffic = Traffic()
     people = simulated_customers(count, traffic.rng)
     with httpx.Client(timeout=10) as client:
         for payload in traffic.history(people, int(time.time() * 1000)):
             relay.deliver(client, payload)
     paths = Paths(root / "client", root / "client")
-    save_config(paths, ClientConfig(relay_url=relay.url, token=token, user_name="demo"))
+    save_config(
+        paths, ClientConfig(relay_url=relay.url, token=token, user_name="demo", role="ADMIN")
+    )
     engine = open_replica(paths.database)
     try:
         outcome = sync(engine, load_config(paths))

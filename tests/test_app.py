@@ -12,6 +12,7 @@ from textual.widgets import Input, Select, Static
 
 from inboop_tui.app import InboopApp
 from inboop_tui.screens.export_dialog import ExportDialog
+from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.config import ClientConfig, save_config
 from inboop_tui.store.export import ExportKind
 from inboop_tui.store.paths import Paths
@@ -79,10 +80,14 @@ async def test_moving_the_cursor_opens_that_thread_and_marks_it_read(
         listing = conversation_list(app)
         second = listing.row(1)
         assert second is not None and second.unread
-        await pilot.press("down")
+        await pilot.press("down", "down", "up")  # skimming past one marks nothing read
         await settle(pilot)
+        skimmed = listing.row(2)
+        assert skimmed is not None and skimmed.unread
         assert listing.highlighted == second.id
         assert second.display_name in header_text(app)
+        await pilot.pause(InboxScreen.READ_AFTER_SECONDS + 0.3)  # staying on one reads it
+        await settle(pilot)
         reread = listing.row(1)
         assert reread is not None and not reread.unread
         await pilot.press("end")
@@ -146,6 +151,7 @@ async def test_channel_and_unread_filters(replica: tuple[Paths, Engine]) -> None
         await settle(pilot)
         assert listing.count == 12  # a conversation shown by itself is not read yet
         await pilot.press("down")
+        await pilot.pause(InboxScreen.READ_AFTER_SECONDS + 0.3)
         await settle(pilot)
         assert listing.count == 12  # read now, but it keeps its place until the next reload
         await pilot.press("u", "u")
@@ -261,8 +267,11 @@ async def test_command_palette_offers_the_actions(replica: tuple[Paths, Engine])
             "Sync now",
             "Export…",
             "Search conversations",
-            "Toggle unread only",
-            "Show WhatsApp",
+            "Filter: unread only (toggle)",
+            "Filter: WhatsApp",
+            "Assign…",
+            "Filter: my conversations",
+            "Diagnostics",
         } <= titles
 
 

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static, TextArea
 
 from inboop_tui.app import InboopApp, create_app
 from inboop_tui.screens.dialogs import AssignDialog, NoteDialog, SlaDialog, SnoozeDialog, TagDialog
+from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.config import ClientConfig, save_config
 from inboop_tui.store.db import open_replica, writing
 from inboop_tui.store.paths import Paths
@@ -95,7 +96,7 @@ async def test_every_action_works_with_the_relay_down_and_is_queued(
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, AssignDialog)
-        await pilot.press("down", "down", "enter")  # me, nobody, bo
+        await pilot.press("down", "enter")  # from "nobody" (its assignee now) to bo
         await settle(pilot)
         assert "@bo" in header(app)
 
@@ -185,13 +186,14 @@ async def test_filters_combine_and_say_what_they_keep(offline: tuple[Paths, Engi
         assert listing(app).count == 11
         await pilot.press("number_sign")
         await settle(pilot)
-        await pilot.press(*"vi", "right", "enter")  # completes to vip
+        await pilot.press("down", "enter")  # any tag, #vip
         await settle(pilot)
         line = shown(app.screen.query_one("#filter-line", Static), width=200)
-        assert "1 conversation · unassigned · #vip" in line
+        assert "1 conversation · unassigned · open & pending · #vip" in line
         await pilot.press("S")  # open ones
         await settle(pilot)
-        assert "· open" in shown(app.screen.query_one("#filter-line", Static), width=200)
+        line = shown(app.screen.query_one("#filter-line", Static), width=200)
+        assert "1 conversation · unassigned · open · #vip" in line
         assert listing(app).count == 1
         await pilot.press("l")  # over SLA: no SLA set, none
         await settle(pilot)
@@ -278,12 +280,17 @@ async def test_the_selection_follows_the_conversation_when_new_messages_arrive(
         fill_replica(engine, [mp.body(mp.messenger(message))])
         app._inbox().refresh_data()
         await settle(pilot)
-        # The same conversation stays selected: the new one above it, the second one (read,
-        # not open) gone from the unread list, the open one kept although it is read.
+        # The same conversation stays selected, one row lower: the new one is above it.
         assert listing(app).highlighted == chosen
-        assert listing(app).cursor == 2
+        assert listing(app).cursor == 3
         assert listing(app).row(0).customer_id == "PSID-NEW"  # type: ignore[union-attr]
-        assert chosen == app._inbox().open_conversation  # read, but kept while it is open
+        await pilot.pause(InboxScreen.READ_AFTER_SECONDS + 0.3)  # stays on it: now it is read
+        await settle(pilot)
+        row = listing(app).current
+        assert row is not None and row.id == chosen and not row.unread
+        app._inbox().refresh_data()
+        await settle(pilot)
+        assert listing(app).highlighted == chosen  # read, but kept while it is open
 
 
 async def test_search_finds_emoji_and_reads_plurals(offline: tuple[Paths, Engine]) -> None:

@@ -259,4 +259,9 @@ def test_actions_refuse_what_cannot_work(engine: Engine) -> None:
         with pytest.raises(ActionError, match=message):
             attempt()
     assert outbox_entries(engine) == []
-    assert replica(engine, role="ADMIN").actions.set_sla(45).summary == "SLA 45 min"
+    # The team list (the relay's word at the last sync) decides the role, not the login's.
+    with pytest.raises(ActionError, match="only an ADMIN"):
+        replica(engine, role="ADMIN").actions.set_sla(45)
+    with writing(engine) as conn:
+        conn.execute(team.update().where(team.c.name == "ana").values(role="ADMIN"))
+    assert replica(engine).actions.set_sla(45).summary == "SLA 45 min"

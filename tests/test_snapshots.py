@@ -60,7 +60,7 @@ def test_inbox_with_the_newest_thread_open(
     assert snap_compare(make_app(*demo), terminal_size=SIZE, run_before=keys())
 
 
-def test_inbox_second_conversation_read(
+def test_inbox_second_conversation_shown(
     snap_compare: SnapCompare, demo: tuple[Paths, Engine]
 ) -> None:
     assert snap_compare(make_app(*demo), terminal_size=SIZE, run_before=keys("down"))

@@ -115,7 +115,8 @@ def test_a_relay_restored_behind_the_replica_is_caught_and_resync_recovers(
     home = tmp_path / "agent"
     login(home, relay, admin_token)
     assert inboop(home, "sync").returncode == 0
-    assert inboop(home, "note", "P1", "call them back").returncode == 0  # unsynced
+    sent = inboop(home, "note", "P1", "call them back")  # sent and confirmed: seq 61
+    assert sent.returncode == 0 and "(sent)" in sent.stdout
 
     relay.stop()
     for suffix in ("", "-wal", "-shm"):
@@ -123,22 +124,28 @@ def test_a_relay_restored_behind_the_replica_is_caught_and_resync_recovers(
     shutil.copy(backup, relay.home / "relay.db")
     relay.start()
 
+    relay.stop()
+    unsynced = inboop(home, "tag", "P1", "+callback")  # offline: stays queued
+    assert unsynced.returncode == 0 and "(queued;" in unsynced.stdout
+    relay.start()
     behind = inboop(home, "sync")
     assert behind.returncode == 1
-    # The note was pushed first (the relay takes changes whatever its log): 30 + 1.
+    # The queued tag was pushed first (the relay takes changes whatever its log): 30 + 1.
     assert behind.stderr.strip().splitlines() == [
         f"inboop: sync failed: the relay at {relay.url} has 31 log entries but this replica has "
-        "applied 60: the relay was probably restored from a backup. Run `inboop sync --resync` "
+        "applied 61: the relay was probably restored from a backup. Run `inboop sync --resync` "
         "to rebuild this replica from the relay (your unsynced changes are kept)"
     ]
     # The relay moves on past the replica's cursor: its log still differs, and sync says so.
     feed(relay, many_messages(40, prefix="c", customer=lambda i: "P1"))
     diverged = inboop(home, "sync")
-    assert diverged.returncode == 1 and "differs from this replica's at seq 60" in diverged.stderr
+    assert diverged.returncode == 1 and "differs from this replica's at seq 61" in diverged.stderr
     assert "--resync" in diverged.stderr
 
     resynced = inboop(home, "sync", "--resync")
     assert resynced.returncode == 0, resynced.stderr
+    # The note the restored relay lost is given back; the tag it has answers its seq.
+    assert "pushed 2 changes" in resynced.stdout
     fresh = tmp_path / "fresh"
     login(fresh, relay, admin_token)
     assert inboop(fresh, "sync").returncode == 0
@@ -146,4 +153,5 @@ def test_a_relay_restored_behind_the_replica_is_caught_and_resync_recovers(
     assert replica_digest(home) == replica_digest(fresh)
     shown = json.loads(inboop(fresh, "show", "P1", "--json").stdout)
     assert [n["text"] for n in shown["notes"]] == ["call them back"]
+    assert shown["tags"] == ["callback"]
     assert shown["message_count"] == 70

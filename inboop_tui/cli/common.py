@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,7 +30,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
+    """One line on stderr (and, for a command run with --json, the same as JSON on stdout)."""
     typer.echo(f"inboop: {message}", err=True)
+    if "--json" in sys.argv[1:]:
+        typer.echo(json.dumps({"ok": False, "error": message}, ensure_ascii=False))
     return typer.Exit(code)
 
 

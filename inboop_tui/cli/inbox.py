@@ -16,7 +16,7 @@ from inboop_tui.cli.common import JsonOption, app, emit, fail, replica
 from inboop_tui.domain.timing import TimeError, parse_until
 from inboop_tui.store.actions import Done
 from inboop_tui.store.queries import ConversationRow, InboxFilter, MessageRow, NoteRow
-from inboop_tui.store.replica import Replica
+from inboop_tui.sync.engine import SyncOutcome
 from relay.protocol import Channel
 
 ConvArgument = Annotated[
@@ -24,6 +24,7 @@ ConvArgument = Annotated[
     typer.Argument(metavar="CONV", help="A conversation id, or a customer name, handle or phone."),
 ]
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
+SEND_SECONDS = 3.0  # an action tries this long to reach the relay before it stays queued
 
 
 def conversation_json(row: ConversationRow, pending: list[Any] | None = None) -> dict[str, Any]:
@@ -53,23 +54,35 @@ def conversation_json(row: ConversationRow, pending: list[Any] | None = None) ->
 
 
 def describe_row(row: ConversationRow) -> str:
-    parts = [
-        row.id,
-        CHANNEL_NAMES.get(row.channel, row.channel),
-        row.display_name,
-        row.status.lower()
-        + (f" until {row.snoozed_until}" if row.status == "SNOOZED" and row.snoozed_until else ""),
-        f"@{row.assignee}" if row.assignee else "unassigned",
-    ]
-    if row.tags:
-        parts.append(" ".join(f"#{t}" for t in row.tags))
+    """One line per conversation, in columns: id, channel, customer, status, assignee, flags."""
+    status = row.status.lower()
+    if row.status == "SNOOZED" and row.snoozed_until:
+        status += " until " + row.snoozed_until[:16].replace("T", " ")
+    flags = [" ".join(f"#{t}" for t in row.tags)] if row.tags else []
     if row.unread:
-        parts.append("unread")
+        flags.append("unread")
     if row.over_sla:
-        parts.append("over SLA")
+        flags.append("over SLA")
     if row.pending:
-        parts.append(f"{row.pending} pending")
-    return "  ".join(parts)
+        flags.append(f"{row.pending} pending")
+    columns = [
+        row.id,
+        f"{CHANNEL_NAMES.get(row.channel, row.channel):<9}",
+        _cell(row.display_name, 24),
+        f"{status:<9}",
+        _cell(f"@{row.assignee}" if row.assignee else "unassigned", 14),
+        "  ".join(flags),
+    ]
+    return "  ".join(columns).rstrip()
+
+
+def _cell(text: str, width: int) -> str:
+    from rich.cells import cell_len, set_cell_size
+
+    one_line = " ".join(text.split())
+    if cell_len(one_line) > width:
+        return set_cell_size(one_line, width - 1) + "…"
+    return set_cell_size(one_line, width)
 
 
 @app.command()
@@ -158,16 +171,18 @@ def _timeline(messages: list[MessageRow], notes: list[NoteRow], customer: str) -
     for m in messages:
         who = "you" if m.direction == "OUTBOUND" else customer
         text = "(deleted)" if m.is_deleted else (m.text or f"[{m.content_type.lower()}]")
-        items.append((m.sent_at, f"  {m.sent_at}  {who}: {' '.join(text.split())}"))
+        items.append((m.sent_at, f"  {m.sent_at}  {who}: {_indented(text)}"))
     for n in notes:
         mark = " (pending)" if n.pending else ""
         items.append(
-            (
-                n.created_at,
-                f"  {n.created_at}  note by {n.author}{mark}: {' '.join(n.text.split())}",
-            )
+            (n.created_at, f"  {n.created_at}  note by {n.author}{mark}: {_indented(n.text)}")
         )
     return [line for _, line in sorted(items, key=lambda item: item[0])]
+
+
+def _indented(text: str) -> str:
+    """Text as written, its later lines indented under the first."""
+    return text.strip().replace("\n", "\n" + " " * 6)
 
 
 @app.command()
@@ -322,7 +337,23 @@ def _status(text: str) -> str:
 
 
 def _report(as_json: bool, done: Done, row: ConversationRow | None) -> None:
+    """Say what was done, after trying to send it at once (it stays queued when offline)."""
+    outcome = _send_now()
+    rejected = (
+        next((r for r in outcome.rejected if r.id == done.mutation_id), None) if outcome else None
+    )
     where = f"{row.display_name} ({CHANNEL_NAMES.get(row.channel, row.channel)}): " if row else ""
+    if rejected is not None:
+        if as_json:
+            emit(True, {"ok": False, "mutation_id": done.mutation_id, "error": rejected.reason}, "")
+        raise fail(f"the relay rejected it ({done.summary}): {rejected.reason}")
+    sent = outcome is not None and outcome.ok
+    if sent:
+        state = "sent"
+    elif outcome is None:
+        state = "queued; no relay configured"
+    else:
+        state = f"queued; the next sync sends it ({outcome.error})"
     emit(
         as_json,
         {
@@ -331,10 +362,24 @@ def _report(as_json: bool, done: Done, row: ConversationRow | None) -> None:
             "type": done.type,
             "conversation_id": done.conversation_id,
             "summary": done.summary,
-            "pending": True,
+            "sent": sent,
         },
-        f"{where}{done.summary} (queued; the next sync sends it)",
+        f"{where}{done.summary} ({state})",
     )
 
 
-__all__ = ["Replica", "conversation_json"]
+def _send_now() -> SyncOutcome | None:
+    """Push the change and pull a little, so it is confirmed at once when the relay is up."""
+    from inboop_tui.cli.common import load, open_engine
+    from inboop_tui.store.paths import resolve_paths
+    from inboop_tui.sync.engine import sync
+
+    paths = resolve_paths()
+    config = load(paths)
+    if not config.is_configured:
+        return None
+    engine = open_engine(paths)
+    try:
+        return sync(engine, config, timeout=SEND_SECONDS, record=False, max_pages=4)
+    finally:
+        engine.dispose()

@@ -265,7 +265,9 @@ def doctor(
     config = load(paths)
     engine = open_engine(paths)
     try:
-        report = Replica(engine, identity_of(config), now).diagnostics()
+        replica = Replica(engine, identity_of(config), now)
+        report = replica.diagnostics()
+        role = "ADMIN" if replica.is_admin() else "MEMBER" if config.user_name else None
         relay_report = _relay_diagnostics(config) if relay else None
         rebuilt = run_rebuild(engine) if rebuild else None
     finally:
@@ -274,7 +276,7 @@ def doctor(
         "replica": str(paths.database),
         "relay": config.relay_url,
         "user": config.user_name,
-        "role": config.role,
+        "role": role,
         **dataclasses.asdict(report),
         "relay_diagnostics": relay_report,
         "rebuild": None
@@ -288,7 +290,7 @@ def doctor(
     if as_json:
         emit(True, data, "")
     else:
-        _print_diagnostics(paths, config, report, relay_report)
+        _print_diagnostics(paths, config, role, report, relay_report)
         if rebuilt is not None:
             if rebuilt.identical:
                 typer.echo(f"rebuilt from {plural(rebuilt.events, 'event')}: projections identical")
@@ -317,6 +319,7 @@ def _relay_diagnostics(config: ClientConfig) -> dict[str, Any]:
 def _print_diagnostics(
     paths: Paths,
     config: ClientConfig,
+    role: str | None,
     report: Diagnostics,
     relay: dict[str, Any] | None,
 ) -> None:
@@ -324,7 +327,7 @@ def _print_diagnostics(
     typer.echo(f"replica: {paths.database}")
     typer.echo(
         f"relay: {config.relay_url or 'not configured'}; user: {config.user_name or '-'}"
-        f" ({config.role or 'MEMBER'})"
+        f" ({role or '-'})"
     )
     typer.echo(f"log: {status.cursor:,} events applied, relay head {status.relay_head:,}")
     typer.echo(f"last successful sync: {status.last_ok_at or 'never'}")

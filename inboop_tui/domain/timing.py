@@ -45,9 +45,24 @@ def local_day(value: str, zone: tzinfo | None = None) -> str:
 def local_when(value: str, now: datetime, zone: tzinfo | None = None) -> str:
     """A time soon, as people say it: ``18:00`` today, else ``Thu 26 Nov 09:00``."""
     then = parse_time(value).astimezone(zone)
-    if then.date() == now.astimezone(zone).date():
+    today = now.astimezone(zone)
+    if then.date() == today.date():
         return then.strftime("%H:%M")
-    return then.strftime("%a %d %b %H:%M")
+    if then.year == today.year:
+        return then.strftime("%a %d %b %H:%M")
+    return then.strftime("%a %d %b %Y %H:%M")
+
+
+def local_stamp(value: str | None, now: datetime, zone: tzinfo | None = None) -> str:
+    """A past moment for lists of events: ``14:03:12`` today, else ``26 Nov 14:03``."""
+    if not value:
+        return "-"
+    then = parse_time(value).astimezone(zone)
+    if then.date() == now.astimezone(zone).date():
+        return then.strftime("%H:%M:%S")
+    if then.year == now.astimezone(zone).year:
+        return then.strftime("%d %b %H:%M")
+    return then.strftime("%d %b %Y %H:%M")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -21,7 +22,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from inboop_tui.domain.timing import local_stamp
 from inboop_tui.store.replica import Diagnostics, Replica
+from inboop_tui.widgets.clock import now as clock_now
 from inboop_tui.widgets.status_bar import StatusBar
 
 
@@ -41,7 +44,11 @@ def _line(*parts: tuple[str, str]) -> Text:
 
 
 def render_diagnostics(
-    report: Diagnostics, relay: dict[str, Any] | None, relay_error: str | None, is_admin: bool
+    report: Diagnostics,
+    relay: dict[str, Any] | None,
+    relay_error: str | None,
+    is_admin: bool,
+    now: datetime,
 ) -> RenderableType:
     parts: list[RenderableType] = []
     status = report.status
@@ -57,17 +64,20 @@ def render_diagnostics(
     parts.append(
         _line((f"log: {status.cursor:,} entries applied, relay head {status.relay_head:,}", ""))
     )
-    parts.append(_line((f"last successful sync: {status.last_ok_at or 'never'}", "dim")))
+    last_ok = local_stamp(status.last_ok_at, now) if status.last_ok_at else "never"
+    parts.append(_line((f"last successful sync: {last_ok}", "dim")))
     if status.last_error:
         parts.append(_line(("last error: ", "red"), (status.last_error, "red")))
     parts.append(_section("Recent syncs", len(report.runs)))
-    for run in report.runs[:10]:
+    for run in report.runs:
         result = (
             (f"ok · {run.pulled:,} pulled · {run.pushed:,} pushed", "green")
             if run.ok
             else (f"failed: {run.error}", "red")
         )
-        parts.append(_line((f"{run.finished_at or run.started_at}  ", "dim"), result))
+        parts.append(
+            _line((f"{local_stamp(run.finished_at or run.started_at, now)}  ", "dim"), result)
+        )
     parts.append(_section("Waiting to be pushed", len(report.pending)))
     for change in report.pending:
         where = change.conversation_id or "workspace"
@@ -141,7 +151,7 @@ def render_diagnostics(
         for failure in relay.get("recent_integration_failures") or []:
             parts.append(
                 _line(
-                    (f"{failure.get('last_at')}  ", "dim"),
+                    (f"{local_stamp(str(failure.get('last_at')), now)}  ", "dim"),
                     (f"{failure.get('kind')} x{failure.get('count')}: ", ""),
                     (str(failure.get("detail")), "red"),
                 )
@@ -158,6 +168,7 @@ class DiagnosticsScreen(Screen[None]):
     @dataclass
     class Read(Message):
         report: Diagnostics
+        is_admin: bool
 
     @dataclass
     class RelayRead(Message):
@@ -167,7 +178,8 @@ class DiagnosticsScreen(Screen[None]):
     def __init__(self, replica: Replica, ask_relay: Callable[[], dict[str, Any]] | None) -> None:
         super().__init__(id="diagnostics")
         self._replica = replica
-        self._ask_relay = ask_relay  # None: not an ADMIN, or no relay
+        self._ask_relay = ask_relay  # None: no relay configured
+        self._is_admin = False
         self._report: Diagnostics | None = None
         self._relay: dict[str, Any] | None = None
         self._relay_error: str | None = None
@@ -197,7 +209,7 @@ class DiagnosticsScreen(Screen[None]):
         exit_on_error=False,
     )
     def read_report(self) -> None:
-        self.post_message(self.Read(self._replica.diagnostics()))
+        self.post_message(self.Read(self._replica.diagnostics(), self._replica.is_admin()))
 
     @work(
         thread=True,
@@ -210,6 +222,8 @@ class DiagnosticsScreen(Screen[None]):
         from inboop_tui.sync.client import SyncError
 
         assert self._ask_relay is not None
+        if not self._replica.is_admin():
+            return
         try:
             self.post_message(self.RelayRead(self._ask_relay(), None))
         except SyncError as exc:
@@ -218,6 +232,7 @@ class DiagnosticsScreen(Screen[None]):
     @on(Read)
     def _read(self, event: Read) -> None:
         self._report = event.report
+        self._is_admin = event.is_admin
         self._draw()
 
     @on(RelayRead)
@@ -230,6 +245,10 @@ class DiagnosticsScreen(Screen[None]):
             return
         self.query_one("#diagnostics-body", Static).update(
             render_diagnostics(
-                self._report, self._relay, self._relay_error, self._ask_relay is not None
+                self._report,
+                self._relay,
+                self._relay_error,
+                self._is_admin and self._ask_relay is not None,
+                clock_now(self.app),
             )
         )

@@ -56,9 +56,15 @@ class AssignDialog(ModalScreen[AssignChoice | None]):
     def __init__(self, me: str, team: Sequence[str], current: str | None, customer: str) -> None:
         super().__init__()
         self._me = me
+        self._known = bool(team)
         self._team = [name for name in team if name != me]
         self._current = current
         self._customer = customer
+
+    def on_mount(self) -> None:
+        order = [self._me, None, *self._team]
+        if self._current in order:
+            self.query_one(OptionList).highlighted = order.index(self._current)
 
     def compose(self) -> ComposeResult:
         def mark(name: str | None) -> str:
@@ -72,8 +78,8 @@ class AssignDialog(ModalScreen[AssignChoice | None]):
         with Vertical():
             yield Label(plain(f"Assign {self._customer}", "bold"), classes="title")
             yield OptionList(*options, id="choices")
-            if not self._team:
-                yield Label("No teammates known yet: a sync fetches the team.", classes="hint")
+            if not self._known:
+                yield Static("No teammates known yet: a sync fetches the team.", classes="hint")
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -208,6 +214,44 @@ class TagDialog(ModalScreen[TagChange | None]):
         self.dismiss(None)
 
 
+@dataclass(frozen=True)
+class TagChoice:
+    tag: str | None  # None: any tag
+
+
+class TagFilterDialog(ModalScreen[TagChoice | None]):
+    """Show only the conversations with one tag (or any)."""
+
+    DEFAULT_CSS = _css("TagFilterDialog")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, in_use: Sequence[str], current: str | None) -> None:
+        super().__init__()
+        self._in_use = list(in_use)
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        options = [Option("Any tag", id="any")]
+        options += [Option(plain(f"#{tag}"), id=f"tag:{tag}") for tag in self._in_use]
+        with Vertical():
+            yield Label("Show conversations tagged…", classes="title")
+            yield OptionList(*options, id="tags")
+            if not self._in_use:
+                yield Static("No conversation has a tag yet: t tags one.", classes="hint")
+
+    def on_mount(self) -> None:
+        if self._current in self._in_use:
+            self.query_one(OptionList).highlighted = self._in_use.index(self._current) + 1
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or "any"
+        self.dismiss(TagChoice(None if option_id == "any" else option_id.split(":", 1)[1]))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class NoteDialog(ModalScreen[str | None]):
     """An internal note: the team sees it in the thread; the customer never does."""
 
@@ -266,7 +310,7 @@ class SlaDialog(ModalScreen[SlaChoice | None]):
             yield Label(plain(f"now: {now}"))
             yield Input(placeholder="minutes, e.g. 60; or off", id="minutes")
             yield Static("", classes="error", id="error")
-            yield Label(
+            yield Static(
                 "A conversation whose customer has waited longer gets a badge; nothing is blocked.",
                 classes="hint",
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from inboop_tui.screens.dialogs import (
@@ -29,11 +31,13 @@ from inboop_tui.screens.dialogs import (
     SlaDialog,
     SnoozeDialog,
     TagChange,
+    TagChoice,
     TagDialog,
+    TagFilterDialog,
 )
 from inboop_tui.store.actions import ActionError, Done
 from inboop_tui.store.db import ReplicaError
-from inboop_tui.store.queries import THREAD_LIMIT, ConversationRow, InboxFilter
+from inboop_tui.store.queries import ACTIVE, THREAD_LIMIT, ConversationRow, InboxFilter
 from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
@@ -47,8 +51,12 @@ CHANNEL_LABELS = {
     "MESSENGER": "Messenger",
 }
 ASSIGNED_CYCLE: list[str | None] = [None, "me", "unassigned"]
-ASSIGNED_LABELS = {None: "anyone's", "me": "mine", "unassigned": "unassigned"}
-STATUS_CYCLE: list[str | None] = [None, "OPEN", "PENDING", "RESOLVED", "SNOOZED"]
+ASSIGNED_LABELS = {None: "everyone's", "me": "mine", "unassigned": "unassigned"}
+STATUS_CYCLE: list[str | None] = [ACTIVE, "OPEN", "PENDING", "RESOLVED", "SNOOZED", None]
+STATUS_LABELS = {ACTIVE: "open & pending", None: "any status"}
+# The inbox opens on what needs work: resolved conversations, and snoozed ones until they
+# wake, are a status filter away (S).
+DEFAULT_VIEW = InboxFilter(status=ACTIVE)
 
 
 def _next(cycle: list[Any], current: Any) -> Any:
@@ -61,8 +69,7 @@ def describe_filter(f: InboxFilter, total: int) -> Text:
     parts = [CHANNEL_LABELS[f.channel]] if f.channel else []
     if f.assigned:
         parts.append(ASSIGNED_LABELS[f.assigned])
-    if f.status:
-        parts.append(f.status.lower())
+    parts.append(STATUS_LABELS.get(f.status) or str(f.status).lower())
     if f.tag:
         parts.append(f"#{f.tag}")
     if f.over_sla:
@@ -111,9 +118,13 @@ class InboxScreen(Screen[None]):
         error: str | None
         note: str | None = None  # what to tell the person when it worked
 
+    READ_AFTER_SECONDS = 1.5
+
     def __init__(self, replica: Replica) -> None:
         super().__init__(id="inbox")
         self._replica = replica
+        self._dwell_on: str | None = None  # the conversation the agent moved to
+        self._dwell: Timer | None = None
         self._open: str | None = None
         self._limit = THREAD_LIMIT
 
@@ -123,7 +134,7 @@ class InboxScreen(Screen[None]):
             with Vertical(id="list-pane"):
                 yield Input(placeholder="Search names, handles and messages…", id="search")
                 yield Static(id="filter-line")
-                yield ConversationList(self._replica, id="conversations")
+                yield ConversationList(self._replica, DEFAULT_VIEW, id="conversations")
             yield ThreadView(id="thread")
         yield Footer()
 
@@ -206,19 +217,17 @@ class InboxScreen(Screen[None]):
         self._refilter(status=status)
 
     def action_tag_filter(self) -> None:
+        current = self.conversations.filter.tag
         self._dialog(
-            lambda: TagDialog("the inbox: show one tag", [], self._replica.tags()),
-            self._tag_filter_chosen,
+            lambda: TagFilterDialog(self._replica.tags(), current), self._tag_filter_chosen
         )
 
-    def _tag_filter_chosen(self, change: TagChange | None) -> None:
-        if change is None:
-            return
-        wanted = (change.add or change.remove or ("",))[0].lstrip("#").lower() or None
-        self._refilter(tag=wanted)
+    def _tag_filter_chosen(self, choice: TagChoice | None) -> None:
+        if choice is not None:
+            self._refilter(tag=choice.tag)
 
     def clear_filters(self) -> None:
-        self._apply(InboxFilter())
+        self._apply(DEFAULT_VIEW)
 
     @on(ConversationList.Counted)
     def _counted(self, event: ConversationList.Counted) -> None:
@@ -227,7 +236,7 @@ class InboxScreen(Screen[None]):
             self._open = None
             self.query_one(ThreadView).clear(
                 "No conversations yet: run a sync (s)."
-                if self.conversations.filter == InboxFilter()
+                if self.conversations.filter == DEFAULT_VIEW
                 else "No conversation matches."
             )
 
@@ -238,7 +247,8 @@ class InboxScreen(Screen[None]):
         if event.conversation_id is not None:
             self._limit = THREAD_LIMIT
             self.conversations.keep = event.conversation_id
-            self.load_thread(event.conversation_id, mark=event.by_user)
+            self._dwell_on = event.conversation_id if event.by_user else None
+            self.load_thread(event.conversation_id)
 
     @on(ConversationList.Opened)
     def _opened(self, event: ConversationList.Opened) -> None:
@@ -269,6 +279,22 @@ class InboxScreen(Screen[None]):
         )
         if loaded.marked_read:
             self.conversations.set_read(loaded.conversation.id)
+        elif loaded.conversation.unread and self._dwell_on == loaded.conversation.id:
+            # Read once the agent has stayed on it a moment: skimming the list marks nothing.
+            if self._dwell is not None:
+                self._dwell.stop()
+            self._dwell = self.set_timer(
+                self.READ_AFTER_SECONDS, partial(self._dwelled, loaded.conversation.id)
+            )
+
+    def _dwelled(self, conversation_id: str) -> None:
+        if self._open == conversation_id and self._dwell_on == conversation_id:
+            self._mark_seen(conversation_id)
+
+    @work(thread=True, group="mark-read", description="mark read", exit_on_error=False)
+    def _mark_seen(self, conversation_id: str) -> None:
+        self._replica.actions.mark_read(conversation_id)
+        self.app.call_from_thread(self.conversations.set_read, conversation_id)
 
     def action_older_messages(self) -> None:
         """Load another page of older messages into the open thread."""
@@ -417,11 +443,13 @@ class InboxScreen(Screen[None]):
     def action_mark_all_read(self) -> None:
         f = replace(self.conversations.filter, unread_only=True)
 
-        def mark_all(actions: Any) -> None:
-            ids = self._replica.conversation_ids(f)
-            actions.mark_all_read(ids)
+        keep = self.conversations.keep
 
-        self.act(mark_all, note="Marked every conversation in this view read.")
+        def mark_all(actions: Any) -> str:
+            count = actions.mark_all_read(self._replica.conversation_ids(f, keep))
+            return f"Marked {count:,} conversation{'' if count == 1 else 's'} read."
+
+        self.act(mark_all)
 
     @work(thread=True, group="action", description="change the conversation", exit_on_error=False)
     def act(self, change: Callable[[Any], Any], note: str | None = None) -> None:
@@ -431,7 +459,8 @@ class InboxScreen(Screen[None]):
         except (ActionError, ReplicaError) as exc:
             self.post_message(self.ActionDone(None, str(exc)))
             return
-        self.post_message(self.ActionDone(result if isinstance(result, Done) else None, None, note))
+        said = result if isinstance(result, str) else note
+        self.post_message(self.ActionDone(result if isinstance(result, Done) else None, None, said))
 
     @on(ActionDone)
     def _action_done(self, event: ActionDone) -> None:

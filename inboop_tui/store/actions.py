@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from inboop_tui.domain.conversations import normalise_tag
 from inboop_tui.domain.mutations import conversation_of
 from inboop_tui.domain.notes import mentions_in
-from inboop_tui.store.db import ReplicaError, explain, writing
+from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import describe_change
 from inboop_tui.store.pending import apply_pending
 from inboop_tui.store.queries import (
@@ -30,7 +30,7 @@ from inboop_tui.store.queries import (
     mark_viewed,
     team_members,
 )
-from inboop_tui.store.tables import conversations, outbox
+from inboop_tui.store.tables import conversations, outbox, team
 from relay.protocol import (
     ADMIN_ONLY_MUTATIONS,
     MAX_NOTE_CHARS,
@@ -176,11 +176,17 @@ class Actions:
     # --- the door -------------------------------------------------------------------------
 
     def _me(self) -> Identity:
+        """The signed-in user, with the role the relay gave them at the last sync (the team
+        list), or at login before any sync."""
         if self.identity is None:
             raise ActionError(
                 "sign in first so changes carry your name: run `inboop login RELAY_URL --token TOKEN`"
             )
-        return self.identity
+        with self._engine.connect() as conn:
+            role = conn.execute(
+                select(team.c.role).where(team.c.name == self.identity.name)
+            ).scalar()
+        return self.identity if role is None else Identity(self.identity.name, str(role))
 
     def _teammate(self, name: str, me: Identity) -> str:
         with self._engine.connect() as conn:
@@ -264,6 +270,3 @@ def _tags(raw: Sequence[str]) -> tuple[str, ...]:
 
 def _path(engine: Engine) -> Path:
     return Path(engine.url.database or "")
-
-
-__all__ = ["ActionError", "Actions", "Done", "Identity", "ReplicaError"]

@@ -7,6 +7,7 @@ Writes begin with ``BEGIN IMMEDIATE`` so two writers queue instead of deadlockin
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("inboop.replica")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Writers wait this long for another's transaction (a sync applies page after page).
@@ -58,10 +61,10 @@ def create_replica_engine(path: Path) -> Engine:
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: the others may wait
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -93,10 +96,10 @@ def upgrade(engine: Engine, *, wait_seconds: float = 30.0) -> None:
     head = ScriptDirectory.from_config(config).get_current_head()
     deadline = time.monotonic() + wait_seconds
     while True:
-        with engine.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() == head:
-                return
         try:
+            with engine.connect() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
             with engine.connect() as conn:
                 raw = conn.connection.driver_connection
                 assert raw is not None
@@ -113,6 +116,8 @@ def upgrade(engine: Engine, *, wait_seconds: float = 30.0) -> None:
         except DBAPIError as exc:
             if "locked" not in str(exc.orig).lower() or time.monotonic() > deadline:
                 raise
+            log.info("the replica is busy (another process migrating or syncing); looking again")
+            time.sleep(0.05)
 
 
 def open_replica(path: Path) -> Engine:
@@ -122,5 +127,6 @@ def open_replica(path: Path) -> Engine:
         upgrade(engine)
     except (DBAPIError, sqlite3.Error) as exc:
         engine.dispose()
+        log.info("cannot open the replica %s", path, exc_info=True)
         raise explain(exc, path) from exc
     return engine

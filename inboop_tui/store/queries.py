@@ -45,6 +45,7 @@ THREAD_LIMIT = 500
 
 
 STATUSES = ("OPEN", "PENDING", "RESOLVED", "SNOOZED")
+ACTIVE = "ACTIVE"  # a status filter: open or pending (resolved and snoozed ones are hidden)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class InboxFilter:
     unread_only: bool = False
     search: str | None = None
     assigned: str | None = None  # "me", "unassigned", or None for anyone
-    status: str | None = None  # one of STATUSES (as shown now), or None for any
+    status: str | None = None  # one of STATUSES (as shown now), ACTIVE, or None for any
     tag: str | None = None
     over_sla: bool = False
 
@@ -233,7 +234,9 @@ def _filtered(
         conditions.append(conversations.c.assignee == (vp.me or ""))
     elif f.assigned == "unassigned":
         conditions.append(conversations.c.assignee.is_(None))
-    if f.status:
+    if f.status == ACTIVE:
+        conditions.append(shown_status(vp.now).in_(("OPEN", "PENDING")))
+    elif f.status:
         conditions.append(shown_status(vp.now) == f.status)
     if f.tag:
         conditions.append(
@@ -448,6 +451,7 @@ def find_conversations(
     prefix = lowered.replace("\\", "").replace("%", "").replace("_", "")
     starts = or_(
         func.lower(t.name).like(prefix + "%"),
+        func.lower(t.name).like("% " + prefix + "%"),  # a surname
         func.lower(t.username).like(prefix.removeprefix("@") + "%"),
         func.lower(c.customer_id).like(prefix + "%"),
     )

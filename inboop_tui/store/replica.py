@@ -4,6 +4,7 @@ connection or runs SQL; each call here opens its own (screens call from thread w
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,10 +90,38 @@ class Replica:
         self.identity = identity
         self.clock = clock
         self.actions = Actions(engine, identity, clock, on_change)
+        self._watcher: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (another process, or another part of this one) has
+        written to the replica since the last call: the app reloads what it shows then."""
+        if self._watcher is None:
+            self._watcher = sqlite3.connect(
+                f"file:{self.engine.url.database}?mode=ro", uri=True, check_same_thread=False
+            )
+        version = int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     @property
     def me(self) -> str | None:
         return None if self.identity is None else self.identity.name
+
+    def is_admin(self) -> bool:
+        """The relay's word at the last sync (the team list), else the role at login."""
+        if self.identity is None:
+            return False
+        for member in self.team():
+            if member.name == self.identity.name:
+                return member.role == "ADMIN"
+        return self.identity.is_admin
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -121,12 +150,13 @@ class Replica:
         with self._reading() as conn:
             return position_of(conn, f, self._view(conn), conversation_id, keep)
 
-    def conversation_ids(self, f: InboxFilter) -> list[str]:
-        """Every conversation the filter keeps, newest first (for actions on all of them)."""
+    def conversation_ids(self, f: InboxFilter, keep: str | None = None) -> list[str]:
+        """Every conversation the filter keeps (and ``keep``), newest first (for actions on
+        all of them)."""
         rows: list[str] = []
         offset = 0
         while True:
-            page = self.window(f, offset, 500)
+            page = self.window(f, offset, 500, keep)
             rows.extend(r.id for r in page)
             if len(page) < 500:
                 return rows

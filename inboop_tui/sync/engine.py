@@ -146,9 +146,11 @@ def sync(
     resync: bool = False,
     wait: float = 0,
     record: bool = True,
+    max_pages: int | None = None,
 ) -> SyncOutcome:
     """One sync. ``wait`` long-polls the first pull (live sync); ``record`` False keeps quiet
-    rounds (nothing pushed or pulled, no error) out of the sync history."""
+    rounds (nothing pushed or pulled, no error) out of the sync history; ``max_pages`` leaves
+    the rest of a long pull to the next sync (a CLI action confirms its change quickly)."""
     started = time.monotonic()
     started_at = now_text()
     run = _Run()
@@ -166,11 +168,12 @@ def sync(
             client = RelayClient(config.relay_url, config.token)
         budget = _Budget(timeout, on_retry, sleep)
         if resync:
+            agreed = _agreed_prefix(engine, client, budget)
             with replica_lock(_path(engine), budget.remaining()):
-                _local(reset_replica, engine)
+                _local(reset_replica, engine, config.user_name, agreed)
         run.cursor = run.head = _local(_cursor, engine)
         _push(engine, client, budget, run)
-        _pull(engine, client, budget, run, batch, progress, wait, config.user_name)
+        _pull(engine, client, budget, run, batch, progress, wait, config.user_name, max_pages)
         _refresh_team(engine, client, budget)
     except SyncError as exc:
         error = exc
@@ -306,6 +309,7 @@ def _pull(
     progress: Progress | None,
     wait: float,
     me: str | None,
+    max_pages: int | None = None,
 ) -> None:
     # Each page is asked for from one entry back: the relay must still have this replica's
     # newest entry, exactly as it is here (_check_overlap).
@@ -314,6 +318,7 @@ def _pull(
         # Long-poll before taking the lock: waiting for news must not hold up another sync.
         after = max(0, run.cursor - 1)
         polled = (after, budget.call(lambda s: client.events(after, batch, wait=wait, timeout=s)))
+    pages = 0
     with replica_lock(_path(engine), max(1.0, budget.remaining())):
         while True:
             cursor = run.cursor = max(run.cursor, _local(_cursor, engine))  # another sync?
@@ -341,10 +346,37 @@ def _pull(
                 progress(last, run.head)
             if last >= head:
                 return
+            pages += 1
+            if max_pages is not None and pages >= max_pages:
+                return
 
 
 def _page(client: RelayClient, after: int, batch: int, timeout: float) -> dict[str, Any]:
     return client.events(after, batch, timeout=timeout)
+
+
+def _agreed_prefix(engine: Engine, client: RelayClient, budget: _Budget) -> int:
+    """The last seq up to which the relay's log and this replica's copy are the same entries
+    (a relay restored from a backup keeps a prefix of what it had). A binary search, one
+    entry per request."""
+    cursor = _local(_cursor, engine)
+    head = budget.call(partial(_page, client, 0, 1))["head"]
+    low, high = 0, min(cursor, head)  # low agrees; find the highest that does
+    while low < high:
+        middle = (low + high + 1) // 2
+        page = budget.call(partial(_page, client, middle - 1, 1))
+        mine = _local(_stored_entry, engine, middle)
+        theirs = page["events"][0] if page["events"] else None
+        if (
+            mine is not None
+            and theirs is not None
+            and theirs["seq"] == middle
+            and _same(mine, theirs)
+        ):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _check_overlap(
@@ -418,15 +450,60 @@ def _apply(
 # --- the replica -------------------------------------------------------------------------
 
 
-def reset_replica(engine: Engine) -> None:
+def reset_replica(engine: Engine, me: str | None = None, agreed: int | None = None) -> None:
     """Forget the log copy and every projection, keeping the outbox (to push again), unread
-    marks and history: the next pull rebuilds the replica from the relay."""
+    marks and history: the next pull rebuilds the replica from the relay.
+
+    A relay restored from a backup has lost what came after it. This user's own changes that
+    this replica had confirmed after the last entry both still agree on (``agreed``) go back
+    into the outbox, ahead of the unsynced ones, so the push gives them to the relay again (an
+    id it still has answers its seq; nothing is appended twice)."""
     with writing(engine) as conn:
+        if me is not None and agreed is not None:
+            _requeue_mine(conn, me, agreed)
         conn.execute(delete(log_events))
         clear_projections(conn)
         conn.execute(update(outbox).values(pushed_seq=None))
         conn.execute(update(sync_state).where(sync_state.c.id == 1).values(cursor=0, relay_head=0))
         relayer(conn)
+
+
+def _requeue_mine(conn: Any, me: str, after: int) -> None:
+    rows = conn.execute(
+        select(log_events.c.payload)
+        .where(log_events.c.origin == "mutation", log_events.c.seq > after)
+        .order_by(log_events.c.seq)
+    ).scalars()
+    lost = []
+    for payload in rows:
+        try:
+            mutation = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(mutation, dict) and mutation.get("author") == me:
+            lost.append(mutation)
+    if not lost:
+        return
+    waiting = conn.execute(select(outbox).order_by(outbox.c.position)).mappings().all()
+    known = {row["id"] for row in waiting}
+    conn.execute(delete(outbox))
+    again = [
+        {
+            "id": m["id"],
+            "type": m["type"],
+            "conversation_id": (m.get("payload") or {}).get("conversation_id"),
+            "payload": json.dumps(m, ensure_ascii=False),
+            "created_at": m.get("client_time") or now_text(),
+        }
+        for m in lost
+        if m.get("id") not in known
+    ]
+    rest = [
+        {k: row[k] for k in ("id", "type", "conversation_id", "payload", "created_at")}
+        for row in waiting
+    ]
+    if again or rest:
+        conn.execute(insert(outbox), again + rest)
 
 
 def _cursor(engine: Engine) -> int:

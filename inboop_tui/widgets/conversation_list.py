@@ -46,6 +46,15 @@ CHANNEL_MARKS = {
 }
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` cells; cut with an ellipsis when it is longer."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"
+
+
 class ConversationList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     ConversationList { height: 1fr; }
@@ -81,10 +90,10 @@ class ConversationList(ScrollView, can_focus=True):
     class Counted(Message):
         count: int
 
-    def __init__(self, replica: Replica, *, id: str | None = None) -> None:
+    def __init__(self, replica: Replica, view: InboxFilter, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._replica = replica
-        self._filter = InboxFilter()
+        self._filter = view
         self.keep: str | None = None  # the conversation open on screen stays listed
         self._count = 0
         self._blocks: OrderedDict[int, list[ConversationRow]] = OrderedDict()
@@ -309,7 +318,7 @@ class ConversationList(ScrollView, can_focus=True):
             return [
                 dot,
                 Segment(mark + " ", base + mark_style),
-                Segment(set_cell_size(row.display_name, name_width), name_style),
+                Segment(fit(row.display_name, name_width), name_style),
                 *badges,
                 Segment(" " + when + " ", base + Style(dim=True)),
             ]
@@ -320,7 +329,7 @@ class ConversationList(ScrollView, can_focus=True):
             preview = (arrow + (row.preview or "")).replace("\n", " ")
             return [
                 Segment(
-                    set_cell_size("     " + preview, preview_width + 5),
+                    fit("     " + preview, preview_width + 5),
                     base + Style(dim=not row.unread),
                 ),
                 Segment(
@@ -329,7 +338,7 @@ class ConversationList(ScrollView, can_focus=True):
                 ),
             ]
         preview = (arrow + (row.preview or "")).replace("\n", " ")
-        return [Segment(set_cell_size("     " + preview, width), base + Style(dim=not row.unread))]
+        return [Segment(fit("     " + preview, width), base + Style(dim=not row.unread))]
 
     def _badges(self, row: ConversationRow, base: Style) -> list[Segment]:
         """Short marks before the time: status, SLA, pending changes, assignee."""

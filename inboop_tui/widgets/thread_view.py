@@ -189,15 +189,22 @@ class ThreadView(Vertical):
         pending: list[Change] | None = None,
         at_top: bool = False,
     ) -> None:
-        """Show a thread, scrolled to its newest message (or to its top, after loading older ones)."""
+        """Show a thread, scrolled to its newest message (or to its top, after loading older
+        ones). The same thread shown again (a sync, a change) keeps where the reader was,
+        unless they were at the newest message: then they follow it."""
+        scroll = self.query_one("#thread-scroll", VerticalScroll)
+        same = self.shown is not None and self.shown[0].id == conversation.id
+        reading_back = same and scroll.scroll_y < scroll.max_scroll_y - 1
+        kept_y = scroll.scroll_y
         self.shown = (conversation, len(messages))
         self.query_one("#thread-header", Static).update(
             render_header(conversation, now(self.app), pending)
         )
         self.query_one("#thread-body", Static).update(render_thread(conversation, messages, notes))
-        scroll = self.query_one("#thread-scroll", VerticalScroll)
         if at_top:
             scroll.scroll_home(animate=False)
+        elif reading_back:
+            scroll.scroll_to(y=kept_y, animate=False)
         else:
             scroll.scroll_end(animate=False)
 
