@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from relay import __version__
 from relay.log import StoredEvent, head_seq, read_events
+from relay.outbound.queue import counts as outbound_counts
 from relay.protocol import (
     ADMIN_ONLY_MUTATIONS,
     MUTATION_TYPES,
@@ -23,6 +25,7 @@ from relay.protocol import (
     PushRequest,
     PushResponse,
     PushResult,
+    SendReply,
     TeamMember,
     WhoAmI,
     parse_mutation,
@@ -161,7 +164,7 @@ async def push_mutations(
     results: list[PushResult] = []
     checked: list[tuple[int, Mutation]] = []  # (place in the answer, mutation)
     for raw in push.mutations:
-        mutation, reason = _check(raw, user, team)
+        mutation, reason = _check(raw, user, team, state.sender.can_send)
         if mutation is None:
             results.append(PushResult(id=_raw_id(raw), status="rejected", reason=reason))
         else:
@@ -169,6 +172,8 @@ async def push_mutations(
             results.append(PushResult(id=mutation.id, status="accepted"))
     if checked:
         outcomes = await state.writer.submit_mutations([m for _, m in checked])
+        if any(isinstance(m, SendReply) for _, m in checked):
+            state.sender.poke()
         for (place, mutation), outcome in zip(checked, outcomes, strict=True):
             if outcome.seq is None:
                 results[place] = PushResult(
@@ -184,7 +189,9 @@ def _raw_id(raw: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _check(raw: dict[str, Any], user: User, team: set[str]) -> tuple[Mutation | None, str | None]:
+def _check(
+    raw: dict[str, Any], user: User, team: set[str], can_send: Callable[[str, str], bool]
+) -> tuple[Mutation | None, str | None]:
     """The mutation, or why it is refused, in words a person can act on."""
     kind = raw.get("type")
     if kind not in MUTATION_TYPES:
@@ -204,6 +211,13 @@ def _check(raw: dict[str, Any], user: User, team: set[str]) -> tuple[Mutation | 
         assignee = mutation.payload.assignee
         if assignee is not None and assignee not in team:
             return None, f"there is no active user named {assignee!r}"
+    if isinstance(mutation, SendReply):
+        reply = mutation.payload
+        if not can_send(reply.channel.value, reply.account_id):
+            return None, (
+                f"receive only: the relay has no send token for this {reply.channel.value.title()} "
+                "account"
+            )
     return mutation, None
 
 
@@ -225,6 +239,7 @@ class Diagnostics(BaseModel):
     writer_alive: bool
     deliveries: dict[str, int]  # status -> count
     mutations: int
+    outbound: dict[str, int]  # replies by send state
     open_integration_failures: int
     recent_integration_failures: list[IntegrationFailure]
 
@@ -267,6 +282,7 @@ async def get_diagnostics(
                 writer_alive=state.writer.alive,
                 deliveries=by_status,
                 mutations=int(mutations),
+                outbound=outbound_counts(conn),
                 open_integration_failures=int(open_failures),
                 recent_integration_failures=recent,
             )

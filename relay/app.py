@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 from relay import __version__
 from relay.api import router as api_router
 from relay.logs import AccessLogMiddleware
+from relay.outbound.sender import Sender
+from relay.sending_api import router as sending_router
 from relay.settings import RelaySettings
 from relay.state import RelayState, relay_state
 from relay.store.dialect import create_engines
@@ -22,8 +24,10 @@ from relay.writer import LogNotifier, LogWriter
 
 
 def create_app(settings: RelaySettings) -> FastAPI:
-    """Build the relay. Raises SettingsError at once when the Meta secrets are missing."""
+    """Build the relay. Raises SettingsError at once when the Meta secrets are missing or a
+    token setting is malformed."""
     app_secret, verify_token = settings.require_secrets()
+    settings.check_tokens()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,12 +39,15 @@ def create_app(settings: RelaySettings) -> FastAPI:
             notifier = LogNotifier()
             writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
             await writer.start()
+            sender = Sender(settings, engines.reader, writer)
+            await sender.start()
             app.state.relay = RelayState(
-                settings, engines, writer, notifier, app_secret, verify_token
+                settings, engines, writer, notifier, app_secret, verify_token, sender
             )
             try:
                 yield
             finally:
+                await sender.stop()
                 await writer.stop()
         finally:
             engines.dispose()
@@ -51,6 +58,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
     app.add_route("/webhooks/meta", receive_delivery, methods=["POST"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)
+    app.include_router(sending_router)
     return app
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import Normalised
-from relay.protocol import Mutation, format_time, mutation_dedup_key
+from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
+from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.store.tables import deliveries, events, integration_failures, log_head
 
 _KEY_CHUNK = 500
@@ -81,6 +82,7 @@ def append_deliveries(
     event_rows: list[dict[str, Any]] = []
     failure_rows: list[dict[str, Any]] = []
     outcomes: list[AppendOutcome] = []
+    confirmations: list[tuple[str, str]] = []
     for delivery in batch:
         appended = 0
         for event in delivery.normalised.events:
@@ -89,21 +91,10 @@ def append_deliveries(
             seen.add(event.dedup_key)
             last_seq += 1
             appended += 1
-            event_rows.append(
-                {
-                    "seq": last_seq,
-                    "dedup_key": event.dedup_key,
-                    "origin": "channel",
-                    "type": event.type,
-                    "channel": event.channel.value,
-                    "account_id": event.account_id,
-                    "customer_id": event.customer_id,
-                    "occurred_at": format_time(event.occurred_at),
-                    "recorded_at": recorded_at,
-                    "delivery_id": delivery.id,
-                    "payload": event.model_dump_json(),
-                }
-            )
+            event_rows.append(_event_row(event, last_seq, recorded_at, delivery.id))
+            confirming = replies_confirmed_by(event)
+            if confirming is not None:
+                confirmations.append(confirming)
         for failure in delivery.normalised.failures:
             failure_rows.append(
                 {
@@ -168,7 +159,46 @@ def append_deliveries(
         conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
     if failure_rows:
         conn.execute(insert(integration_failures), failure_rows)
+    for reply_id, channel_message_id in confirmations:
+        confirm_sent(conn, reply_id, channel_message_id, recorded_at)
     return outcomes
+
+
+def _event_row(
+    event: ChannelEvent, seq: int, recorded_at: str, delivery_id: str | None
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "dedup_key": event.dedup_key,
+        "origin": "channel",
+        "type": event.type,
+        "channel": event.channel.value,
+        "account_id": event.account_id,
+        "customer_id": event.customer_id,
+        "occurred_at": format_time(event.occurred_at),
+        "recorded_at": recorded_at,
+        "delivery_id": delivery_id,
+        "payload": event.model_dump_json(),
+    }
+
+
+def append_events(conn: Connection, batch: Sequence[ChannelEvent]) -> int:
+    """Append channel events that come from the relay itself (its send queue's results), each
+    dedup key once; returns how many were new."""
+    last_seq = _lock_head(conn)
+    seen = existing_keys(conn, [e.dedup_key for e in batch])
+    recorded_at = now_text()
+    rows = []
+    for event in batch:
+        if event.dedup_key in seen:
+            continue
+        seen.add(event.dedup_key)
+        last_seq += 1
+        rows.append(_event_row(event, last_seq, recorded_at, None))
+    if rows:
+        conn.execute(insert(events), rows)
+        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+    return len(rows)
 
 
 @dataclass(frozen=True)
@@ -202,6 +232,8 @@ def append_mutations(conn: Connection, batch: Sequence[Mutation]) -> list[Mutati
         last_seq += 1
         known[key] = (last_seq, mutation.author)
         outcomes.append(MutationOutcome(last_seq))
+        if isinstance(mutation, SendReply):
+            enqueue_reply(conn, mutation, last_seq, recorded_at)
         rows.append(
             {
                 "seq": last_seq,

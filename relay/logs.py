@@ -39,6 +39,8 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's URL at INFO: the send queue's calls are logged by the relay.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 access_log = logging.getLogger("inboop.relay.access")

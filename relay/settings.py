@@ -32,11 +32,32 @@ class RelaySettings(BaseSettings):
     relay_busy_timeout_seconds: float = 10.0
     relay_log_level: str = "INFO"
 
+    # Sending replies. Tokens are secrets: never synced to clients, never logged.
+    graph_api_url: str = "https://graph.facebook.com/v23.0"
+    page_tokens: SecretStr | None = None  # PAGE_ID=TOKEN,… (Messenger)
+    instagram_tokens: SecretStr | None = None  # IG_ACCOUNT_ID=TOKEN,…
+    whatsapp_tokens: SecretStr | None = None  # PHONE_NUMBER_ID=TOKEN,…
+    # PHONE_NUMBER_ID=WABA_ID,… for listing templates (else learnt from WhatsApp deliveries).
+    whatsapp_business_accounts: str | None = None
+    relay_max_upload_bytes: int = 25 * MIB
+    # A send whose outcome is unknown (a timeout, a relay stopped mid-send) waits this long for
+    # Meta's echo or status naming the reply before it is tried again.
+    outbound_confirm_seconds: float = 60.0
+    outbound_max_attempts: int = 10
+    outbound_timeout_seconds: float = 20.0
+
     @property
     def database_url(self) -> str:
         if self.relay_database_url:
             return self.relay_database_url
         return f"sqlite:///{self.relay_home / 'relay.db'}"
+
+    def check_tokens(self) -> None:
+        """The token settings are readable (a SettingsError names the one that is not)."""
+        token_map(self.page_tokens, "INBOOP_PAGE_TOKENS")
+        token_map(self.instagram_tokens, "INBOOP_INSTAGRAM_TOKENS")
+        token_map(self.whatsapp_tokens, "INBOOP_WHATSAPP_TOKENS")
+        id_map(self.whatsapp_business_accounts, "INBOOP_WHATSAPP_BUSINESS_ACCOUNTS")
 
     def require_secrets(self) -> tuple[str, str]:
         missing = [
@@ -54,3 +75,33 @@ class RelaySettings(BaseSettings):
             )
         assert self.meta_app_secret is not None and self.meta_verify_token is not None
         return self.meta_app_secret.get_secret_value(), self.meta_verify_token.get_secret_value()
+
+
+def token_map(value: SecretStr | None, name: str) -> dict[str, str]:
+    """``ID=TOKEN,ID=TOKEN`` as a dict; a malformed pair is a SettingsError naming the setting
+    (never the token)."""
+    if value is None:
+        return {}
+    found: dict[str, str] = {}
+    for index, pair in enumerate(p.strip() for p in value.get_secret_value().split(",")):
+        if not pair:
+            continue
+        key, sep, token = pair.partition("=")
+        if not sep or not key.strip() or not token.strip():
+            raise SettingsError(f"{name}: item {index + 1} is not ID=TOKEN")
+        found[key.strip()] = token.strip()
+    return found
+
+
+def id_map(value: str | None, name: str) -> dict[str, str]:
+    if not value:
+        return {}
+    found: dict[str, str] = {}
+    for index, pair in enumerate(p.strip() for p in value.split(",")):
+        if not pair:
+            continue
+        key, sep, other = pair.partition("=")
+        if not sep or not key.strip() or not other.strip():
+            raise SettingsError(f"{name}: item {index + 1} is not ID=ID")
+        found[key.strip()] = other.strip()
+    return found

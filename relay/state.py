@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from relay.outbound.sender import Sender
 from relay.settings import RelaySettings
 from relay.store.dialect import Engines
 from relay.writer import LogNotifier, LogWriter
@@ -19,6 +20,7 @@ class RelayState:
     notifier: LogNotifier
     app_secret: str
     verify_token: str
+    sender: Sender
 
 
 def relay_state(request: Request) -> RelayState:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from relay.log import (
     AppendOutcome,
@@ -78,8 +78,15 @@ class MutationBatch:
     mutations: tuple[Mutation, ...]
 
 
-Work = Delivery | MutationBatch
-Outcome = AppendOutcome | list[MutationOutcome]
+@dataclass(frozen=True)
+class Task:
+    """Other writes that must be ordered with appends (the send queue's results)."""
+
+    run: Callable[[Connection], Any]
+
+
+Work = Delivery | MutationBatch | Task
+Outcome = Any
 
 
 @dataclass
@@ -132,6 +139,11 @@ class LogWriter:
         outcome = await self._submit(MutationBatch(tuple(mutations)))
         assert isinstance(outcome, list)
         return outcome
+
+    async def submit_task(self, run: Callable[[Connection], T]) -> T:
+        """Run ``run(conn)`` in the writer's next transaction (group committed)."""
+        result: T = await self._submit(Task(run))
+        return result
 
     async def _submit(self, work: Work) -> Outcome:
         if not self.alive:
@@ -206,8 +218,10 @@ class LogWriter:
             for item in work:
                 if isinstance(item, Delivery):
                     outcomes.append(next(stored))
-                else:
+                elif isinstance(item, MutationBatch):
                     outcomes.append(append_mutations(conn, item.mutations))
+                else:
+                    outcomes.append(item.run(conn))
             return outcomes, head_seq(conn)
 
     def _record(self, counts: list[FailureCount]) -> None:
@@ -231,4 +245,6 @@ class LogWriter:
 def _describe(work: Work) -> str:
     if isinstance(work, Delivery):
         return f"delivery {work.id}"
-    return f"a batch of {len(work.mutations)} mutations"
+    if isinstance(work, MutationBatch):
+        return f"a batch of {len(work.mutations)} mutations"
+    return "a send queue update"

@@ -204,7 +204,7 @@ def assign(
         if me and assignee is None:
             raise fail("--me needs to know who you are: run `inboop login` first")
         done = r.actions.assign(row.id, assignee)
-    _report(as_json, done, row)
+    report(as_json, done, row)
 
 
 @app.command()
@@ -230,7 +230,7 @@ def status(
                 raise fail(str(exc), 2) from None
         row = r.find(conv)
         done = r.actions.set_status(row.id, wanted, wake)
-    _report(as_json, done, row)
+    report(as_json, done, row)
 
 
 @app.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
@@ -252,7 +252,7 @@ def tag(
     with replica() as r:
         row = r.find(conv)
         done = r.actions.tag(row.id, add, remove)
-    _report(as_json, done, row)
+    report(as_json, done, row)
 
 
 @app.command()
@@ -266,7 +266,7 @@ def note(
     with replica() as r:
         row = r.find(conv)
         done = r.actions.add_note(row.id, body)
-    _report(as_json, done, row)
+    report(as_json, done, row)
 
 
 @app.command()
@@ -312,7 +312,7 @@ def sla(
         raise fail(f"{minutes!r} is not a number of minutes or off", 2)
     with replica() as r:
         done = r.actions.set_sla(value)
-    _report(as_json, done, None)
+    report(as_json, done, None)
 
 
 @app.command()
@@ -336,9 +336,9 @@ def _status(text: str) -> str:
     return value
 
 
-def _report(as_json: bool, done: Done, row: ConversationRow | None) -> None:
+def report(as_json: bool, done: Done, row: ConversationRow | None, *, send: bool = True) -> None:
     """Say what was done, after trying to send it at once (it stays queued when offline)."""
-    outcome = _send_now()
+    outcome = _send_now() if send else None
     rejected = (
         next((r for r in outcome.rejected if r.id == done.mutation_id), None) if outcome else None
     )
@@ -351,7 +351,7 @@ def _report(as_json: bool, done: Done, row: ConversationRow | None) -> None:
     if sent:
         state = "sent"
     elif outcome is None:
-        state = "queued; no relay configured"
+        state = "queued" if not send else "queued; no relay configured"
     else:
         state = f"queued; the next sync sends it ({outcome.error})"
     emit(

@@ -8,13 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from inboop_tui.domain.messages import MessageState, later_status, preview_text
-from relay.protocol import ContactProfile, format_time
-
-
-def conversation_id(channel: str, account_id: str, customer_id: str) -> str:
-    """The same identity gives the same id on every replica, whichever saw it first."""
-    digest = hashlib.sha256(f"{channel}\x1f{account_id}\x1f{customer_id}".encode()).hexdigest()
-    return f"cv_{digest[:24]}"
+from relay.protocol import ContactProfile, conversation_id, format_time
 
 
 def contact_id(channel: str, account_id: str, customer_id: str) -> str:

@@ -74,6 +74,10 @@ class MessageState:
     reactions: str = "{}"
     # Instagram's read-by-mid names this message as a point of a watermark.
     marks_up_to: str | None = None
+    # Our replies (keyed by ``reply_key``): the reply's id, who sent it, the channel's id.
+    reply_id: str | None = None
+    sent_by: str | None = None
+    provider_message_id: str | None = None
 
     @property
     def text(self) -> str | None:
@@ -164,6 +168,54 @@ def _removal_first(emoji: str) -> tuple[int, str]:
 
 def with_read_mark(state: MessageState, status: str) -> MessageState:
     return replace(state, marks_up_to=later_status(state.marks_up_to, status))
+
+
+def reply_key(reply_id: str) -> str:
+    """The row of one of our replies, before and after the channel gives it an id of its own."""
+    return f"reply:{reply_id}"
+
+
+def with_sent(state: MessageState, channel_message_id: str) -> MessageState:
+    """The relay sent the reply; the channel knows it as ``channel_message_id``."""
+    return replace(
+        state,
+        delivery_status=later_status(state.delivery_status, DeliveryState.SENT),
+        provider_message_id=state.provider_message_id or channel_message_id,
+    )
+
+
+def with_reply_failed(state: MessageState, error: str) -> MessageState:
+    return replace(
+        state,
+        delivery_status=later_status(state.delivery_status, DeliveryState.FAILED),
+        delivery_error=state.delivery_error or error,
+    )
+
+
+def merge_facts(target: MessageState, other: MessageState) -> MessageState:
+    """What the log said about one message under the channel's id (``other``), folded into its
+    row under our reply's id (``target``); the same rules as each event's, so any order agrees."""
+    merged = replace(
+        target,
+        delivery_status=later_status(target.delivery_status, other.delivery_status),
+        delivery_error=target.delivery_error or other.delivery_error,
+        marks_up_to=later_status(target.marks_up_to, other.marks_up_to),
+    )
+    if other.edit_key is not None and (merged.edit_key is None or other.edit_key > merged.edit_key):
+        merged = replace(merged, edit_text=other.edit_text, edit_key=other.edit_key)
+    if other.is_deleted and (
+        not merged.is_deleted or (other.deleted_at or "") < (merged.deleted_at or "~")
+    ):
+        merged = replace(merged, is_deleted=True, deleted_at=other.deleted_at)
+    mine: dict[str, Any] = json.loads(merged.reactions)
+    for side, value in json.loads(other.reactions).items():
+        current = mine.get(side)
+        if current is None or (value[0], _removal_first(value[1])) > (
+            current[0],
+            _removal_first(current[1]),
+        ):
+            mine[side] = value
+    return replace(merged, reactions=json.dumps(mine, sort_keys=True, ensure_ascii=False))
 
 
 def preview_text(state: MessageState) -> str:

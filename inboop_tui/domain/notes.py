@@ -1,4 +1,4 @@
-"""Internal notes and workspace settings: state the team writes, never the customer."""
+"""Internal notes, canned replies and workspace settings: state the team writes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,18 @@ class NoteState:
 
 
 @dataclass(frozen=True)
+class CannedState:
+    """One of the team's canned replies."""
+
+    id: str
+    shortcode: str
+    title: str
+    text: str
+    updated_by: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class WorkspaceState:
     id: int = 1
     sla_minutes: int | None = None  # expected first-response minutes; None: no SLA badge
@@ -39,3 +51,18 @@ def mentions_in(text: str, team: Iterable[str]) -> list[str]:
                 found[name] = None
                 break
     return sorted(found)
+
+
+_PLACEHOLDER = re.compile(r"\{(name|first_name|agent|channel)\}")
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """A canned reply for one conversation: ``{name}``, ``{first_name}``, ``{agent}`` and
+    ``{channel}`` filled in; any other braces are left as written."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def normalise_shortcode(text: str) -> str | None:
+    """``/Thanks`` → ``thanks``; None when it cannot be one (letters, digits, - and _)."""
+    code = text.strip().lstrip("/").lower()
+    return code if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", code) else None

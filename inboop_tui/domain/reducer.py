@@ -10,7 +10,7 @@ forward-only rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from inboop_tui.domain.conversations import (
     ContactState,
@@ -26,15 +26,19 @@ from inboop_tui.domain.conversations import (
 from inboop_tui.domain.messages import (
     MessageState,
     empty_message,
+    merge_facts,
+    reply_key,
     with_body,
     with_delete,
     with_edit,
     with_explicit_delivery,
     with_reaction,
     with_read_mark,
+    with_reply_failed,
+    with_sent,
     with_status,
 )
-from inboop_tui.domain.notes import NoteState, WorkspaceState
+from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from relay.protocol import (
     ChannelEvent,
     ContactProfile,
@@ -46,6 +50,9 @@ from relay.protocol import (
     Mutation,
     ReactionRemoved,
     ReactionSet,
+    ReplyFailed,
+    ReplySent,
+    SendReply,
     Watermark,
     format_time,
 )
@@ -68,6 +75,13 @@ class Slice:
     changed_contacts: set[str] = field(default_factory=set)
     changed_notes: set[str] = field(default_factory=set)
     changed_workspace: bool = False
+    canned: dict[str, CannedState] = field(default_factory=dict)
+    changed_canned: set[str] = field(default_factory=set)
+    removed_canned: set[str] = field(default_factory=set)
+    # The channel's ids of our replies: (channel, channel id) -> (channel, reply key).
+    aliases: dict[MessageKey, MessageKey] = field(default_factory=dict)
+    new_aliases: dict[MessageKey, MessageKey] = field(default_factory=dict)
+    removed_messages: set[MessageKey] = field(default_factory=set)
     # What is new to a person: messages whose body arrived, notes the log confirmed.
     arrived: list[MessageKey] = field(default_factory=list)
     new_notes: list[NoteState] = field(default_factory=list)
@@ -82,6 +96,7 @@ class Needs:
     contacts: frozenset[str] = frozenset()
     notes: frozenset[str] = frozenset()
     workspace: bool = False
+    canned: bool = False
 
 
 def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) -> Needs:
@@ -90,6 +105,7 @@ def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) ->
     contacts: set[str] = set()
     notes: set[str] = set()
     workspace = False
+    canned = False
     for event in events:
         conversations.add(conversation_id(event.channel.value, event.account_id, event.customer_id))
         contacts.add(contact_id(event.channel.value, event.account_id, event.customer_id))
@@ -103,18 +119,32 @@ def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) ->
             notes.add(mutation.id)
         if mutation.type.startswith("workspace."):
             workspace = True
+        if mutation.type.startswith("canned."):
+            canned = True
+        if isinstance(mutation, SendReply):
+            messages.add((mutation.payload.channel.value, reply_key(mutation.id)))
     return Needs(
         frozenset(messages),
         frozenset(conversations),
         frozenset(contacts),
         frozenset(notes),
         workspace,
+        canned,
     )
 
 
 def message_ids_of(event: ChannelEvent) -> tuple[str, ...]:
+    """The messages an event is about (for one of our replies, both of its ids)."""
     if isinstance(event, MessageReceived | MessageEchoed):
+        if event.message.reply_id:
+            return (event.message.channel_message_id, reply_key(event.message.reply_id))
         return (event.message.channel_message_id,)
+    if isinstance(event, MessageStatus) and event.reply_id:
+        return (event.channel_message_id, reply_key(event.reply_id))
+    if isinstance(event, ReplySent):
+        return (event.channel_message_id, reply_key(event.reply_id))
+    if isinstance(event, ReplyFailed):
+        return (reply_key(event.reply_id),)
     if isinstance(
         event, MessageEdited | MessageDeleted | ReactionSet | ReactionRemoved | MessageStatus
     ):
@@ -139,24 +169,45 @@ def apply_event(s: Slice, event: ChannelEvent) -> None:
     if isinstance(event, ContactProfile):
         s.contacts[ctid] = with_profile(s.contacts[ctid], event)
         s.changed_contacts.add(ctid)
+    elif isinstance(event, MessageEchoed) and event.message.reply_id:
+        # The channel echoes one of our replies: it was sent; it is the reply's row.
+        target = _link(s, channel, event.message.channel_message_id, event.message.reply_id)
+        change_message(
+            s, cid, channel, target, lambda m: with_explicit_delivery(with_body(m, event), "SENT")
+        )
     elif isinstance(event, MessageReceived | MessageEchoed):
-        _change(s, cid, channel, event.message.channel_message_id, lambda m: with_body(m, event))
+        change_message(
+            s, cid, channel, event.message.channel_message_id, lambda m: with_body(m, event)
+        )
+    elif isinstance(event, ReplySent):
+        target = _link(s, channel, event.channel_message_id, event.reply_id)
+        change_message(s, cid, channel, target, lambda m: with_sent(m, event.channel_message_id))
+    elif isinstance(event, ReplyFailed):
+        error = event.error.model_dump_json(exclude_none=True)
+        change_message(
+            s, cid, channel, reply_key(event.reply_id), lambda m: with_reply_failed(m, error)
+        )
+    elif isinstance(event, MessageStatus) and event.reply_id:
+        target = _link(s, channel, event.channel_message_id, event.reply_id)
+        change_message(s, cid, channel, target, lambda m: with_status(m, event))
     elif isinstance(event, MessageEdited):
-        _change(s, cid, channel, event.channel_message_id, lambda m: with_edit(m, event))
+        change_message(s, cid, channel, event.channel_message_id, lambda m: with_edit(m, event))
     elif isinstance(event, MessageDeleted):
-        _change(s, cid, channel, event.channel_message_id, lambda m: with_delete(m, event))
+        change_message(s, cid, channel, event.channel_message_id, lambda m: with_delete(m, event))
     elif isinstance(event, ReactionSet | ReactionRemoved):
-        _change(s, cid, channel, event.channel_message_id, lambda m: with_reaction(m, event))
+        change_message(s, cid, channel, event.channel_message_id, lambda m: with_reaction(m, event))
     elif isinstance(event, MessageStatus):
-        _change(s, cid, channel, event.channel_message_id, lambda m: with_status(m, event))
+        change_message(s, cid, channel, event.channel_message_id, lambda m: with_status(m, event))
     elif isinstance(event, Watermark):
         status = event.status.value
         for mid in event.channel_message_ids:
-            _change(s, cid, channel, mid, lambda m: with_explicit_delivery(m, status))
+            change_message(s, cid, channel, mid, lambda m: with_explicit_delivery(m, status))
         if event.watermark is not None:
             _watermark(s, cid, status, format_time(event.watermark))
         if event.up_to_message_id is not None:
-            _change(s, cid, channel, event.up_to_message_id, lambda m: with_read_mark(m, status))
+            change_message(
+                s, cid, channel, event.up_to_message_id, lambda m: with_read_mark(m, status)
+            )
 
 
 def _watermark(s: Slice, cid: str, status: str, at: str) -> None:
@@ -175,10 +226,35 @@ def _watermark(s: Slice, cid: str, status: str, at: str) -> None:
                     s.changed_messages.add(key)
 
 
-def _change(
+def _link(s: Slice, channel: str, channel_message_id: str, reply_id: str) -> str:
+    """The channel's id of one of our replies: from now on, events under it apply to the
+    reply's row, and what was already said under it (a status, a reaction that came first)
+    is folded into that row. Returns the reply's key."""
+    alias, target = (channel, channel_message_id), (channel, reply_key(reply_id))
+    if s.aliases.get(alias) != target:
+        s.aliases[alias] = target
+        s.new_aliases[alias] = target
+    stray = s.messages.pop(alias, None)
+    if stray is not None:
+        s.removed_messages.add(alias)
+        s.changed_messages.discard(alias)
+        into = s.messages.get(target) or empty_message(channel, target[1], stray.conversation_id)
+        s.messages[target] = merge_facts(into, stray)
+        s.changed_messages.add(target)
+        if stray.has_body:  # counted once as its own message: it is the reply
+            conv = s.conversations[stray.conversation_id]
+            s.conversations[conv.id] = replace(conv, message_count=max(0, conv.message_count - 1))
+            s.changed_conversations.add(conv.id)
+    return target[1]
+
+
+def change_message(
     s: Slice, cid: str, channel: str, mid: str, rule: Callable[[MessageState], MessageState]
 ) -> None:
-    key = (channel, mid)
+    """Apply a rule to one message (under the reply's row if ``mid`` is one of our replies'
+    channel ids) and fold the change into its conversation."""
+    key = s.aliases.get((channel, mid), (channel, mid))
+    mid = key[1]
     before = s.messages.get(key)
     after = rule(before or empty_message(channel, mid, cid))
     conv_id = after.conversation_id

@@ -9,19 +9,24 @@ with one line that says what to do; nothing is written.
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.domain.conversations import normalise_tag
 from inboop_tui.domain.mutations import conversation_of
-from inboop_tui.domain.notes import mentions_in
+from inboop_tui.domain.notes import mentions_in, normalise_shortcode
+from inboop_tui.domain.timing import reply_window
 from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import describe_change
 from inboop_tui.store.pending import apply_pending
@@ -30,23 +35,40 @@ from inboop_tui.store.queries import (
     mark_viewed,
     team_members,
 )
-from inboop_tui.store.tables import conversations, outbox, team
+from inboop_tui.store.tables import (
+    canned_replies,
+    conversations,
+    drafts,
+    outbox,
+    outbox_files,
+    sending_accounts,
+    sync_state,
+    team,
+)
 from relay.protocol import (
     ADMIN_ONLY_MUTATIONS,
     MAX_NOTE_CHARS,
     MAX_SLA_MINUTES,
+    MAX_UPLOAD_BYTES,
     AddNote,
     AssignConversation,
     AssignPayload,
+    CannedPayload,
+    CannedRef,
     ConversationStatus,
+    DeleteCanned,
     Mutation,
     NotePayload,
+    OutgoingAttachment,
+    SaveCanned,
+    SendReply,
     SetConversationStatus,
     SetSla,
     SlaPayload,
     StatusPayload,
     TagConversation,
     TagsPayload,
+    TemplateMessage,
     format_time,
 )
 
@@ -148,6 +170,139 @@ class Actions:
         )
         return self._record(AddNote, payload, conversation_id)
 
+    # --- replies ----------------------------------------------------------------------------
+
+    def reply(
+        self,
+        conversation_id: str,
+        text: str | None = None,
+        *,
+        file: Path | None = None,
+        template: TemplateMessage | None = None,
+    ) -> list[Done]:
+        """Answer the customer. Refused here, with the reason, when the channel would refuse it:
+        outside the 24-hour window (WhatsApp: templates only) or from a receive-only account.
+        A file and text go as one message where the channel takes captions (WhatsApp), else
+        as two (the file first)."""
+        body = text.strip() if text is not None else None
+        if not body and file is None and template is None:
+            raise ActionError("a reply needs some text, a file or a template")
+        with self._engine.connect() as conn:
+            target = _conversation(conn, conversation_id)
+            if target is None:
+                raise ActionError(f"no conversation {conversation_id} on this replica")
+            can_send = _can_send(conn, target["channel"], target["account_id"])
+        channel = target["channel"]
+        if can_send is False:
+            raise ActionError(
+                f"receive only: the relay has no send token for this {CHANNEL_WORDS[channel]} "
+                f"(an admin sets {TOKEN_SETTINGS[channel]} on the relay)"
+            )
+        window = reply_window(target["last_inbound_at"], self._clock())
+        if not window.open and template is None:
+            if channel == "WHATSAPP":
+                raise ActionError(
+                    "the 24-hour reply window is closed: WhatsApp takes only an approved template "
+                    "now (`inboop templates CONV`, then `inboop reply CONV --template NAME`)"
+                )
+            raise ActionError("the 24-hour reply window is closed: the customer must write first")
+        identity = {
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "account_id": target["account_id"],
+            "customer_id": target["customer_id"],
+        }
+        attachment = _attachment(file) if file is not None else None
+        payloads: list[dict[str, object]] = []
+        if template is not None:
+            payloads.append({**identity, "template": template})
+        elif (
+            attachment is not None
+            and body
+            and (channel != "WHATSAPP" or attachment[0].type == "AUDIO")
+        ):
+            payloads += [{**identity, "attachment": attachment[0]}, {**identity, "text": body}]
+        else:
+            payloads.append(
+                {
+                    **identity,
+                    "text": body or None,
+                    "attachment": attachment[0] if attachment else None,
+                }
+            )
+        return [
+            self._record(
+                SendReply,
+                payload,
+                conversation_id,
+                file=attachment if payload.get("attachment") else None,
+            )
+            for payload in payloads
+        ]
+
+    def save_draft(self, conversation_id: str, text: str) -> None:
+        """What the agent is writing to a customer, kept across conversations and restarts."""
+        at = format_time(self._clock())
+
+        def save(conn: Connection) -> None:
+            if text.strip():
+                statement = sqlite_insert(drafts).values(
+                    conversation_id=conversation_id, text=text, updated_at=at
+                )
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["conversation_id"], set_={"text": text, "updated_at": at}
+                    )
+                )
+            else:
+                conn.execute(delete(drafts).where(drafts.c.conversation_id == conversation_id))
+
+        self._write(save)
+
+    # --- canned replies -----------------------------------------------------------------------
+
+    def save_canned(
+        self, shortcode: str, title: str, text: str, canned_id: str | None = None
+    ) -> Done:
+        """Add a canned reply, or change one (``canned_id``)."""
+        code = normalise_shortcode(shortcode)
+        if code is None:
+            raise ActionError(
+                f"{shortcode!r} is not a shortcode: letters, digits, - and _ (up to 32)"
+            )
+        if not title.strip() or not text.strip():
+            raise ActionError("a canned reply needs a title and some text")
+        with self._engine.connect() as conn:
+            taken = conn.execute(
+                select(canned_replies.c.id, canned_replies.c.title).where(
+                    canned_replies.c.shortcode == code
+                )
+            ).first()
+            if canned_id is not None:
+                exists = conn.execute(
+                    select(canned_replies.c.id).where(canned_replies.c.id == canned_id)
+                ).first()
+                if exists is None:
+                    raise ActionError(f"no canned reply {canned_id}")
+        if taken is not None and taken.id != canned_id:
+            raise ActionError(f"the shortcode /{code} is taken by “{taken.title}”")
+        payload = CannedPayload(
+            canned_id=canned_id or str(uuid.uuid4()),
+            shortcode=code,
+            title=title.strip(),
+            text=text.strip(),
+        )
+        return self._record(SaveCanned, payload, None)
+
+    def delete_canned(self, canned_id: str) -> Done:
+        with self._engine.connect() as conn:
+            exists = conn.execute(
+                select(canned_replies.c.id).where(canned_replies.c.id == canned_id)
+            ).first()
+        if exists is None:
+            raise ActionError(f"no canned reply {canned_id}")
+        return self._record(DeleteCanned, CannedRef(canned_id=canned_id), None)
+
     # --- the workspace ------------------------------------------------------------------
 
     def set_sla(self, minutes: int | None) -> Done:
@@ -200,24 +355,36 @@ class Actions:
             raise ActionError(f"no teammate named {wanted!r}; the team: {known}")
         return found
 
-    def _record(self, kind: type[Mutation], payload: object, conversation_id: str | None) -> Done:
+    def _record(
+        self,
+        kind: type[Mutation],
+        payload: object,
+        conversation_id: str | None,
+        *,
+        file: tuple[OutgoingAttachment, bytes] | None = None,
+    ) -> Done:
         me = self._me()
         mutation_type = kind.model_fields["type"].default
         if mutation_type in ADMIN_ONLY_MUTATIONS and not me.is_admin:
             raise ActionError(f"only an ADMIN may {ADMIN_ONLY_MUTATIONS[mutation_type]}")
-        mutation = kind.model_validate(
-            {
-                "id": str(uuid.uuid4()),
-                "author": me.name,
-                "client_time": self._clock(),
-                "payload": payload,
-            }
-        )
+        try:
+            mutation = kind.model_validate(
+                {
+                    "id": str(uuid.uuid4()),
+                    "author": me.name,
+                    "client_time": self._clock(),
+                    "payload": payload,
+                }
+            )
+        except ValidationError as exc:
+            raise ActionError(_invalid(exc)) from None
         target = conversation_of(mutation)
 
         def write(conn: Connection) -> None:
             if target is not None and not _exists(conn, target):
                 raise ActionError(f"no conversation {target} on this replica")
+            if file is not None:
+                _keep_file(conn, *file)
             payload_json = mutation.model_dump_json()
             conn.execute(
                 insert(outbox).values(
@@ -270,3 +437,92 @@ def _tags(raw: Sequence[str]) -> tuple[str, ...]:
 
 def _path(engine: Engine) -> Path:
     return Path(engine.url.database or "")
+
+
+CHANNEL_WORDS = {
+    "INSTAGRAM": "Instagram account",
+    "MESSENGER": "Page",
+    "WHATSAPP": "WhatsApp number",
+}
+TOKEN_SETTINGS = {
+    "INSTAGRAM": "INBOOP_INSTAGRAM_TOKENS",
+    "MESSENGER": "INBOOP_PAGE_TOKENS",
+    "WHATSAPP": "INBOOP_WHATSAPP_TOKENS",
+}
+FILE_TYPES = {"image": "IMAGE", "video": "VIDEO", "audio": "AUDIO"}
+
+
+def _conversation(conn: Connection, conversation_id: str) -> Any:
+    return (
+        conn.execute(
+            select(
+                conversations.c.channel,
+                conversations.c.account_id,
+                conversations.c.customer_id,
+                conversations.c.last_inbound_at,
+            ).where(conversations.c.id == conversation_id)
+        )
+        .mappings()
+        .first()
+    )
+
+
+def _can_send(conn: Connection, channel: str, account_id: str) -> bool | None:
+    """Whether the relay can send from this account; None before the first sync told us."""
+    synced = conn.execute(select(sync_state.c.last_ok_at).where(sync_state.c.id == 1)).scalar()
+    if synced is None:
+        return None
+    found = conn.execute(
+        select(sending_accounts.c.account_id).where(
+            sending_accounts.c.channel == channel, sending_accounts.c.account_id == account_id
+        )
+    ).first()
+    return found is not None
+
+
+def _attachment(path: Path) -> tuple[OutgoingAttachment, bytes]:
+    """A file to send: read now, so it goes even if it moves or changes before the sync."""
+    location = path.expanduser()
+    try:
+        data = location.read_bytes()
+    except IsADirectoryError:
+        raise ActionError(f"{location} is a folder: name a file") from None
+    except FileNotFoundError:
+        raise ActionError(f"no file {location}") from None
+    except OSError as exc:
+        raise ActionError(f"cannot read {location}: {exc.strerror or exc}") from None
+    if not data:
+        raise ActionError(f"{location} is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ActionError(
+            f"{location} is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB, the most a channel takes"
+        )
+    mime = mimetypes.guess_type(location.name)[0] or "application/octet-stream"
+    kind = FILE_TYPES.get(mime.split("/")[0], "FILE")
+    attachment = OutgoingAttachment.model_validate(
+        {
+            "upload_id": hashlib.sha256(data).hexdigest(),
+            "type": kind,
+            "filename": location.name[:255] or "file",
+            "mime_type": mime,
+            "size": len(data),
+        }
+    )
+    return attachment, data
+
+
+def _keep_file(conn: Connection, attachment: OutgoingAttachment, data: bytes) -> None:
+    statement = sqlite_insert(outbox_files).values(
+        upload_id=attachment.upload_id,
+        filename=attachment.filename,
+        mime_type=attachment.mime_type,
+        size=attachment.size,
+        data=data,
+    )
+    conn.execute(statement.on_conflict_do_nothing())
+
+
+def _invalid(exc: ValidationError) -> str:
+    """A refused payload in words (the rules live in the wire format)."""
+    first = exc.errors(include_url=False)[0]
+    return str(first["msg"]).removeprefix("Value error, ")

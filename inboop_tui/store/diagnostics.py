@@ -185,6 +185,18 @@ def describe_change(kind: str, payload: str) -> str:
     if kind == "conversation.note":
         text = " ".join(str(body.get("text", "")).split())
         return f"note: {text[:60]}{'…' if len(text) > 60 else ''}"
+    if kind == "message.reply":
+        if body.get("template"):
+            return f"template reply {body['template'].get('name')}"
+        file = body.get("attachment")
+        text = " ".join(str(body.get("text") or "").split())
+        if file:
+            return f"reply with {file.get('filename')}" + (f": {text[:50]}" if text else "")
+        return f"reply: {text[:60]}{'…' if len(text) > 60 else ''}"
+    if kind == "canned.save":
+        return f"canned reply /{body.get('shortcode')}"
+    if kind == "canned.delete":
+        return "delete a canned reply"
     if kind == "workspace.sla":
         minutes = body.get("expected_first_response_minutes")
         return f"SLA {minutes} min" if minutes else "SLA off"

@@ -26,14 +26,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inboop_tui.domain.mutations import apply_mutation
 from inboop_tui.domain.reducer import Needs, needs
-from inboop_tui.store.projections import load_slice, write_slice
-from inboop_tui.store.tables import conversations, notes, outbox, shadows, workspace
+from inboop_tui.store.projections import index_messages, load_slice, unindex_messages, write_slice
+from inboop_tui.store.tables import (
+    canned_replies,
+    conversations,
+    messages,
+    notes,
+    outbox,
+    shadows,
+    workspace,
+)
 from relay.protocol import Mutation, parse_mutation
 
 # The rows pending mutations may change, by table, with their natural keys.
 SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
     "conversations": (conversations, ("id",)),
+    "messages": (messages, ("channel", "channel_message_id")),
     "notes": (notes, ("id",)),
+    "canned_replies": (canned_replies, ("id",)),
     "workspace": (workspace, ("id",)),
 }
 
@@ -63,10 +73,14 @@ def lift_pending(conn: Connection) -> None:
     found = conn.execute(select(shadows.c.table_name, shadows.c.key, shadows.c.row)).all()
     if not found:
         return
+    restored_messages: list[tuple[str, str]] = []
     for name, key, row in found:
         table, keys = SHADOWED[name]
         key_values = json.loads(key)
         condition = [table.c[k] == v for k, v in zip(keys, key_values, strict=True)]
+        if name == "messages":
+            unindex_messages(conn, [(key_values[0], key_values[1])])
+            restored_messages.append((key_values[0], key_values[1]))
         if row is None:
             conn.execute(delete(table).where(*condition))
             continue
@@ -79,6 +93,7 @@ def lift_pending(conn: Connection) -> None:
             )
         )
     conn.execute(delete(shadows))
+    index_messages(conn, restored_messages)
 
 
 def put_pending_back(conn: Connection) -> None:
@@ -95,9 +110,13 @@ def _shadow(conn: Connection, wanted: Needs) -> None:
     """Copy the rows about to change, unless a shadow of them exists already."""
     targets: list[tuple[str, list[tuple[Any, ...]]]] = [
         ("conversations", [(c,) for c in sorted(wanted.conversations)]),
+        ("messages", sorted(wanted.messages)),
         ("notes", [(n,) for n in sorted(wanted.notes)]),
         ("workspace", [(1,)] if wanted.workspace else []),
     ]
+    if wanted.canned:
+        ids = conn.execute(select(canned_replies.c.id)).scalars().all()
+        targets.append(("canned_replies", [(i,) for i in ids]))
     for name, keys in targets:
         if keys:
             _shadow_rows(conn, name, keys)

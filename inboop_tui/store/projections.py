@@ -18,12 +18,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from inboop_tui.domain.conversations import ContactState, ConversationState, conversation_id
 from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
-from inboop_tui.domain.notes import NoteState, WorkspaceState
+from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
 from inboop_tui.store.tables import (
+    canned_replies,
     conflicts,
     contacts,
     conversations,
+    message_aliases,
     messages,
     notes,
     shadows,
@@ -38,12 +40,14 @@ _CONVERSATION_FIELDS = [f.name for f in dataclasses.fields(ConversationState)]
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
 _NOTE_FIELDS = [f.name for f in dataclasses.fields(NoteState)]
 _WORKSPACE_FIELDS = [f.name for f in dataclasses.fields(WorkspaceState)]
+_CANNED_FIELDS = [f.name for f in dataclasses.fields(CannedState)]
 # A state as a row tuple (``dataclasses.asdict`` deep-copies, which the sync path cannot afford).
 _MESSAGE_ROW = operator.attrgetter(*_MESSAGE_FIELDS)
 _CONVERSATION_ROW = operator.attrgetter(*_CONVERSATION_FIELDS)
 _CONTACT_ROW = operator.attrgetter(*_CONTACT_FIELDS)
 _NOTE_ROW = operator.attrgetter(*_NOTE_FIELDS)
 _WORKSPACE_ROW = operator.attrgetter(*_WORKSPACE_FIELDS)
+_CANNED_ROW = operator.attrgetter(*_CANNED_FIELDS)
 
 
 def apply_channel_events(conn: Connection, events: Sequence[ChannelEvent]) -> Slice:
@@ -60,7 +64,16 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
     for channel, mid in wanted.messages:
         by_channel[channel].append(mid)
     for channel, mids in by_channel.items():
+        # Channel ids of our replies lead to the replies' rows.
         for chunk in _chunks(mids):
+            for alias, target in conn.execute(
+                select(message_aliases.c.alias, message_aliases.c.target).where(
+                    message_aliases.c.channel == channel, message_aliases.c.alias.in_(chunk)
+                )
+            ):
+                piece.aliases[(channel, alias)] = (channel, target)
+        targets = {target for (c, _), (_, target) in piece.aliases.items() if c == channel}
+        for chunk in _chunks(sorted(set(mids) | targets)):
             rows = conn.execute(
                 select(*[messages.c[name] for name in _MESSAGE_FIELDS]).where(
                     messages.c.channel == channel, messages.c.channel_message_id.in_(chunk)
@@ -89,6 +102,9 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
         ).mappings()
         for row in rows:
             piece.notes[row["id"]] = NoteState(**row)
+    if wanted.canned:
+        for row in conn.execute(select(*[canned_replies.c[n] for n in _CANNED_FIELDS])).mappings():
+            piece.canned[row["id"]] = CannedState(**row)
     if wanted.workspace:
         settings = (
             conn.execute(select(*[workspace.c[name] for name in _WORKSPACE_FIELDS]))
@@ -113,14 +129,29 @@ def write_slice(conn: Connection, piece: Slice) -> None:
         rows = [_MESSAGE_ROW(piece.messages[k]) for k in sorted(piece.changed_messages)]
         _upsert(conn, messages, _MESSAGE_FIELDS, ["channel", "channel_message_id"], rows)
         _clock_sla(conn, {piece.messages[k].conversation_id for k in piece.changed_messages})
+    if piece.removed_messages:
+        _forget_messages(conn, piece.removed_messages)
+    if piece.new_aliases:
+        conn.exec_driver_sql(
+            "INSERT INTO message_aliases (channel, alias, target) VALUES (?, ?, ?) "
+            "ON CONFLICT (channel, alias) DO UPDATE SET target = excluded.target",
+            [(c, alias, target) for (c, alias), (_, target) in sorted(piece.new_aliases.items())],
+        )
     if piece.changed_notes:
         rows = [_NOTE_ROW(piece.notes[k]) for k in sorted(piece.changed_notes)]
         _upsert(conn, notes, _NOTE_FIELDS, ["id"], rows)
+    if piece.changed_canned:
+        rows = [_CANNED_ROW(piece.canned[k]) for k in sorted(piece.changed_canned)]
+        _upsert(conn, canned_replies, _CANNED_FIELDS, ["id"], rows)
+    if piece.removed_canned:
+        conn.execute(
+            delete(canned_replies).where(canned_replies.c.id.in_(sorted(piece.removed_canned)))
+        )
     if piece.changed_workspace:
         _upsert(conn, workspace, _WORKSPACE_FIELDS, ["id"], [_WORKSPACE_ROW(piece.workspace)])
     for conversation, status, at in piece.watermarks:
         _apply_watermark(conn, conversation, status, at)
-    _index_messages(conn, piece.changed_messages)
+    index_messages(conn, piece.changed_messages)
     touched = set(piece.changed_conversations) | {
         _conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts
     }
@@ -146,6 +177,19 @@ def _upsert(
 ) -> None:
     # Straight to the driver: this is the sync hot path, and the SQL is fixed per table.
     conn.exec_driver_sql(_upsert_sql(table, fields, keys), rows)
+
+
+def _forget_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """Rows folded into a reply's row: gone, with their search entries."""
+    for channel, mid in sorted(keys):
+        pk = conn.execute(
+            select(messages.c.pk).where(
+                messages.c.channel == channel, messages.c.channel_message_id == mid
+            )
+        ).scalar()
+        if pk is not None:
+            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", (pk,))
+            conn.execute(delete(messages).where(messages.c.pk == pk))
 
 
 def _clock_sla(conn: Connection, conversation_ids: Iterable[str]) -> None:
@@ -179,7 +223,19 @@ def _apply_watermark(conn: Connection, conversation: str, status: str, at: str) 
     )
 
 
-def _index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+def unindex_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """Take messages out of the search index (before their rows are replaced or removed)."""
+    for channel, mid in keys:
+        pk = conn.execute(
+            select(messages.c.pk).where(
+                messages.c.channel == channel, messages.c.channel_message_id == mid
+            )
+        ).scalar()
+        if pk is not None:
+            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", (pk,))
+
+
+def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
     by_channel: dict[str, list[str]] = defaultdict(list)
     for channel, mid in keys:
         by_channel[channel].append(mid)
@@ -195,6 +251,8 @@ def _index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
                 ).where(messages.c.channel == channel, messages.c.channel_message_id.in_(chunk))
             ).all()
             pks = [row.pk for row in rows]
+            if not pks:
+                continue  # gone (a pending reply lifted off): nothing to index
             conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", [(pk,) for pk in pks])
             searchable = [
                 (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
@@ -245,6 +303,8 @@ def clear_projections(conn: Connection) -> None:
     """Empty every projection (and the pending layer's shadows): a rebuild starts from here."""
     for table in (
         messages,
+        message_aliases,
+        canned_replies,
         conversations,
         contacts,
         notes,

@@ -106,6 +106,7 @@ class ConversationRow:
     awaiting_since: str | None = None
     phone: str | None = None
     pending: int = 0  # this replica's changes not yet confirmed by the relay
+    account_id: str = ""  # the business side: Instagram account, Page, WhatsApp number
 
     @property
     def display_name(self) -> str:
@@ -142,6 +143,9 @@ class MessageRow:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     reply_to: str | None = None
     provider_type: str | None = None
+    reply_id: str | None = None  # one of our replies
+    sent_by: str | None = None  # the teammate who sent it
+    pending: bool = False  # still in this replica's outbox: not at the relay yet
 
 
 # What the search index keeps as parts of words besides letters and digits: emoji and other
@@ -311,6 +315,7 @@ def _row_columns(vp: Viewpoint) -> list[Any]:
         _over_sla(vp).label("over_sla"),
         conversations.c.awaiting_since,
         pending.label("pending"),
+        conversations.c.account_id,
     ]
 
 
@@ -472,8 +477,14 @@ def find_conversations(
 
 def thread(conn: Connection, conversation_id: str, limit: int = THREAD_LIMIT) -> list[MessageRow]:
     """The newest ``limit`` messages of a conversation, oldest first (provider order)."""
+    waiting = (
+        select(outbox.c.id)
+        .where(outbox.c.id == messages.c.reply_id, outbox.c.pushed_seq.is_(None))
+        .exists()
+        .label("pending")
+    )
     query = (
-        select(messages)
+        select(messages, waiting)
         .where(messages.c.conversation_id == conversation_id, messages.c.has_body.is_(True))
         .order_by(messages.c.sent_at.desc(), messages.c.channel_message_id.desc())
         .limit(limit)
@@ -501,6 +512,9 @@ def _message_row(row: Any) -> MessageRow:
         attachments=tuple(Attachment(**a) for a in json.loads(row["attachments"])),
         reply_to=row["reply_to"],
         provider_type=row["provider_type"],
+        reply_id=row["reply_id"],
+        sent_by=row["sent_by"],
+        pending=bool(row.get("pending")),
     )
 
 

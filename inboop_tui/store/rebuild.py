@@ -17,10 +17,12 @@ from inboop_tui.store.db import writing
 from inboop_tui.store.pending import put_pending_back
 from inboop_tui.store.projections import clear_projections, index_conversations
 from inboop_tui.store.tables import (
+    canned_replies,
     conflicts,
     contacts,
     conversations,
     log_events,
+    message_aliases,
     messages,
     notes,
     unreadable_entries,
@@ -34,12 +36,24 @@ _ORDER = {
     "contacts": ("id",),
     "conversations": ("id",),
     "messages": ("channel", "channel_message_id"),
+    "message_aliases": ("channel", "alias"),
     "notes": ("id",),
+    "canned_replies": ("id",),
     "workspace": ("id",),
     "conflicts": ("seq",),
     "unreadable_entries": ("seq",),
 }
-DIGESTED = (contacts, conversations, messages, notes, workspace, conflicts, unreadable_entries)
+DIGESTED = (
+    contacts,
+    conversations,
+    messages,
+    message_aliases,
+    notes,
+    canned_replies,
+    workspace,
+    conflicts,
+    unreadable_entries,
+)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
+from inboop_tui.domain.notes import CannedState, fill_placeholders
 from inboop_tui.store.actions import ActionError, Actions, Done, Identity
 from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import (
@@ -51,10 +52,17 @@ from inboop_tui.store.queries import (
     thread,
     viewpoint,
 )
-from inboop_tui.store.tables import conversations
+from inboop_tui.store.tables import (
+    canned_replies,
+    conversations,
+    drafts,
+    sending_accounts,
+    sync_state,
+)
 from relay.protocol import format_time
 
 T = TypeVar("T")
+CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,57 @@ class Replica:
             return (
                 conn.execute(
                     select(conversations.c.id).where(conversations.c.id == conversation_id)
+                ).first()
+                is not None
+            )
+
+    # --- replying -----------------------------------------------------------------------------
+
+    def draft(self, conversation_id: str) -> str:
+        with self._reading() as conn:
+            text = conn.execute(
+                select(drafts.c.text).where(drafts.c.conversation_id == conversation_id)
+            ).scalar()
+        return text or ""
+
+    def canned(self) -> list[CannedState]:
+        """The team's canned replies, by shortcode."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                select(canned_replies).order_by(canned_replies.c.shortcode)
+            ).mappings()
+            return [CannedState(**row) for row in rows]
+
+    def find_canned(self, shortcode: str) -> CannedState:
+        code = shortcode.strip().lstrip("/").lower()
+        for canned in self.canned():
+            if canned.shortcode == code:
+                return canned
+        raise ActionError(f"no canned reply /{code}: `inboop canned` lists them")
+
+    def fill(self, canned: CannedState, conversation: ConversationRow) -> str:
+        """A canned reply's text for this conversation (placeholders filled in)."""
+        name = conversation.name or conversation.username or ""
+        values = {
+            "name": name or "there",
+            "first_name": (name.split() or ["there"])[0],
+            "agent": self.me or "",
+            "channel": CHANNEL_NAMES.get(conversation.channel, conversation.channel),
+        }
+        return fill_placeholders(canned.text, values)
+
+    def can_send(self, channel: str, account_id: str) -> bool | None:
+        """Whether the relay can send from this account (None: not known before a sync)."""
+        with self._reading() as conn:
+            synced = conn.execute(select(sync_state.c.last_ok_at)).scalar()
+            if synced is None:
+                return None
+            return (
+                conn.execute(
+                    select(sending_accounts.c.account_id).where(
+                        sending_accounts.c.channel == channel,
+                        sending_accounts.c.account_id == account_id,
+                    )
                 ).first()
                 is not None
             )

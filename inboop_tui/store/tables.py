@@ -10,7 +10,18 @@ Local-only state: the outbox, rejected mutations, sync runs, the team list and u
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -121,9 +132,61 @@ messages = Table(
     Column("deleted_at", String(32)),
     Column("reactions", Text, nullable=False),
     Column("marks_up_to", String(16)),
+    # Our replies: the reply (mutation) id, who sent it, and the channel's id for it once sent.
+    Column("reply_id", String(36)),
+    Column("sent_by", String(128)),
+    Column("provider_message_id", String(256)),
     Index("uq_messages_channel_mid", "channel", "channel_message_id", unique=True),
     Index("ix_messages_thread", "conversation_id", "sent_at", "channel_message_id"),
     Index("ix_messages_sent_at", "sent_at"),
+)
+
+# The channel's ids of our replies: events about ``alias`` apply to the reply row ``target``.
+message_aliases = Table(
+    "message_aliases",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("alias", String(256), primary_key=True),
+    Column("target", String(256), nullable=False),
+)
+
+# The team's canned replies (a projection of canned.save / canned.delete).
+canned_replies = Table(
+    "canned_replies",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("shortcode", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+# Local only: unsent drafts per conversation, files of replies not yet pushed, which accounts
+# the relay can send from.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("conversation_id", String(32), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+outbox_files = Table(
+    "outbox_files",
+    metadata,
+    Column("upload_id", String(64), primary_key=True),
+    Column("filename", String(255), nullable=False),
+    Column("mime_type", String(127), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+sending_accounts = Table(
+    "sending_accounts",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
 )
 
 # The local user's last view of each conversation: unread is per user.
@@ -221,4 +284,14 @@ team = Table(
     Column("role", String(16), nullable=False),
 )
 
-PROJECTIONS = (contacts, conversations, messages, notes, workspace, conflicts, unreadable_entries)
+PROJECTIONS = (
+    contacts,
+    conversations,
+    messages,
+    message_aliases,
+    notes,
+    canned_replies,
+    workspace,
+    conflicts,
+    unreadable_entries,
+)

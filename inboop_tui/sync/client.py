@@ -18,10 +18,13 @@ class SyncError(Exception):
     ``relay_behind`` (the relay's log is behind this replica: resync), ``local`` (this replica).
     """
 
-    def __init__(self, message: str, *, transient: bool, kind: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, kind: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.kind = kind or ("network" if transient else "protocol")
+        self.status = status
 
 
 def normalise_url(url: str) -> str:
@@ -82,6 +85,55 @@ class RelayClient:
             )
         return data
 
+    def accounts(self, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The accounts the relay can send from."""
+        data = self._request("GET", "/v1/accounts", timeout=timeout)
+        if not isinstance(data, list) or not all(
+            isinstance(a, dict)
+            and isinstance(a.get("channel"), str)
+            and isinstance(a.get("account_id"), str)
+            for a in data
+        ):
+            raise SyncError(
+                f"{self.base_url} sent an account list that is not the v1 protocol", transient=False
+            )
+        return data
+
+    def templates(self, account_id: str, *, timeout: float = 20.0) -> list[dict[str, Any]]:
+        data = self._request(
+            "GET", "/v1/templates", params={"account_id": account_id}, timeout=timeout
+        )
+        if not isinstance(data, list):
+            raise SyncError(
+                f"{self.base_url} sent templates that are not the v1 protocol", transient=False
+            )
+        return data
+
+    def has_upload(self, upload_id: str, *, timeout: float = 10.0) -> bool:
+        try:
+            self._request("GET", f"/v1/uploads/{upload_id}", timeout=timeout)
+        except SyncError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def upload(
+        self, data: bytes, filename: str, mime_type: str, *, timeout: float = 120.0
+    ) -> dict[str, Any]:
+        headers = {
+            "X-Filename": filename.encode("ascii", "replace").decode(),
+            "Content-Type": mime_type,
+        }
+        answer = self._request(
+            "POST", "/v1/uploads", content=data, headers=headers, timeout=timeout
+        )
+        if not isinstance(answer, dict) or not isinstance(answer.get("upload_id"), str):
+            raise SyncError(
+                f"{self.base_url} answered an upload outside the v1 protocol", transient=False
+            )
+        return answer
+
     def diagnostics(self, *, timeout: float = 10.0) -> dict[str, Any]:
         return self._get("/v1/diagnostics", {}, timeout)
 
@@ -116,9 +168,19 @@ class RelayClient:
         timeout: float,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         try:
-            response = self._http.request(method, path, params=params, json=json, timeout=timeout)
+            response = self._http.request(
+                method,
+                path,
+                params=params,
+                json=json,
+                content=content,
+                headers=headers,
+                timeout=timeout,
+            )
         except httpx.ConnectError as exc:
             raise _connect_error(self.base_url, exc) from exc
         except httpx.TimeoutException as exc:
@@ -147,10 +209,15 @@ class RelayClient:
                 f"the relay at {self.base_url} had an error ({response.status_code})",
                 transient=True,
             )
+        if response.status_code in (404, 413, 422, 502) and path != "/v1/events":
+            raise SyncError(
+                f"the relay says: {_detail(response)}", transient=False, status=response.status_code
+            )
         if response.status_code != 200:
             raise SyncError(
                 f"the relay at {self.base_url} answered {response.status_code} to {path}: is this an Inboop relay?",
                 transient=False,
+                status=response.status_code,
             )
         try:
             return response.json()
@@ -159,6 +226,16 @@ class RelayClient:
                 f"{self.base_url} did not answer with JSON: is this an Inboop relay?",
                 transient=False,
             ) from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, str):
+        return detail
+    return f"{response.status_code} {response.reason_phrase}"
 
 
 def _is_result(result: Any) -> bool:

@@ -39,7 +39,9 @@ from inboop_tui.store.projections import clear_projections
 from inboop_tui.store.tables import (
     log_events,
     outbox,
+    outbox_files,
     rejected_mutations,
+    sending_accounts,
     sync_runs,
     sync_state,
     team,
@@ -175,6 +177,7 @@ def sync(
         _push(engine, client, budget, run)
         _pull(engine, client, budget, run, batch, progress, wait, config.user_name, max_pages)
         _refresh_team(engine, client, budget)
+        _local(_forget_sent_files, engine)
     except SyncError as exc:
         error = exc
     finally:
@@ -209,12 +212,60 @@ def _push(engine: Engine, client: RelayClient, budget: _Budget, run: _Run) -> No
         if not rows:
             return
         payloads = [json.loads(row.payload) for row in rows]
+        _push_files(engine, client, budget, payloads)
         answer = budget.call(partial(_push_batch, client, payloads))
         _local(_settle, engine, rows, answer["results"], run)
         run.pushed += sum(1 for r in answer["results"] if r["status"] == "accepted")
         if answer["head"] < run.cursor:
             raise _behind(client.base_url, answer["head"], run.cursor)
         after = rows[-1].position
+
+
+def _push_files(
+    engine: Engine, client: RelayClient, budget: _Budget, payloads: list[dict[str, Any]]
+) -> None:
+    """The files of these replies, to the relay first (only those it does not have)."""
+    for payload in payloads:
+        attachment = (payload.get("payload") or {}).get("attachment")
+        if payload.get("type") != "message.reply" or not isinstance(attachment, dict):
+            continue
+        upload_id = attachment.get("upload_id")
+        if not isinstance(upload_id, str) or budget.call(partial(_has_upload, client, upload_id)):
+            continue
+        file = _local(_outbox_file, engine, upload_id)
+        if file is None:
+            continue  # pushed before and forgotten here: the relay's answer tells
+        budget.call(partial(_upload, client, file))
+
+
+def _has_upload(client: RelayClient, upload_id: str, timeout: float) -> bool:
+    return client.has_upload(upload_id, timeout=timeout)
+
+
+def _upload(client: RelayClient, file: Any, timeout: float) -> Any:
+    return client.upload(file.data, file.filename, file.mime_type, timeout=max(timeout, 60.0))
+
+
+def _outbox_file(engine: Engine, upload_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(outbox_files).where(outbox_files.c.upload_id == upload_id)
+        ).first()
+
+
+def _forget_sent_files(engine: Engine) -> None:
+    """Files whose replies have all left the outbox are at the relay: drop the local copy."""
+    with writing(engine) as conn:
+        kept = set()
+        for payload in conn.execute(
+            select(outbox.c.payload).where(outbox.c.type == "message.reply")
+        ).scalars():
+            attachment = (json.loads(payload).get("payload") or {}).get("attachment") or {}
+            kept.add(attachment.get("upload_id"))
+        stored = conn.execute(select(outbox_files.c.upload_id)).scalars().all()
+        gone = [upload_id for upload_id in stored if upload_id not in kept]
+        if gone:
+            conn.execute(delete(outbox_files).where(outbox_files.c.upload_id.in_(gone)))
 
 
 def _push_batch(client: RelayClient, payloads: list[dict[str, Any]], timeout: float) -> Any:
@@ -276,13 +327,19 @@ def _settle(engine: Engine, rows: list[Any], results: list[dict[str, Any]], run:
 
 
 def _refresh_team(engine: Engine, client: RelayClient, budget: _Budget) -> None:
-    """The relay's users, for assignment and mentions offline. A convenience: if the relay
-    cannot say, the last list stays and the sync still counts."""
+    """The relay's users (for assignment and mentions offline) and the accounts it can send
+    from. A convenience: if the relay cannot say, the last lists stay and the sync counts."""
     try:
         members = budget.call(lambda seconds: client.users(timeout=seconds))
+        accounts = budget.call(lambda seconds: client.accounts(timeout=seconds))
     except SyncError as exc:
-        log.warning("could not refresh the team: %s", exc)
+        log.warning("could not refresh the team and accounts: %s", exc)
         return
+    senders = [
+        {"channel": a["channel"], "account_id": a["account_id"]}
+        for a in accounts
+        if a.get("can_send")
+    ]
     rows = [
         {"name": m["name"], "role": m.get("role") if m.get("role") == "ADMIN" else "MEMBER"}
         for m in members
@@ -293,6 +350,9 @@ def _refresh_team(engine: Engine, client: RelayClient, budget: _Budget) -> None:
             conn.execute(delete(team))
             if rows:
                 conn.execute(insert(team), rows)
+            conn.execute(delete(sending_accounts))
+            if senders:
+                conn.execute(insert(sending_accounts), senders)
 
     _local(store, engine)
 

@@ -34,6 +34,7 @@ from relay.protocol import (
     ReactionSet,
     SenderType,
     Watermark,
+    reply_id_from_tag,
 )
 
 # Item kinds that carry nothing for the inbox (handover protocol, opt-ins, referrals, policy
@@ -242,6 +243,7 @@ def _message(
         attachments=attachments,
         reply_to=reply_to,
         provider_type=provider_type,
+        reply_id=reply_id_from_tag(message.get("metadata")) if echo else None,
     )
     if echo:
         return MessageEchoed(dedup_key=f"msg:{channel}:{mid}", message=body, **common)

@@ -36,6 +36,7 @@ from relay.protocol import (
     ReactionRemoved,
     ReactionSet,
     SenderType,
+    reply_id_from_tag,
 )
 
 CHANNEL = Channel.WHATSAPP
@@ -336,6 +337,7 @@ def _status(
             channel_message_id=wamid,
             status=state,
             error=error,
+            reply_id=reply_id_from_tag(status.get("biz_opaque_callback_data")),
         )
     ]
 

@@ -92,3 +92,41 @@ users = Table(
     Column("created_at", String(32), nullable=False),
     Column("revoked_at", String(32)),
 )
+
+# Agents' replies waiting to be sent, being sent, or done: the durable send queue. A row is
+# written in the same transaction as the reply's log entry; sending marks it SENDING first
+# (committed), so after a crash a row still SENDING is a send whose outcome is unknown.
+outbound = Table(
+    "outbound",
+    metadata,
+    Column("reply_id", String(36), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # the reply's place in the log: its order
+    Column("conversation_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("payload", Text, nullable=False),  # the reply payload as wire-format JSON
+    Column("state", String(16), nullable=False),  # QUEUED | SENDING | SENT | FAILED
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("confirm_by", String(32)),  # SENDING, outcome unknown: wait for Meta until then
+    Column("provider_message_id", String(256)),
+    Column("last_error", Text),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_outbound_due", "state", "next_attempt_at"),
+    Index("ix_outbound_conversation", "conversation_id", "seq"),
+)
+
+# Files agents send, kept until their reply is sent (keyed by content hash).
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the content
+    Column("filename", String(255), nullable=False),
+    Column("mime_type", String(127), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploaded_by", String(128), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)

@@ -1,16 +1,10 @@
-"""The v1 wire format shared by the relay and every replica.
-
-Two kinds of entries share the log. Channel events are what the relay's normalisers make of
-Meta's webhooks: channel-agnostic, each with a deterministic ``dedup_key`` so that a retried or
-re-batched delivery appends nothing. Mutations are the changes agents make (assign, status,
-tags, notes, settings): each carries a client-made id, so pushing it twice appends it once.
-``docs/protocol.md`` documents the same models for people.
-
-This module imports nothing but pydantic and the standard library: the replica imports it too.
-"""
+"""Channel events: what the relay's normalisers make of Meta's webhooks (and what its outbound
+queue learns from Meta's send API), channel-agnostic, each with a deterministic ``dedup_key``
+so that a retried or re-batched delivery appends nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -21,8 +15,6 @@ from pydantic import (
     Field,
     TypeAdapter,
     field_serializer,
-    field_validator,
-    model_validator,
 )
 
 PROTOCOL_VERSION = 1
@@ -120,6 +112,27 @@ class ProviderError(_Model):
     message: str | None = None
 
 
+def conversation_id(channel: str, account_id: str, customer_id: str) -> str:
+    """A conversation's id from its identity: the same on every replica and on the relay."""
+    digest = hashlib.sha256(f"{channel}\x1f{account_id}\x1f{customer_id}".encode()).hexdigest()
+    return f"cv_{digest[:24]}"
+
+
+# Our replies carry this tag in what Meta hands back (Messenger/Instagram ``metadata``,
+# WhatsApp ``biz_opaque_callback_data``), so an echo or a status names the reply it is about.
+REPLY_TAG = "inboop:reply:"
+
+
+def reply_tag(reply_id: str) -> str:
+    return REPLY_TAG + reply_id
+
+
+def reply_id_from_tag(tag: object) -> str | None:
+    if isinstance(tag, str) and tag.startswith(REPLY_TAG) and len(tag) <= len(REPLY_TAG) + 64:
+        return tag[len(REPLY_TAG) :]
+    return None
+
+
 class MessageBody(_Model):
     channel_message_id: str
     direction: Direction
@@ -130,6 +143,8 @@ class MessageBody(_Model):
     reply_to: str | None = None
     # The provider's own name for a type we keep as UNSUPPORTED or fold into TEXT.
     provider_type: str | None = None
+    # An echo of one of our replies names it (see REPLY_TAG).
+    reply_id: str | None = None
 
 
 class _ChannelEvent(_Model):
@@ -195,6 +210,7 @@ class MessageStatus(_ChannelEvent):
     channel_message_id: str
     status: DeliveryState
     error: ProviderError | None = None
+    reply_id: str | None = None  # the status of one of our replies (see REPLY_TAG)
 
 
 class Watermark(_ChannelEvent):
@@ -224,6 +240,22 @@ class ContactProfile(_ChannelEvent):
     user_id: str | None = None
 
 
+class ReplySent(_ChannelEvent):
+    """The relay sent one of our replies; the channel knows it by ``channel_message_id``."""
+
+    type: Literal["reply.sent"] = "reply.sent"
+    reply_id: str
+    channel_message_id: str
+
+
+class ReplyFailed(_ChannelEvent):
+    """The relay could not send one of our replies and will not try again."""
+
+    type: Literal["reply.failed"] = "reply.failed"
+    reply_id: str
+    error: ProviderError
+
+
 ChannelEvent = Annotated[
     MessageReceived
     | MessageEchoed
@@ -233,7 +265,9 @@ ChannelEvent = Annotated[
     | ReactionRemoved
     | MessageStatus
     | Watermark
-    | ContactProfile,
+    | ContactProfile
+    | ReplySent
+    | ReplyFailed,
     Field(discriminator="type"),
 ]
 
@@ -248,6 +282,8 @@ CHANNEL_EVENT_TYPES: frozenset[str] = frozenset(
         "message.status",
         "message.watermark",
         "contact.profile",
+        "reply.sent",
+        "reply.failed",
     }
 )
 
@@ -258,196 +294,3 @@ def parse_channel_event(data: dict[str, Any] | str | bytes) -> ChannelEvent:
     if isinstance(data, str | bytes):
         return channel_event_adapter.validate_json(data)
     return channel_event_adapter.validate_python(data)
-
-
-# --- Mutations: the changes agents make ------------------------------------------------------
-
-MUTATION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-CONVERSATION_ID = r"^cv_[0-9a-f]{24}$"
-USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
-TAG = r"^[^\s,]{1,64}$"
-MAX_NOTE_CHARS = 10_000
-MAX_SLA_MINUTES = 7 * 24 * 60
-
-
-class ConversationStatus(StrEnum):
-    OPEN = "OPEN"
-    PENDING = "PENDING"
-    RESOLVED = "RESOLVED"
-    SNOOZED = "SNOOZED"
-
-
-class _Mutation(_Model):
-    """What every mutation carries: its client-made id, its author and the author's clock."""
-
-    id: Annotated[str, Field(pattern=MUTATION_ID)]
-    author: Annotated[str, Field(pattern=USER_NAME)]
-    client_time: datetime
-
-    @field_validator("client_time")
-    @classmethod
-    def _in_utc(cls, value: datetime) -> datetime:
-        return utc(value)
-
-    @field_serializer("client_time")
-    def _ser_client_time(self, value: datetime) -> str:
-        return format_time(value)
-
-
-class AssignPayload(_Model):
-    conversation_id: Annotated[str, Field(pattern=CONVERSATION_ID)]
-    assignee: Annotated[str, Field(pattern=USER_NAME)] | None = None  # None: unassigned
-
-
-class StatusPayload(_Model):
-    conversation_id: Annotated[str, Field(pattern=CONVERSATION_ID)]
-    status: ConversationStatus
-    snoozed_until: datetime | None = None
-
-    @field_validator("snoozed_until")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc(value)
-
-    @model_validator(mode="after")
-    def _snooze_needs_a_time(self) -> StatusPayload:
-        if (self.status is ConversationStatus.SNOOZED) != (self.snoozed_until is not None):
-            raise ValueError("snoozed_until is required for SNOOZED and only for SNOOZED")
-        return self
-
-    @field_serializer("snoozed_until")
-    def _ser_until(self, value: datetime | None) -> str | None:
-        return None if value is None else format_time(value)
-
-
-class TagsPayload(_Model):
-    conversation_id: Annotated[str, Field(pattern=CONVERSATION_ID)]
-    add: tuple[Annotated[str, Field(pattern=TAG)], ...] = ()
-    remove: tuple[Annotated[str, Field(pattern=TAG)], ...] = ()
-
-    @model_validator(mode="after")
-    def _something_to_do(self) -> TagsPayload:
-        if not self.add and not self.remove:
-            raise ValueError("add or remove at least one tag")
-        if set(self.add) & set(self.remove):
-            raise ValueError("a tag cannot be added and removed at once")
-        return self
-
-
-class NotePayload(_Model):
-    conversation_id: Annotated[str, Field(pattern=CONVERSATION_ID)]
-    text: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)]
-    mentions: tuple[Annotated[str, Field(pattern=USER_NAME)], ...] = ()
-
-
-class SlaPayload(_Model):
-    # Expected first-response minutes; None turns the SLA badge off.
-    expected_first_response_minutes: Annotated[int, Field(ge=1, le=MAX_SLA_MINUTES)] | None
-
-
-class AssignConversation(_Mutation):
-    type: Literal["conversation.assign"] = "conversation.assign"
-    payload: AssignPayload
-
-
-class SetConversationStatus(_Mutation):
-    type: Literal["conversation.status"] = "conversation.status"
-    payload: StatusPayload
-
-
-class TagConversation(_Mutation):
-    type: Literal["conversation.tags"] = "conversation.tags"
-    payload: TagsPayload
-
-
-class AddNote(_Mutation):
-    """An internal note: shown to the team in the thread, never sent to the customer."""
-
-    type: Literal["conversation.note"] = "conversation.note"
-    payload: NotePayload
-
-
-class SetSla(_Mutation):
-    type: Literal["workspace.sla"] = "workspace.sla"
-    payload: SlaPayload
-
-
-Mutation = Annotated[
-    AssignConversation | SetConversationStatus | TagConversation | AddNote | SetSla,
-    Field(discriminator="type"),
-]
-
-MUTATION_TYPES: frozenset[str] = frozenset(
-    {
-        "conversation.assign",
-        "conversation.status",
-        "conversation.tags",
-        "conversation.note",
-        "workspace.sla",
-    }
-)
-# Mutation types only an ADMIN may push, with what they do in words.
-ADMIN_ONLY_MUTATIONS: dict[str, str] = {"workspace.sla": "change the workspace's SLA"}
-
-mutation_adapter: TypeAdapter[Mutation] = TypeAdapter(Mutation)
-
-
-def parse_mutation(data: dict[str, Any] | str | bytes) -> Mutation:
-    if isinstance(data, str | bytes):
-        return mutation_adapter.validate_json(data)
-    return mutation_adapter.validate_python(data)
-
-
-def mutation_dedup_key(mutation_id: str) -> str:
-    return f"mut:{mutation_id}"
-
-
-MAX_PUSH = 500
-
-
-class PushRequest(BaseModel):
-    """``POST /v1/mutations``: each item is validated on its own, so one bad item fails alone."""
-
-    mutations: Annotated[list[dict[str, Any]], Field(max_length=MAX_PUSH)]
-
-
-class PushResult(BaseModel):
-    id: str | None
-    status: Literal["accepted", "rejected"]
-    seq: int | None = None  # accepted: the mutation's place in the log
-    reason: str | None = None  # rejected: why, for a person
-
-
-class PushResponse(BaseModel):
-    results: list[PushResult]
-    head: int
-
-
-class TeamMember(BaseModel):
-    name: str
-    role: Literal["ADMIN", "MEMBER"]
-
-
-# --- The log as the API serves it ------------------------------------------------------------
-
-
-class LogEntry(BaseModel):
-    """One event of the relay's log as ``GET /v1/events`` returns it."""
-
-    seq: int
-    origin: Literal["channel", "mutation"]
-    type: str
-    recorded_at: str
-    event: dict[str, Any]
-
-
-class EventsPage(BaseModel):
-    events: list[LogEntry]
-    next_after: int  # pass as ``after`` to continue
-    head: int  # the newest seq in the log when the page was read
-
-
-class WhoAmI(BaseModel):
-    name: str
-    role: Literal["ADMIN", "MEMBER"]
-    protocol_version: int = PROTOCOL_VERSION
