@@ -64,7 +64,7 @@ class InboopApp(App[None]):
     TITLE = "Inboop"
     BINDINGS = [
         Binding("s", "sync", "Sync"),
-        Binding("e", "export", "Export"),
+        Binding("e", "export", "Export", show=False),
         Binding("D", "diagnostics", "Diagnostics"),
         Binding("question_mark", "show_help_panel", "Keys", show=False),
         Binding("q", "quit", "Quit"),
@@ -445,6 +445,25 @@ class InboopApp(App[None]):
 
 
 def _inbox_commands(screen: InboxScreen) -> Iterable[SystemCommand]:
+    yield SystemCommand("Reply", "Write to the customer in the reply box (i)", screen.action_write)
+    yield SystemCommand(
+        "Send a file…",
+        "An image, a video, a PDF… to the customer (Ctrl+F in the reply box)",
+        partial(_ask, screen, "file"),
+    )
+    yield SystemCommand(
+        "WhatsApp template…",
+        "Outside the 24-hour window: an approved template (T)",
+        screen.action_template,
+    )
+    yield SystemCommand(
+        "Edit the reply in $EDITOR",
+        "Long replies in your editor (Ctrl+O in the reply box)",
+        partial(_ask, screen, "editor"),
+    )
+    yield SystemCommand(
+        "Canned replies…", "Use, add, edit or delete the team's answers (C)", screen.action_canned
+    )
     yield SystemCommand(
         "Assign…", "Assign the conversation to a teammate or to nobody (a)", screen.action_assign
     )
@@ -519,6 +538,12 @@ def _inbox_commands(screen: InboxScreen) -> Iterable[SystemCommand]:
         yield SystemCommand(
             f"Filter: {name}", "Filter by status (S)", partial(screen.set_status_filter, status)
         )
+
+
+def _ask(screen: InboxScreen, what: str) -> None:
+    row = screen.target()
+    if row is not None:
+        screen.desk.asked(row, what)
 
 
 def create_app(

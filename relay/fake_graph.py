@@ -138,7 +138,8 @@ class FakeGraph:
     def answer_next(self, account_id: str, *answers: Any) -> None:
         """The next sends from this account get these answers, in order: ``(status, body)``,
         ``"hang"`` (hold the request until ``release()``), ``"accept-then-hang"`` (take the
-        message, tell the relay by webhook, and hold the answer)."""
+        message but hold the answer, and the webhook that tells the relay, until
+        ``release()``)."""
         self._script[account_id].extend(answers)
 
     def release(self) -> None:
@@ -258,9 +259,13 @@ class FakeGraph:
 
     # --- webhooks back to the relay -------------------------------------------------------------
 
-    def _tell_relay(self, account_id: str, body: dict[str, Any], message_id: str) -> None:
+    def _tell_relay(
+        self, account_id: str, body: dict[str, Any], message_id: str, held: bool = False
+    ) -> None:
         if self.relay_url is None or self.app_secret is None:
             return
+        if held:
+            self._release.wait(60)
         time.sleep(self.echo_delay)
         now_ms = int(time.time() * 1000)
         if body.get("messaging_product") == "whatsapp":

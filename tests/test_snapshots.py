@@ -218,3 +218,110 @@ def test_diagnostics_screen(snap_compare: SnapCompare, worked: tuple[Paths, Engi
 
 def test_assign_dialog(snap_compare: SnapCompare, worked: tuple[Paths, Engine]) -> None:
     assert snap_compare(make_app(*worked), terminal_size=SIZE, run_before=keys("a"))
+
+
+@pytest.fixture
+def replied(tmp_path: Path) -> Iterator[tuple[Paths, Engine]]:
+    """The newest conversation with five replies: one not synced yet, then queued, sent,
+    delivered, read and failed, as the relay's log reports them."""
+    import json
+    from datetime import timedelta
+    from itertools import count
+
+    from sqlalchemy import insert, select
+
+    from inboop_tui.store.actions import Identity
+    from inboop_tui.store.apply import apply_entries, current_cursor
+    from inboop_tui.store.config import ClientConfig, save_config
+    from inboop_tui.store.db import writing
+    from inboop_tui.store.queries import InboxFilter
+    from inboop_tui.store.replica import Replica
+    from inboop_tui.store.tables import outbox, team
+    from relay.protocol import DeliveryState, MessageStatus, ProviderError, ReplyFailed, ReplySent
+    from tests.app_support import FIXED_NOW
+
+    paths, engine = demo_replica(tmp_path / "replied")
+    save_config(paths, ClientConfig(relay_url="http://127.0.0.1:9", token="x", user_name="ana"))
+    with writing(engine) as conn:
+        conn.execute(insert(team), [{"name": "ana", "role": "MEMBER"}])
+    minutes = count(1)
+    r = Replica(engine, Identity("ana"), lambda: FIXED_NOW - timedelta(minutes=30 - next(minutes)))
+    row = r.window(InboxFilter(), 0, 1)[0]
+    texts = ["Queued at the relay", "Sent", "Delivered", "Read", "Failed", "Not synced yet"]
+    for text in texts:
+        r.actions.reply(row.id, text)
+    with engine.connect() as conn:
+        payloads = [
+            json.loads(p)
+            for p in conn.execute(select(outbox.c.payload).order_by(outbox.c.position)).scalars()
+        ]
+    confirmed = payloads[:5]
+    identity = {"channel": "WHATSAPP", "account_id": row.account_id, "customer_id": row.customer_id}
+    at = FIXED_NOW - timedelta(minutes=5)
+    results = [
+        ReplySent(
+            dedup_key="s1",
+            occurred_at=at,
+            reply_id=confirmed[1]["id"],
+            channel_message_id="wamid.R1",
+            **identity,
+        ),
+        MessageStatus(
+            dedup_key="s2",
+            occurred_at=at,
+            channel_message_id="wamid.R2",
+            status=DeliveryState.DELIVERED,
+            reply_id=confirmed[2]["id"],
+            **identity,
+        ),
+        MessageStatus(
+            dedup_key="s3",
+            occurred_at=at,
+            channel_message_id="wamid.R3",
+            status=DeliveryState.READ,
+            reply_id=confirmed[3]["id"],
+            **identity,
+        ),
+        ReplyFailed(
+            dedup_key="s4",
+            occurred_at=at,
+            reply_id=confirmed[4]["id"],
+            error=ProviderError(
+                code="131047",
+                title="Re-engagement message",
+                message="More than 24 hours have passed since the customer last replied.",
+            ),
+            **identity,
+        ),
+    ]
+    with writing(engine) as conn:
+        cursor = current_cursor(conn)
+        entries = [
+            {
+                "seq": cursor + i,
+                "origin": "mutation",
+                "type": "message.reply",
+                "recorded_at": "2026-11-25T11:50:00.000Z",
+                "event": m,
+            }
+            for i, m in enumerate(confirmed, start=1)
+        ] + [
+            {
+                "seq": cursor + 6 + i,
+                "origin": "channel",
+                "type": e.type,
+                "recorded_at": "2026-11-25T11:55:00.000Z",
+                "event": e.model_dump(mode="json"),
+            }
+            for i, e in enumerate(results)
+        ]
+        head = entries[-1]["seq"]
+        apply_entries(conn, entries, cursor=head, relay_head=head)
+    yield paths, engine
+    engine.dispose()
+
+
+def test_thread_with_replies_in_every_state(
+    snap_compare: SnapCompare, replied: tuple[Paths, Engine]
+) -> None:
+    assert snap_compare(make_app(*replied), terminal_size=(120, 44), run_before=keys())

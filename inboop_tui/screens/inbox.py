@@ -8,7 +8,7 @@ Dialogs return choices; this screen turns them into actions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from inboop_tui.domain.notes import CannedState
 from inboop_tui.screens.dialogs import (
     AssignChoice,
     AssignDialog,
@@ -35,10 +36,12 @@ from inboop_tui.screens.dialogs import (
     TagDialog,
     TagFilterDialog,
 )
+from inboop_tui.screens.replying import ReplyDesk
 from inboop_tui.store.actions import ActionError, Done
 from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.queries import ACTIVE, THREAD_LIMIT, ConversationRow, InboxFilter
 from inboop_tui.store.replica import Replica, Thread
+from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
@@ -87,6 +90,7 @@ def describe_filter(f: InboxFilter, total: int) -> Text:
 class InboxScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "search", "Search"),
+        Binding("i", "write", "Reply"),
         Binding("a", "assign", "Assign"),
         Binding("r", "resolve", "Resolve/reopen"),
         Binding("z", "snooze", "Snooze"),
@@ -103,6 +107,8 @@ class InboxScreen(Screen[None]):
         Binding("full_stop", "mark_read", "Mark read", show=False),
         Binding("R", "mark_all_read", "Mark all read", show=False),
         Binding("L", "sla", "Set SLA", show=False),
+        Binding("C", "canned", "Canned replies", show=False),
+        Binding("T", "template", "WhatsApp template", show=False),
         Binding("o", "older_messages", "Older messages", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
     ]
@@ -111,6 +117,7 @@ class InboxScreen(Screen[None]):
     class ThreadLoaded(Message):
         thread: Thread
         older: bool = False  # older messages were asked for: show the top of the thread
+        canned: list[CannedState] = field(default_factory=list)
 
     @dataclass
     class ActionDone(Message):
@@ -127,6 +134,7 @@ class InboxScreen(Screen[None]):
         self._dwell: Timer | None = None
         self._open: str | None = None
         self._limit = THREAD_LIMIT
+        self.desk = ReplyDesk(self, replica)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -264,7 +272,7 @@ class InboxScreen(Screen[None]):
     def load_thread(self, conversation_id: str, mark: bool = False, older: bool = False) -> None:
         loaded = self._replica.thread(conversation_id, self._limit, mark_read=mark)
         if loaded is not None:
-            self.post_message(self.ThreadLoaded(loaded, older))
+            self.post_message(self.ThreadLoaded(loaded, older, self._replica.canned()))
 
     @on(ThreadLoaded)
     def _thread_loaded(self, event: ThreadLoaded) -> None:
@@ -277,6 +285,8 @@ class InboxScreen(Screen[None]):
             pending=loaded.pending,
             at_top=event.older,
         )
+        if not event.older:
+            self.desk.prepare(loaded, event.canned)
         if loaded.marked_read:
             self.conversations.set_read(loaded.conversation.id)
         elif loaded.conversation.unread and self._dwell_on == loaded.conversation.id:
@@ -313,6 +323,43 @@ class InboxScreen(Screen[None]):
             self.load_thread(self._open)
 
     # --- actions on the open conversation --------------------------------------------------
+
+    def target(self) -> ConversationRow | None:
+        return self._target()
+
+    def prepare_dialog(self, build: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        self._dialog(build, then)
+
+    # --- replying ------------------------------------------------------------------------
+
+    def action_write(self) -> None:
+        """Move into the reply box."""
+        if self._target() is not None:
+            self.desk.focus()
+
+    def action_canned(self) -> None:
+        self.desk.manage_canned()
+
+    def action_template(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.desk.template(row)
+
+    def on_composer_send(self, event: Composer.Send) -> None:
+        row = self._target()
+        if row is not None:
+            self.desk.send_text(row, event.text)
+
+    def on_composer_edited(self, event: Composer.Edited) -> None:
+        self.desk.edited(event.text)
+
+    def on_reply_area_left(self, _event: ReplyArea.Left) -> None:
+        self.conversations.focus()
+
+    def on_reply_area_asked(self, event: ReplyArea.Asked) -> None:
+        row = self._target()
+        if row is not None:
+            self.desk.asked(row, event.what)
 
     def _target(self) -> ConversationRow | None:
         shown = self.query_one(ThreadView).shown
@@ -452,13 +499,21 @@ class InboxScreen(Screen[None]):
         self.act(mark_all)
 
     @work(thread=True, group="action", description="change the conversation", exit_on_error=False)
-    def act(self, change: Callable[[Any], Any], note: str | None = None) -> None:
-        """Run one action on the replica (outbox and projections in one transaction)."""
+    def act(
+        self,
+        change: Callable[[Any], Any],
+        note: str | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Run one action on the replica (outbox and projections in one transaction); ``then``
+        runs on the screen once it is done."""
         try:
             result = change(self._replica.actions)
         except (ActionError, ReplicaError) as exc:
             self.post_message(self.ActionDone(None, str(exc)))
             return
+        if then is not None:
+            self.app.call_from_thread(then)
         said = result if isinstance(result, str) else note
         self.post_message(self.ActionDone(result if isinstance(result, Done) else None, None, said))
 

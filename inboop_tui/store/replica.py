@@ -74,6 +74,8 @@ class Thread:
     notes: list[NoteRow]
     pending: list[Change] = field(default_factory=list)
     marked_read: bool = False
+    draft: str = ""
+    can_send: bool | None = None  # None: not known before the first sync
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,9 @@ class Replica:
             since = None if whole or not messages else messages[0].sent_at
             notes = notes_of(conn, conversation_id, since)
             pending = pending_changes(conn, conversation_id)
+            draft = conn.execute(
+                select(drafts.c.text).where(drafts.c.conversation_id == conversation_id)
+            ).scalar()
         marked = mark_read and row.unread
         if marked:
             seen = max(format_time(self.clock()), row.last_inbound_at or "")
@@ -198,7 +203,8 @@ class Replica:
                     mark_viewed(conn, conversation_id, seen)
             except DBAPIError as exc:
                 raise explain(exc, Path(self.engine.url.database or "")) from exc
-        return Thread(row, messages, notes, pending, marked)
+        can_send = self.can_send(row.channel, row.account_id)
+        return Thread(row, messages, notes, pending, marked, draft or "", can_send)
 
     def find(self, text: str) -> ConversationRow:
         """The one conversation ``text`` names (an id, a customer name, handle or phone)."""

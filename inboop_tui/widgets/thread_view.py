@@ -20,6 +20,7 @@ from inboop_tui.domain.timing import local_clock, local_day, local_when, relativ
 from inboop_tui.store.diagnostics import Change
 from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.composer import Composer
 
 TICKS = {
     "QUEUED": ("…", "dim"),
@@ -82,13 +83,18 @@ def render_header(
 
 def render_message(message: MessageRow, customer: str) -> RenderableType:
     outbound = message.direction == "OUTBOUND"
-    who = "You" if outbound else ("System" if message.sender_type == "SYSTEM" else customer)
+    if outbound:
+        who = message.sent_by or "You"
+    else:
+        who = "System" if message.sender_type == "SYSTEM" else customer
     head = Text()
     head.append(f"{local_clock(message.sent_at)} ", style="dim")
     head.append(("→ " if outbound else "← ") + who, style="bold green" if outbound else "bold")
     if outbound and message.delivery_status:
         mark, style = TICKS.get(message.delivery_status, ("", ""))
         head.append(f" {mark} {message.delivery_status.lower()}", style=style)
+    if message.pending:
+        head.append(" · not synced yet", style="italic yellow")
     if message.edited and not message.is_deleted:
         head.append(" (edited)", style="dim italic")
     body = Text()
@@ -100,7 +106,9 @@ def render_message(message: MessageRow, customer: str) -> RenderableType:
         for attachment in message.attachments:
             label = attachment.type.lower().replace("_", " ")
             where = attachment.url or (
-                f"media {attachment.media_id}" if attachment.media_id else ""
+                f"media {attachment.media_id}"
+                if attachment.media_id and not message.reply_id
+                else ""
             )
             extra = (
                 attachment.caption
@@ -179,6 +187,7 @@ class ThreadView(Vertical):
         yield Static(id="thread-header")
         with VerticalScroll(id="thread-scroll"):
             yield Static("Select a conversation.", id="thread-body")
+        yield Composer(id="composer")
 
     def show(
         self,
