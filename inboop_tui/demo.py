@@ -1,19 +1,15 @@
 """``inboop demo``: the real thing with zero setup.
 
 A relay on loopback with its own SQLite file in a temporary folder, simulated customers on all
-three channels sending signed webhook deliveries, a demo user, a login, a sync, and the app.
-While the app runs, customers keep writing now and then, so a sync (``s``) has news.
+three channels sending signed webhook deliveries, a stand-in for Meta's send API (replies go
+out, are echoed, delivered and read), a demo user and a teammate, a login, a sync, and the app.
+While the app runs, customers keep writing now and then.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,13 +20,14 @@ from typing import Any
 
 import httpx
 
+from inboop_tui.local_relay import LocalRelay, LocalRelayError
 from inboop_tui.logs import log_to_file
 from inboop_tui.store.config import ClientConfig, load_config, save_config
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
 from inboop_tui.sync.engine import sync
 from relay import simulator as meta
-from relay.signing import SIGNATURE_HEADER, sign
+from relay.fake_graph import FakeGraph
 
 
 class DemoError(Exception):
@@ -255,120 +252,6 @@ class Traffic:
             yield delivery
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LocalRelay:
-    """The real relay, as a child process on a free loopback port (the demo, tests, benchmarks)."""
-
-    def __init__(
-        self, home: Path, *, secret: str | None = None, verify_token: str | None = None, **env: str
-    ) -> None:
-        self.home = home
-        self.secret = secret or secrets.token_hex(16)
-        self.verify_token = verify_token or secrets.token_hex(8)
-        self.port = 0
-        self.env = {
-            **os.environ,
-            "INBOOP_RELAY_HOME": str(home),
-            "INBOOP_META_APP_SECRET": self.secret,
-            "INBOOP_META_VERIFY_TOKEN": self.verify_token,
-            **env,
-        }
-        self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = home / "relay.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> LocalRelay:
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or _free_port()  # a restart keeps its address, as a real relay does
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "relay",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.home,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise DemoError(
-                    f"the relay stopped at start ({self.proc.returncode}); see {self.log_path}"
-                )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise DemoError(f"the relay did not start within {timeout:.0f} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """``inboop-relay ARGS`` on this relay's data."""
-        result = subprocess.run(
-            [sys.executable, "-m", "relay", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            cwd=self.home,
-            timeout=60,
-        )
-        if check and result.returncode != 0:
-            raise DemoError(f"inboop-relay {' '.join(args)} failed: {result.stderr.strip()}")
-        return result
-
-    def add_user(self, name: str, *, admin: bool = False) -> str:
-        """A new user's token (the last line ``users add`` prints)."""
-        return (
-            self.cli("users", "add", name, *(["--admin"] if admin else []))
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-
-    def deliver(self, client: httpx.Client, payload: dict[str, Any]) -> None:
-        body = meta.body(payload)
-        response = client.post(
-            f"{self.url}/webhooks/meta",
-            content=body,
-            headers={SIGNATURE_HEADER: sign(self.secret, body), "Content-Type": "application/json"},
-        )
-        if response.status_code != 200:
-            raise DemoError(f"the relay refused a delivery ({response.status_code})")
-
-
 def _trickle(
     relay: LocalRelay, traffic: Traffic, people: list[Customer], stop: threading.Event, every: float
 ) -> None:
@@ -380,13 +263,47 @@ def _trickle(
                     client,
                     traffic.message(c, traffic.rng.choice(TRICKLE), int(time.time() * 1000))[0],
                 )
-            except (DemoError, httpx.HTTPError):
+            except (LocalRelayError, httpx.HTTPError):
                 return
 
 
-def prepare(root: Path, count: int) -> tuple[LocalRelay, Paths, Traffic, list[Customer]]:
-    """Start the relay, feed it the history, log in and sync. Returns what the app needs."""
-    relay = LocalRelay(root / "relay").start()
+DEMO_TOKENS = {
+    meta.PAGE_ID: "demo-page-token",
+    meta.IG_ACCOUNT_ID: "demo-instagram-token",
+    meta.PHONE_NUMBER_ID: "demo-whatsapp-token",
+}
+TEMPLATES = [
+    {
+        "name": "order_update",
+        "language": "en_US",
+        "status": "APPROVED",
+        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."}],
+    },
+    {
+        "name": "back_in_stock",
+        "language": "en_US",
+        "status": "APPROVED",
+        "components": [{"type": "BODY", "text": "Good news {{1}}: it is back in stock!"}],
+    },
+]
+
+
+def prepare(root: Path, count: int) -> tuple[LocalRelay, FakeGraph, Paths, Traffic, list[Customer]]:
+    """Start Meta's stand-in and the relay, feed it the history, log in and sync."""
+    graph = FakeGraph(tokens=dict(DEMO_TOKENS), templates=TEMPLATES, read_after=4.0).start()
+    relay = LocalRelay(
+        root / "relay",
+        INBOOP_GRAPH_API_URL=graph.url,
+        INBOOP_PAGE_TOKENS=f"{meta.PAGE_ID}={DEMO_TOKENS[meta.PAGE_ID]}",
+        INBOOP_INSTAGRAM_TOKENS=f"{meta.IG_ACCOUNT_ID}={DEMO_TOKENS[meta.IG_ACCOUNT_ID]}",
+        INBOOP_WHATSAPP_TOKENS=f"{meta.PHONE_NUMBER_ID}={DEMO_TOKENS[meta.PHONE_NUMBER_ID]}",
+    )
+    try:
+        relay.start()
+    except LocalRelayError as exc:
+        graph.stop()
+        raise DemoError(str(exc)) from None
+    graph.relay_url, graph.app_secret = relay.url, relay.secret
     token = relay.add_user("demo", admin=True)
     relay.add_user("maria")  # a teammate to assign to and mention
     traffic = Traffic()
@@ -405,7 +322,7 @@ def prepare(root: Path, count: int) -> tuple[LocalRelay, Paths, Traffic, list[Cu
         engine.dispose()
     if not outcome.ok:
         raise DemoError(f"the first sync failed: {outcome.error}")
-    return relay, paths, traffic, people
+    return relay, graph, paths, traffic, people
 
 
 def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float = 15.0) -> None:
@@ -413,10 +330,14 @@ def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float 
 
     root = Path(tempfile.mkdtemp(prefix="inboop-demo-"))
     relay: LocalRelay | None = None
+    graph: FakeGraph | None = None
     stop = threading.Event()
     try:
         print(f"starting a local relay and {customers} simulated customers in {root} …", flush=True)
-        relay, paths, traffic, people = prepare(root, customers)
+        try:
+            relay, graph, paths, traffic, people = prepare(root, customers)
+        except LocalRelayError as exc:
+            raise DemoError(str(exc)) from None
         feeder = threading.Thread(
             target=_trickle, args=(relay, traffic, people, stop, trickle_seconds), daemon=True
         )
@@ -431,6 +352,8 @@ def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float 
         stop.set()
         if relay is not None:
             relay.stop()
+        if graph is not None:
+            graph.stop()
         if keep:
             print(f"demo files kept in {root}")
         else:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from inboop_tui.demo import LocalRelay
+from inboop_tui.local_relay import LocalRelay
 from relay.signing import SIGNATURE_HEADER, sign
 
 APP_SECRET = "test-app-secret"

@@ -245,3 +245,47 @@ async def test_a_whatsapp_template_outside_the_window(
         engine.dispose()
     sent = graph.sent[0].body  # type: ignore[attr-defined]
     assert sent["type"] == "template" and sent["template"]["name"] == "order_update"
+
+
+async def test_the_canned_replies_dialog_adds_edits_uses_and_deletes(
+    offline: tuple[Paths, Engine],
+) -> None:
+    from textual.widgets import TextArea
+
+    from inboop_tui.screens.reply_dialogs import CannedDialog, CannedEditDialog
+
+    paths, engine = offline
+    app = make_app(paths, engine)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("C")
+        await settle(pilot)
+        assert isinstance(app.screen, CannedDialog)
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, CannedEditDialog)
+        app.screen.query_one("#shortcode", Input).value = "Stock"
+        app.screen.query_one("#title", Input).value = "In stock"
+        app.screen.query_one("#text", TextArea).insert("Yes {first_name}, it's in stock [b]now[/b]")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        replica = Replica(engine, Identity("ana", "ADMIN"), lambda: FIXED_NOW)
+        assert [(c.shortcode, c.title) for c in replica.canned()] == [("stock", "In stock")]
+        await pilot.press("C")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#title", Input).value = "Available"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert [c.title for c in replica.canned()] == ["Available"]
+        await pilot.press("C")
+        await settle(pilot)
+        await pilot.press("enter")  # into the reply box, filled in
+        await settle(pilot)
+        assert composer(app).text == "Yes Isha, it's in stock [b]now[/b]"
+        await pilot.press("escape", "C")
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert replica.canned() == []
