@@ -177,6 +177,7 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_with_the_reason(
     graph.answer_next(mp.PHONE_NUMBER_ID, RATE_LIMITED_WHATSAPP)
     graph.answer_next(mp.IG_ACCOUNT_ID, PERSON_UNAVAILABLE)
     run(agent, "reply", "PSID1", "third time lucky")
+    run(agent, "reply", "PSID1", "and then this one")  # waits for the one before it
     run(agent, "reply", "Asha Verma", "after the pause")
     run(agent, "reply", "IGSID1", "hello?")
     wait_for(synced_state(agent, "PSID1", "SENT"), 60)
@@ -186,7 +187,8 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_with_the_reason(
     error = json.loads(failed["delivery_error"])
     assert error["code"] == "551" and error["message"] == "This person isn't available right now."
     assert len(graph.sends_tagged(reply_tag(failed["reply_id"]))) == 0  # refused, never taken
-    assert len([s for s in graph.sent if s.account_id == mp.PAGE_ID]) == 1  # accepted once
+    page = [s.body["message"]["text"] for s in graph.sent if s.account_id == mp.PAGE_ID]
+    assert page == ["third time lucky", "and then this one"]  # each once, in order
 
 
 def test_a_reply_outside_the_window_fails_with_whatsapps_words(
