@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from relay.api import current_user
@@ -57,13 +58,13 @@ async def upload_file(
     limit = state.settings.relay_max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"files are at most {limit // (1024 * 1024)} MiB")
+        raise HTTPException(413, _too_large(limit))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HTTPException(413, f"files are at most {limit // (1024 * 1024)} MiB")
+            raise HTTPException(413, _too_large(limit))
         chunks.append(chunk)
     if size == 0:
         raise HTTPException(422, "the file is empty")
@@ -71,21 +72,32 @@ async def upload_file(
     digest = hashlib.sha256(data).hexdigest()
 
     def store(conn: Connection) -> None:
-        if conn.execute(select(uploads.c.id).where(uploads.c.id == digest)).first() is None:
-            conn.execute(
-                insert(uploads).values(
-                    id=digest,
-                    filename=x_filename,
-                    mime_type=content_type.split(";")[0].strip(),
-                    size=size,
-                    data=data,
-                    uploaded_by=user.name,
-                    created_at=now_text(),
+        if conn.execute(select(uploads.c.id).where(uploads.c.id == digest)).first() is not None:
+            return
+        try:
+            with conn.begin_nested():  # another relay instance may store the same file now
+                conn.execute(
+                    insert(uploads).values(
+                        id=digest,
+                        filename=x_filename,
+                        mime_type=content_type.split(";")[0].strip(),
+                        size=size,
+                        data=data,
+                        uploaded_by=user.name,
+                        created_at=now_text(),
+                    )
                 )
-            )
+        except IntegrityError:
+            pass
 
     await state.writer.submit_task(store)
     return UploadAnswer(upload_id=digest, size=size)
+
+
+def _too_large(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"this relay takes files of at most {limit / (1024 * 1024):g} MiB"
+    return f"this relay takes files of at most {limit:,} bytes"
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadAnswer)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -79,12 +80,16 @@ class InProcessRelay:
 
 
 @contextmanager
-def relay_in_process(users: dict[str, bool]) -> Iterator[InProcessRelay]:
+def relay_in_process(users: dict[str, bool], **settings_: Any) -> Iterator[InProcessRelay]:
     """A relay with these users (name -> ADMIN?), in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="inboop-relay-") as folder:
         home = Path(folder)
         settings = RelaySettings(
-            relay_home=home, meta_app_secret=SECRET, meta_verify_token="verify", _env_file=None
+            relay_home=home,
+            meta_app_secret=SECRET,
+            meta_verify_token="verify",
+            _env_file=None,
+            **settings_,
         )
         engines = create_engines(settings.database_url)
         upgrade_to_head(engines.writer)

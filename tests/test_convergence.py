@@ -13,10 +13,11 @@ from __future__ import annotations
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 from sqlalchemy import Engine, func, select
@@ -31,10 +32,10 @@ from inboop_tui.store.tables import notes, outbox, rejected_mutations
 from inboop_tui.sync.client import RelayClient
 from inboop_tui.sync.engine import sync
 from relay import simulator as mp
-from tests.app_support import FIXED_NOW
 from tests.relay_in_process import InProcessRelay, LossyTransport, relay_in_process
 
 AGENTS = {"ana": "ADMIN", "bo": "MEMBER", "cy": "ADMIN"}  # cy lost ADMIN on the relay
+NOW = datetime.fromtimestamp(mp.T0_MS / 1000 + 3600, UTC)  # the customers wrote within the hour
 ON_RELAY = {"ana": True, "bo": False, "cy": False}
 
 
@@ -53,7 +54,14 @@ class Convergence(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.stack = ExitStack()
-        self.relay: InProcessRelay = self.stack.enter_context(relay_in_process(ON_RELAY))
+        # The relay may send from the Page, but Meta is out of reach: replies stay queued there.
+        self.relay: InProcessRelay = self.stack.enter_context(
+            relay_in_process(
+                ON_RELAY,
+                page_tokens=f"{mp.PAGE_ID}=token",
+                graph_api_url="http://127.0.0.1:9/v23.0",
+            )
+        )
         folder = Path(
             self.stack.enter_context(tempfile.TemporaryDirectory(prefix="inboop-agents-"))
         )
@@ -70,7 +78,7 @@ class Convergence(RuleBasedStateMachine):
                 user_name=name,
                 role=role,
             )
-            replica = Replica(engine, Identity(name, role), lambda: FIXED_NOW)
+            replica = Replica(engine, Identity(name, role), lambda: NOW)
             self.agents[name] = Agent(name, engine, replica, transport, client, config)
         self.messages = 0
 
@@ -109,11 +117,22 @@ class Convergence(RuleBasedStateMachine):
 
     def _change(self, agent: Agent, rng: Any) -> None:
         rows = agent.replica.window(InboxFilter(), 0, 10)
-        kind = rng.choice(["assign", "status", "tags", "note", "note", "sla"])
+        kind = rng.choice(["assign", "status", "tags", "note", "sla", "reply", "canned"])
         if kind == "sla":
             done = self._try(
                 agent, lambda: agent.replica.actions.set_sla(rng.choice([None, 15, 60]))
             )
+        elif kind == "canned":
+            canned = agent.replica.canned()
+            if canned and rng.random() < 0.3:
+                chosen = rng.choice(canned)
+                done = self._try(agent, lambda: agent.replica.actions.delete_canned(chosen.id))
+            else:
+                code = rng.choice(["thanks", "stock", "cod"])
+                done = self._try(
+                    agent,
+                    lambda: agent.replica.actions.save_canned(code, "t", f"{rng.random():.6f}"),
+                )
         elif not rows:
             return
         else:
@@ -138,19 +157,25 @@ class Convergence(RuleBasedStateMachine):
                         else actions.tag(cid, [], [tag])
                     ),
                 )
+            elif kind == "reply":
+                done = self._try(agent, lambda: actions.reply(cid, f"reply {rng.random():.6f}")[0])
             else:
                 done = self._try(
                     agent, lambda: actions.add_note(cid, f"note {rng.random():.6f} @bo")
                 )
         if done is not None:
             agent.made.append(done)
+            event(done[1])
 
     @staticmethod
     def _try(agent: Agent, change: Any) -> tuple[str, str] | None:
         try:
             done = change()
-        except ActionError as exc:  # a MEMBER's SLA, or a team not synced yet
-            assert "no teammate" in str(exc) or "only an ADMIN" in str(exc), exc
+        except ActionError as exc:  # a MEMBER's SLA, a team not synced yet, a taken shortcode
+            assert any(
+                reason in str(exc)
+                for reason in ("no teammate", "only an ADMIN", "is taken", "no canned")
+            ), exc
             return None
         return (done.mutation_id, done.type)
 
@@ -181,10 +206,10 @@ class Convergence(RuleBasedStateMachine):
             with agent.engine.connect() as conn:
                 rejected = set(conn.execute(select(rejected_mutations.c.id)).scalars())
             for mutation_id, kind in agent.made:
-                # Exactly once: in the log unless the relay rejected it (only cy's SLA changes).
+                # Exactly once: in the log unless the relay rejected it (cy's SLA changes).
                 assert (mutation_id in logged) != (mutation_id in rejected), mutation_id
                 if mutation_id in rejected:
-                    assert (agent.name, kind) == ("cy", "workspace.sla")
+                    assert (agent.name, kind) == ("cy", "workspace.sla"), kind
             assert note_count == sum(1 for e in log if e["type"] == "conversation.note"), (
                 "every note once"
             )

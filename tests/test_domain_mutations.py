@@ -266,3 +266,61 @@ def _engine(create_engine: Any, metadata: Any) -> Any:
         metadata.create_all(engine)
         _ENGINES["e"] = engine
     return _ENGINES["e"]
+
+
+def test_a_reply_is_read_only_after_the_channel_had_it() -> None:
+    """Written at 10:00 offline, read-watermark at 10:30 (older messages), sent at noon: the
+    reply is SENT, not READ, whatever order the relay's events come in; a later watermark
+    reads it."""
+    from itertools import permutations
+
+    from inboop_tui.domain.messages import reply_key
+    from inboop_tui.domain.reducer import apply_event
+    from relay.protocol import ReplySent, Watermark
+
+    conv = new_conversation("MESSENGER", "PAGE", "PSID")
+    reply = parse_mutation(
+        {
+            "id": str(uuid.uuid4()),
+            "author": "ana",
+            "client_time": "2026-11-25T10:00:00.000Z",
+            "type": "message.reply",
+            "payload": {
+                "conversation_id": conv.id,
+                "channel": "MESSENGER",
+                "account_id": "PAGE",
+                "customer_id": "PSID",
+                "text": "on my way",
+            },
+        }
+    )
+    identity = {"channel": "MESSENGER", "account_id": "PAGE", "customer_id": "PSID"}
+    early = Watermark(
+        dedup_key="w1",
+        occurred_at=datetime(2026, 11, 25, 10, 30, tzinfo=UTC),
+        status="READ",
+        watermark=datetime(2026, 11, 25, 10, 30, tzinfo=UTC),
+        **identity,
+    )
+    sent = ReplySent(
+        dedup_key="s",
+        occurred_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        reply_id=reply.id,
+        channel_message_id="m_OUT",
+        **identity,
+    )
+    late = Watermark(
+        dedup_key="w2",
+        occurred_at=datetime(2026, 11, 25, 12, 5, tzinfo=UTC),
+        status="READ",
+        watermark=datetime(2026, 11, 25, 12, 5, tzinfo=UTC),
+        **identity,
+    )
+    key = ("MESSENGER", reply_key(reply.id))
+    for events, expected in (((early, sent), "SENT"), ((early, sent, late), "READ")):
+        for order in permutations(events):
+            piece = Slice(conversations={conv.id: conv})
+            assert apply_mutation(piece, reply, 1) is None
+            for event in order:
+                apply_event(piece, event)
+            assert piece.messages[key].delivery_status == expected, order

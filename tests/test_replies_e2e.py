@@ -265,3 +265,44 @@ def test_receive_only_accounts_are_refused_clearly(tmp_path: Path, graph: FakeGr
         assert graph.sent == []
     finally:
         relay.stop()
+
+
+def test_a_file_too_large_for_the_relay_rejects_its_reply_and_nothing_else(
+    tmp_path: Path, graph: FakeGraph
+) -> None:
+    relay = RelayProcess(
+        tmp_path / "relay",
+        INBOOP_GRAPH_API_URL=graph.url,
+        INBOOP_PAGE_TOKENS=f"{mp.PAGE_ID}=page-token",
+        INBOOP_RELAY_MAX_UPLOAD_BYTES="1000",
+    ).start()
+    graph.tokens[mp.PAGE_ID] = "page-token"
+    graph.relay_url = relay.url
+    try:
+        token = relay.add_user("admin", admin=True)
+        customers_write(relay)
+        home = tmp_path / "agent"
+        run(home, "login", relay.url, "--token", token)
+        run(home, "sync")
+        relay.stop()  # written offline: the refusal comes at the next sync
+        big = tmp_path / "catalogue.pdf"
+        big.write_bytes(b"%PDF" + b"x" * 5000)
+        run(home, "reply", "PSID1", "our catalogue", "--file", str(big))
+        run(home, "reply", "PSID1", "and this line after it")
+        relay.start()
+        graph.relay_url = relay.url
+        synced = inboop(home, "sync")
+        assert synced.returncode == 0, synced.stderr
+        assert "Traceback" not in synced.stderr
+        assert "the relay refused the file catalogue.pdf" in synced.stderr
+        assert "at most 1,000 bytes" in synced.stderr
+        wait_for(synced_state(home, "PSID1", "SENT"))
+        # Messenger takes no caption: the file and its text were two messages, and only the
+        # file is refused (the agent is told); everything after it still goes, in order.
+        sent = ["our catalogue", "and this line after it"]
+        assert [m["text"] for m in outbound(home, "PSID1")] == sent
+        assert [s.body["message"]["text"] for s in graph.sent] == sent
+        assert graph.uploads == []
+        assert "reply with catalogue.pdf: the relay refused the file" in run(home, "doctor")
+    finally:
+        relay.stop()

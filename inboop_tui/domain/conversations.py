@@ -114,13 +114,15 @@ def with_watermark(conv: ConversationState, status: str, at: str) -> Conversatio
 
 
 def watermark_status(conv: ConversationState, message: MessageState) -> str | None:
-    """The state the conversation's watermarks give an outbound message, if any."""
-    if message.direction != "OUTBOUND" or message.sent_at is None:
+    """The state the conversation's watermarks give an outbound message, if any: only once the
+    channel has it (a reply written at 10:00 and sent at noon is not "read up to 10:30")."""
+    at = message.channel_at
+    if message.direction != "OUTBOUND" or at is None:
         return None
     status: str | None = None
-    if conv.delivered_watermark is not None and message.sent_at <= conv.delivered_watermark:
+    if conv.delivered_watermark is not None and at <= conv.delivered_watermark:
         status = "DELIVERED"
-    if conv.read_watermark is not None and message.sent_at <= conv.read_watermark:
+    if conv.read_watermark is not None and at <= conv.read_watermark:
         status = later_status(status, "READ")
     return status
 

@@ -78,6 +78,9 @@ class MessageState:
     reply_id: str | None = None
     sent_by: str | None = None
     provider_message_id: str | None = None
+    # When the channel had it: watermarks ("read up to t") reach a message only from then.
+    # A message received or echoed had it at once; one of our replies once it is sent.
+    channel_at: str | None = None
 
     @property
     def text(self) -> str | None:
@@ -112,6 +115,7 @@ def with_body(state: MessageState, event: MessageReceived | MessageEchoed) -> Me
         reply_to=body.reply_to,
         provider_type=body.provider_type,
         sent_at=format_time(event.occurred_at),
+        channel_at=_earliest(state.channel_at, format_time(event.occurred_at)),
         # An echo was sent; a status may already have taken it further.
         delivery_status=later_status(state.delivery_status, DeliveryState.SENT)
         if outbound
@@ -123,8 +127,24 @@ def with_status(state: MessageState, event: MessageStatus) -> MessageState:
     status = later_status(state.delivery_status, event.status.value)
     error = state.delivery_error
     if event.status is DeliveryState.FAILED and event.error is not None:
-        error = event.error.model_dump_json(exclude_none=True)
-    return replace(state, delivery_status=status, delivery_error=error)
+        error = either_error(error, event.error.model_dump_json(exclude_none=True))
+    at = state.channel_at
+    if event.status is not DeliveryState.FAILED:
+        at = _earliest(at, format_time(event.occurred_at))
+    return replace(state, delivery_status=status, delivery_error=error, channel_at=at)
+
+
+def either_error(a: str | None, b: str | None) -> str | None:
+    """Two reports of what went wrong: the same one whatever their order."""
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def _earliest(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return min(a, b)
 
 
 def with_explicit_delivery(state: MessageState, status: str) -> MessageState:
@@ -175,12 +195,16 @@ def reply_key(reply_id: str) -> str:
     return f"reply:{reply_id}"
 
 
-def with_sent(state: MessageState, channel_message_id: str) -> MessageState:
-    """The relay sent the reply; the channel knows it as ``channel_message_id``."""
+def with_sent(state: MessageState, channel_message_id: str, at: str) -> MessageState:
+    """The channel has the reply (the relay's result, or its echo), as ``channel_message_id``."""
+    provider = state.provider_message_id
     return replace(
         state,
         delivery_status=later_status(state.delivery_status, DeliveryState.SENT),
-        provider_message_id=state.provider_message_id or channel_message_id,
+        provider_message_id=channel_message_id
+        if provider is None
+        else min(provider, channel_message_id),
+        channel_at=_earliest(state.channel_at, at),
     )
 
 
@@ -188,7 +212,7 @@ def with_reply_failed(state: MessageState, error: str) -> MessageState:
     return replace(
         state,
         delivery_status=later_status(state.delivery_status, DeliveryState.FAILED),
-        delivery_error=state.delivery_error or error,
+        delivery_error=either_error(state.delivery_error, error),
     )
 
 
@@ -198,8 +222,9 @@ def merge_facts(target: MessageState, other: MessageState) -> MessageState:
     merged = replace(
         target,
         delivery_status=later_status(target.delivery_status, other.delivery_status),
-        delivery_error=target.delivery_error or other.delivery_error,
+        delivery_error=either_error(target.delivery_error, other.delivery_error),
         marks_up_to=later_status(target.marks_up_to, other.marks_up_to),
+        channel_at=_earliest(target.channel_at, other.channel_at),
     )
     if other.edit_key is not None and (merged.edit_key is None or other.edit_key > merged.edit_key):
         merged = replace(merged, edit_text=other.edit_text, edit_key=other.edit_key)

@@ -172,16 +172,19 @@ def apply_event(s: Slice, event: ChannelEvent) -> None:
     elif isinstance(event, MessageEchoed) and event.message.reply_id:
         # The channel echoes one of our replies: it was sent; it is the reply's row.
         target = _link(s, channel, event.message.channel_message_id, event.message.reply_id)
-        change_message(
-            s, cid, channel, target, lambda m: with_explicit_delivery(with_body(m, event), "SENT")
-        )
+        at = format_time(event.occurred_at)
+        mid = event.message.channel_message_id
+        change_message(s, cid, channel, target, lambda m: with_sent(with_body(m, event), mid, at))
     elif isinstance(event, MessageReceived | MessageEchoed):
         change_message(
             s, cid, channel, event.message.channel_message_id, lambda m: with_body(m, event)
         )
     elif isinstance(event, ReplySent):
         target = _link(s, channel, event.channel_message_id, event.reply_id)
-        change_message(s, cid, channel, target, lambda m: with_sent(m, event.channel_message_id))
+        at = format_time(event.occurred_at)
+        change_message(
+            s, cid, channel, target, lambda m: with_sent(m, event.channel_message_id, at)
+        )
     elif isinstance(event, ReplyFailed):
         error = event.error.model_dump_json(exclude_none=True)
         change_message(
@@ -261,9 +264,11 @@ def change_message(
     if after.has_body and after.sent_at is not None:
         arrived = before is None or not before.has_body
         old_mark = before.marks_up_to if before is not None else None
-        if after.marks_up_to is not None and (arrived or after.marks_up_to != old_mark):
-            # Instagram's read-by-mid: everything outbound up to this message's time.
-            _watermark(s, conv_id, after.marks_up_to, after.sent_at)
+        old_at = before.channel_at if before is not None else None
+        moved = after.marks_up_to != old_mark or after.channel_at != old_at
+        if after.marks_up_to is not None and (arrived or moved):
+            # Instagram's read-by-mid: everything outbound up to when the channel had it.
+            _watermark(s, conv_id, after.marks_up_to, after.channel_at or after.sent_at)
         reached = watermark_status(s.conversations[conv_id], after)
         if reached is not None:
             after = with_explicit_delivery(after, reached)

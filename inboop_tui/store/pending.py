@@ -36,7 +36,7 @@ from inboop_tui.store.tables import (
     shadows,
     workspace,
 )
-from relay.protocol import Mutation, parse_mutation
+from relay.protocol import DeleteCanned, Mutation, SaveCanned, parse_mutation
 
 # The rows pending mutations may change, by table, with their natural keys.
 SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
@@ -59,7 +59,10 @@ def apply_pending(conn: Connection, mutations: Sequence[Mutation]) -> None:
     if not mutations:
         return
     wanted = needs([], mutations)
-    _shadow(conn, wanted)
+    canned_ids = {
+        m.payload.canned_id for m in mutations if isinstance(m, SaveCanned | DeleteCanned)
+    }
+    _shadow(conn, wanted, canned_ids)
     piece = load_slice(conn, wanted)
     for mutation in mutations:
         # A pending mutation that cannot apply (its conversation is gone) shows nothing; the
@@ -106,7 +109,7 @@ def relayer(conn: Connection) -> None:
     put_pending_back(conn)
 
 
-def _shadow(conn: Connection, wanted: Needs) -> None:
+def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     """Copy the rows about to change, unless a shadow of them exists already."""
     targets: list[tuple[str, list[tuple[Any, ...]]]] = [
         ("conversations", [(c,) for c in sorted(wanted.conversations)]),
@@ -115,8 +118,10 @@ def _shadow(conn: Connection, wanted: Needs) -> None:
         ("workspace", [(1,)] if wanted.workspace else []),
     ]
     if wanted.canned:
-        ids = conn.execute(select(canned_replies.c.id)).scalars().all()
-        targets.append(("canned_replies", [(i,) for i in ids]))
+        # Every canned reply a pending change could touch, those it creates included (their
+        # shadow says "absent", so lifting the layer takes them away again).
+        ids = set(conn.execute(select(canned_replies.c.id)).scalars()) | canned_ids
+        targets.append(("canned_replies", [(i,) for i in sorted(ids)]))
     for name, keys in targets:
         if keys:
             _shadow_rows(conn, name, keys)

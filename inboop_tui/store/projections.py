@@ -216,7 +216,7 @@ def _apply_watermark(conn: Connection, conversation: str, status: str, at: str) 
             messages.c.conversation_id == conversation,
             messages.c.direction == "OUTBOUND",
             messages.c.has_body.is_(True),
-            messages.c.sent_at <= at,
+            messages.c.channel_at <= at,
             _rank(messages.c.delivery_status) < DELIVERY_RANK[status],
         )
         .values(delivery_status=status)

@@ -136,6 +136,7 @@ messages = Table(
     Column("reply_id", String(36)),
     Column("sent_by", String(128)),
     Column("provider_message_id", String(256)),
+    Column("channel_at", String(32)),  # when the channel had it: watermarks reach it from then
     Index("uq_messages_channel_mid", "channel", "channel_message_id", unique=True),
     Index("ix_messages_thread", "conversation_id", "sent_at", "channel_message_id"),
     Index("ix_messages_sent_at", "sent_at"),

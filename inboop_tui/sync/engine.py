@@ -211,8 +211,14 @@ def _push(engine: Engine, client: RelayClient, budget: _Budget, run: _Run) -> No
         rows = _local(_outbox_after, engine, after)
         if not rows:
             return
+        refused = _push_files(engine, client, budget, rows)
+        if refused:  # they leave the outbox now, as if the relay had rejected them
+            gone = [r for r in rows if r.id in refused]
+            _local(_settle, engine, gone, [refused[r.id] for r in gone], run)
+            rows = [r for r in rows if r.id not in refused]
+            if not rows:
+                continue
         payloads = [json.loads(row.payload) for row in rows]
-        _push_files(engine, client, budget, payloads)
         answer = budget.call(partial(_push_batch, client, payloads))
         _local(_settle, engine, rows, answer["results"], run)
         run.pushed += sum(1 for r in answer["results"] if r["status"] == "accepted")
@@ -222,10 +228,14 @@ def _push(engine: Engine, client: RelayClient, budget: _Budget, run: _Run) -> No
 
 
 def _push_files(
-    engine: Engine, client: RelayClient, budget: _Budget, payloads: list[dict[str, Any]]
-) -> None:
-    """The files of these replies, to the relay first (only those it does not have)."""
-    for payload in payloads:
+    engine: Engine, client: RelayClient, budget: _Budget, rows: list[Any]
+) -> dict[str, dict[str, Any]]:
+    """The files of these replies, to the relay first (only those it does not have). A file the
+    relay refuses (too large for it, say) rejects its reply, as the relay would: one bad file
+    never holds up the outbox. Returns those rejections by mutation id."""
+    refused: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        payload = json.loads(row.payload)
         attachment = (payload.get("payload") or {}).get("attachment")
         if payload.get("type") != "message.reply" or not isinstance(attachment, dict):
             continue
@@ -235,7 +245,14 @@ def _push_files(
         file = _local(_outbox_file, engine, upload_id)
         if file is None:
             continue  # pushed before and forgotten here: the relay's answer tells
-        budget.call(partial(_upload, client, file))
+        try:
+            budget.call(partial(_upload, client, file))
+        except SyncError as exc:
+            if exc.status not in (413, 422):
+                raise
+            reason = f"the relay refused the file {file.filename}: {exc}"
+            refused[row.id] = {"status": "rejected", "reason": reason}
+    return refused
 
 
 def _has_upload(client: RelayClient, upload_id: str, timeout: float) -> bool:
@@ -540,7 +557,13 @@ def _requeue_mine(conn: Any, me: str, after: int) -> None:
             mutation = json.loads(payload)
         except ValueError:
             continue
-        if isinstance(mutation, dict) and mutation.get("author") == me:
+        # Replies stay out: the customer may have them already, and a reply is never sent
+        # twice (docs/design.md); they are gone from the restored relay's thread.
+        if (
+            isinstance(mutation, dict)
+            and mutation.get("author") == me
+            and mutation.get("type") != "message.reply"
+        ):
             lost.append(mutation)
     if not lost:
         return

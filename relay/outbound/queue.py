@@ -153,7 +153,7 @@ def mark_sending(conn: Connection, reply_id: str, now: datetime, confirm_seconds
 def record_sent(conn: Connection, job: Job, channel_message_id: str, now: datetime) -> ReplySent:
     conn.execute(
         update(outbound)
-        .where(outbound.c.reply_id == job.reply_id)
+        .where(outbound.c.reply_id == job.reply_id, outbound.c.state.in_(UNFINISHED))
         .values(
             state="SENT",
             provider_message_id=channel_message_id,
@@ -169,6 +169,17 @@ def record_sent(conn: Connection, job: Job, channel_message_id: str, now: dateti
         channel_message_id=channel_message_id,
         **job.identity,
     )
+
+
+def restart_confirmations(conn: Connection, now: datetime, confirm_seconds: float) -> int:
+    """The relay starts: sends it left SENDING get a full window for Meta's word from now (its
+    webhooks, retried while the relay was down, come back soon after)."""
+    result = conn.execute(
+        update(outbound)
+        .where(outbound.c.state == "SENDING")
+        .values(confirm_by=format_time(now + timedelta(seconds=confirm_seconds)))
+    )
+    return int(result.rowcount or 0)
 
 
 def record_retry(conn: Connection, job: Job, error: str, retry_at: datetime, now: datetime) -> None:

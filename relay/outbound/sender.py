@@ -30,6 +30,7 @@ from relay.outbound.queue import (
     record_retry,
     record_sent,
     record_unknown,
+    restart_confirmations,
     unconfirmed,
 )
 from relay.protocol import Channel, ProviderError
@@ -80,6 +81,19 @@ class Sender:
         self._wake.set()
 
     async def start(self) -> None:
+        now = self.clock()
+        reopened = await self.writer.submit_task(
+            partial(
+                restart_confirmations,
+                now=now,
+                confirm_seconds=self.settings.outbound_confirm_seconds,
+            )
+        )
+        if reopened:
+            log.warning(
+                "%d replies were being sent when the relay stopped; waiting for Meta's word",
+                reopened,
+            )
         self._task = asyncio.create_task(self._run(), name="outbound-sender")
 
     async def stop(self) -> None:
@@ -190,6 +204,10 @@ class Sender:
         if not exc.transient:
             await self._fail(job, error)
             return
+        if exc.unknown:
+            # It may have reached Meta: wait for the echo or status before trying again.
+            await self.writer.submit_task(lambda conn: record_unknown(conn, job, described, now))
+            return
         if job.attempts + 1 >= self.settings.outbound_max_attempts:
             await self._fail(
                 job,
@@ -199,10 +217,6 @@ class Sender:
                     message=f"gave up after {job.attempts + 1} tries: {error.message}",
                 ),
             )
-            return
-        if exc.unknown:
-            # It may have reached Meta: wait for the echo or status before trying again.
-            await self.writer.submit_task(lambda conn: record_unknown(conn, job, described, now))
             return
         retry_at = now + timedelta(seconds=exc.retry_after or backoff(job.attempts + 1))
         await self.writer.submit_task(

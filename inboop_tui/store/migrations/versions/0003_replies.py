@@ -20,6 +20,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reply_id", sa.String(36)))
         batch.add_column(sa.Column("sent_by", sa.String(128)))
         batch.add_column(sa.Column("provider_message_id", sa.String(256)))
+        batch.add_column(sa.Column("channel_at", sa.String(32)))
+    op.execute("UPDATE messages SET channel_at = sent_at WHERE has_body")
     op.create_table(
         "message_aliases",
         sa.Column("channel", sa.String(16), primary_key=True),
@@ -60,5 +62,5 @@ def downgrade() -> None:
     for name in ("sending_accounts", "outbox_files", "drafts", "canned_replies", "message_aliases"):
         op.drop_table(name)
     with op.batch_alter_table("messages") as batch:
-        for column in ("provider_message_id", "sent_by", "reply_id"):
+        for column in ("channel_at", "provider_message_id", "sent_by", "reply_id"):
             batch.drop_column(column)
