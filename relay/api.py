@@ -17,9 +17,7 @@ from relay import __version__
 from relay.log import StoredEvent, head_seq, read_events
 from relay.outbound.queue import counts as outbound_counts
 from relay.protocol import (
-    ADMIN_ONLY_MUTATIONS,
     MUTATION_TYPES,
-    AssignConversation,
     EventsPage,
     Mutation,
     PushRequest,
@@ -28,6 +26,7 @@ from relay.protocol import (
     SendReply,
     TeamMember,
     WhoAmI,
+    admin_only,
     parse_mutation,
 )
 from relay.state import RelayState, relay_state
@@ -189,6 +188,12 @@ def _raw_id(raw: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Mutations that may name an assignee (a user of this relay).
+ASSIGNING = frozenset(
+    {"conversation.assign", "lead.create", "lead.update", "order.create", "order.update"}
+)
+
+
 def _check(
     raw: dict[str, Any], user: User, team: set[str], can_send: Callable[[str, str], bool]
 ) -> tuple[Mutation | None, str | None]:
@@ -205,10 +210,11 @@ def _check(
         return None, describe_invalid(exc)
     if mutation.author != user.name:
         return None, f"the author {mutation.author!r} is not the token's user {user.name!r}"
-    if mutation.type in ADMIN_ONLY_MUTATIONS and not user.is_admin:
-        return None, f"only an ADMIN may {ADMIN_ONLY_MUTATIONS[mutation.type]}"
-    if isinstance(mutation, AssignConversation):
-        assignee = mutation.payload.assignee
+    forbidden = admin_only(mutation)
+    if forbidden is not None and not user.is_admin:
+        return None, f"only an ADMIN may {forbidden}"
+    if mutation.type in ASSIGNING:
+        assignee = getattr(mutation.payload, "assignee", None)
         if assignee is not None and assignee not in team:
             return None, f"there is no active user named {assignee!r}"
     if isinstance(mutation, SendReply):

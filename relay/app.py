@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from relay import __version__
 from relay.api import router as api_router
+from relay.hooks import Hooks, Subscriber
 from relay.logs import AccessLogMiddleware
 from relay.outbound.sender import Sender
 from relay.sending_api import router as sending_router
@@ -23,9 +24,9 @@ from relay.webhooks import receive_delivery, verify_subscription
 from relay.writer import LogNotifier, LogWriter
 
 
-def create_app(settings: RelaySettings) -> FastAPI:
+def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) -> FastAPI:
     """Build the relay. Raises SettingsError at once when the Meta secrets are missing or a
-    token setting is malformed."""
+    token setting is malformed. ``subscribers`` follow the log (``relay.hooks``)."""
     app_secret, verify_token = settings.require_secrets()
     settings.check_tokens()
 
@@ -36,7 +37,9 @@ def create_app(settings: RelaySettings) -> FastAPI:
         )
         try:
             await run_in_threadpool(upgrade_to_head, engines.writer)
-            notifier = LogNotifier()
+            hooks = Hooks(engines.reader, subscribers)
+            hooks.start()
+            notifier = LogNotifier(hooks.notify)
             writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
             await writer.start()
             sender = Sender(settings, engines.reader, writer)
@@ -49,6 +52,7 @@ def create_app(settings: RelaySettings) -> FastAPI:
             finally:
                 await sender.stop()
                 await writer.stop()
+                await run_in_threadpool(hooks.stop)
         finally:
             engines.dispose()
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 from relay.channels import Normalised
 from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
+from relay.selling_ledger import named_entries
 from relay.store.tables import deliveries, events, integration_failures, log_head
 
 _KEY_CHUNK = 500
@@ -234,25 +235,38 @@ def append_mutations(conn: Connection, batch: Sequence[Mutation]) -> list[Mutati
         outcomes.append(MutationOutcome(last_seq))
         if isinstance(mutation, SendReply):
             enqueue_reply(conn, mutation, last_seq, recorded_at)
-        rows.append(
-            {
-                "seq": last_seq,
-                "dedup_key": key,
-                "origin": "mutation",
-                "type": mutation.type,
-                "channel": None,
-                "account_id": None,
-                "customer_id": None,
-                "occurred_at": format_time(mutation.client_time),
-                "recorded_at": recorded_at,
-                "delivery_id": None,
-                "payload": mutation.model_dump_json(),
-            }
-        )
+        occurred_at = format_time(mutation.client_time)
+        payload = mutation.model_dump_json()
+        times = (occurred_at, recorded_at)
+        rows.append(_entry_row(last_seq, key, "mutation", mutation.type, payload, *times))
+        # What the mutation made happen, by name (relay.selling_ledger), right after it.
+        for named in named_entries(conn, mutation):
+            last_seq += 1
+            named_key = f"named:{mutation.id}:{named.type}"
+            payload = named.model_dump_json()
+            rows.append(_entry_row(last_seq, named_key, "domain", named.type, payload, *times))
     if rows:
         conn.execute(insert(events), rows)
         conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
     return outcomes
+
+
+def _entry_row(
+    seq: int, key: str, origin: str, kind: str, payload: str, occurred_at: str, recorded_at: str
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "dedup_key": key,
+        "origin": origin,
+        "type": kind,
+        "channel": None,
+        "account_id": None,
+        "customer_id": None,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "delivery_id": None,
+        "payload": payload,
+    }
 
 
 def _existing_entries(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, str]]:

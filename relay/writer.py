@@ -41,10 +41,11 @@ MAX_BATCH = 256
 class LogNotifier:
     """Wakes long-polling readers when the log grows."""
 
-    def __init__(self) -> None:
+    def __init__(self, after_commit: Callable[[int], None] | None = None) -> None:
         self._event = asyncio.Event()
         self.head = 0
         self.closed = False
+        self._after_commit = after_commit  # the log's hooks (relay.hooks): never blocks
 
     def close(self) -> None:
         """The relay is stopping: wake every waiting reader so it answers now."""
@@ -55,6 +56,8 @@ class LogNotifier:
         self.head = max(self.head, head)
         self._event.set()
         self._event = asyncio.Event()
+        if self._after_commit is not None:
+            self._after_commit(head)
 
     async def wait(self, seconds: float) -> bool:
         event = self._event

@@ -8,7 +8,7 @@ drops answers.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from relay.app import create_app
+from relay.hooks import Subscriber
 from relay.settings import RelaySettings
 from relay.signing import SIGNATURE_HEADER, sign
 from relay.store.dialect import create_engines
@@ -80,8 +81,11 @@ class InProcessRelay:
 
 
 @contextmanager
-def relay_in_process(users: dict[str, bool], **settings_: Any) -> Iterator[InProcessRelay]:
-    """A relay with these users (name -> ADMIN?), in a temporary folder."""
+def relay_in_process(
+    users: dict[str, bool], subscribers: Sequence[Subscriber] = (), **settings_: Any
+) -> Iterator[InProcessRelay]:
+    """A relay with these users (name -> ADMIN?), in a temporary folder; ``subscribers`` follow
+    its log (relay.hooks)."""
     with tempfile.TemporaryDirectory(prefix="inboop-relay-") as folder:
         home = Path(folder)
         settings = RelaySettings(
@@ -98,5 +102,6 @@ def relay_in_process(users: dict[str, bool], **settings_: Any) -> Iterator[InPro
             for name, admin in users.items():
                 tokens[name] = add_user(conn, name, admin=admin)
         engines.dispose()
-        with TestClient(create_app(settings), base_url="http://relay.test") as client:
+        app = create_app(settings, subscribers)
+        with TestClient(app, base_url="http://relay.test") as client:
             yield InProcessRelay(client, home, tokens)

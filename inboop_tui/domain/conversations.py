@@ -28,10 +28,17 @@ class ContactState:
     username: str | None = None
     phone: str | None = None
     profile_at: str | None = None  # provider time of the profile that won
+    # What the team keeps about the person (contact.update): their words win over the channel's.
+    agent_name: str | None = None
+    agent_phone: str | None = None
+    email: str | None = None
+    notes: str = ""
+    metadata: str = "{}"  # a JSON object, keys sorted
+    merged_into: str | None = None  # the contact this one was merged into (the same person)
 
     @property
     def display_name(self) -> str:
-        return self.name or self.username or self.customer_id
+        return self.agent_name or self.name or self.username or self.customer_id
 
 
 def with_profile(state: ContactState, event: ContactProfile) -> ContactState:
@@ -72,6 +79,9 @@ class ConversationState:
     # The customer's oldest message since the business last wrote. It needs every message of
     # the conversation, so the store computes it (store.apply) after each batch.
     awaiting_since: str | None = None
+    lead_id: str | None = None  # the conversation's NEW lead, if it has one
+    order_count: int = 0
+    metadata: str = "{}"  # a JSON object, keys sorted
 
 
 def new_conversation(channel: str, account_id: str, customer_id: str) -> ConversationState:

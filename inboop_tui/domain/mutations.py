@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from inboop_tui.domain.messages import MessageState, later_status, reply_key
 from inboop_tui.domain.notes import CannedState, NoteState
 from inboop_tui.domain.reducer import Slice, change_message
+from inboop_tui.domain.selling_rules import apply_selling
 from relay.protocol import (
     AddNote,
     AssignConversation,
@@ -38,6 +39,7 @@ from relay.protocol import (
     TagConversation,
     format_time,
 )
+from relay.protocol.selling import SELLING_MUTATIONS
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ def apply_mutation(s: Slice, mutation: Mutation, seq: int | None) -> Conflict | 
 
     The slice must hold the mutation's conversation if it exists (see ``reducer.needs``).
     """
+    if isinstance(mutation, SELLING_MUTATIONS):
+        reason = apply_selling(s, mutation, seq)
+        return None if reason is None else _conflict(mutation, seq, reason)
     if isinstance(mutation, SaveCanned | DeleteCanned):
         return _canned(s, mutation, seq)
     if isinstance(mutation, SetSla):
@@ -74,15 +79,7 @@ def apply_mutation(s: Slice, mutation: Mutation, seq: int | None) -> Conflict | 
     assert cid is not None
     conv = s.conversations.get(cid)
     if conv is None:
-        return Conflict(
-            seq=seq or 0,
-            mutation_id=mutation.id,
-            type=mutation.type,
-            author=mutation.author,
-            conversation_id=cid,
-            reason="the conversation does not exist in this workspace",
-            client_time=format_time(mutation.client_time),
-        )
+        return _conflict(mutation, seq, "the conversation does not exist in this workspace")
     if isinstance(mutation, AssignConversation):
         changed = replace(conv, assignee=mutation.payload.assignee)
     elif isinstance(mutation, SetConversationStatus):
@@ -132,6 +129,18 @@ def apply_mutation(s: Slice, mutation: Mutation, seq: int | None) -> Conflict | 
         s.conversations[cid] = changed
         s.changed_conversations.add(cid)
     return None
+
+
+def _conflict(mutation: Mutation, seq: int | None, reason: str) -> Conflict:
+    return Conflict(
+        seq=seq or 0,
+        mutation_id=mutation.id,
+        type=mutation.type,
+        author=mutation.author,
+        conversation_id=conversation_of(mutation),
+        reason=reason,
+        client_time=format_time(mutation.client_time),
+    )
 
 
 def _reply_body(mutation: SendReply) -> tuple[str, str | None, str]:
@@ -190,15 +199,8 @@ def _canned(s: Slice, mutation: SaveCanned | DeleteCanned, seq: int | None) -> C
         None,
     )
     if taken is not None:
-        return Conflict(
-            seq=seq or 0,
-            mutation_id=mutation.id,
-            type=mutation.type,
-            author=mutation.author,
-            conversation_id=None,
-            reason=f"the shortcode /{payload.shortcode} is taken by the canned reply “{taken.title}”",
-            client_time=format_time(mutation.client_time),
-        )
+        reason = f"the shortcode /{payload.shortcode} is taken by the canned reply “{taken.title}”"
+        return _conflict(mutation, seq, reason)
     s.canned[canned_id] = CannedState(
         id=canned_id,
         shortcode=payload.shortcode,

@@ -36,6 +36,8 @@ class CannedState:
 class WorkspaceState:
     id: int = 1
     sla_minutes: int | None = None  # expected first-response minutes; None: no SLA badge
+    payment_config: str | None = None  # domain.selling.PaymentConfig as JSON; None: never set
+    orders_created: int = 0  # orders the log accepted: the next is ORD-(1001 + this)
 
 
 def mentions_in(text: str, team: Iterable[str]) -> list[str]:

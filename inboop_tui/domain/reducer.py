@@ -39,6 +39,7 @@ from inboop_tui.domain.messages import (
     with_status,
 )
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
+from inboop_tui.domain.selling import LeadState, OrderState
 from relay.protocol import (
     ChannelEvent,
     ContactProfile,
@@ -85,6 +86,10 @@ class Slice:
     # What is new to a person: messages whose body arrived, notes the log confirmed.
     arrived: list[MessageKey] = field(default_factory=list)
     new_notes: list[NoteState] = field(default_factory=list)
+    leads: dict[str, LeadState] = field(default_factory=dict)
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    changed_leads: set[str] = field(default_factory=set)
+    changed_orders: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ class Needs:
     notes: frozenset[str] = frozenset()
     workspace: bool = False
     canned: bool = False
+    leads: frozenset[str] = frozenset()
+    orders: frozenset[str] = frozenset()
+    # Also the contacts of the conversations (an order names its customer), and the contacts
+    # merged into the wanted ones (a merge moves them too).
+    conversation_contacts: bool = False
+    merged_contacts: bool = False
 
 
 def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) -> Needs:
@@ -106,6 +117,9 @@ def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) ->
     notes: set[str] = set()
     workspace = False
     canned = False
+    leads: set[str] = set()
+    orders: set[str] = set()
+    conversation_contacts = merged_contacts = False
     for event in events:
         conversations.add(conversation_id(event.channel.value, event.account_id, event.customer_id))
         contacts.add(contact_id(event.channel.value, event.account_id, event.customer_id))
@@ -123,6 +137,20 @@ def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) ->
             canned = True
         if isinstance(mutation, SendReply):
             messages.add((mutation.payload.channel.value, reply_key(mutation.id)))
+        lead = getattr(mutation.payload, "lead_id", None)
+        if lead is not None:
+            leads.add(lead)
+        order = getattr(mutation.payload, "order_id", None)
+        if order is not None:
+            orders.add(order)
+        if mutation.type == "order.create":
+            workspace = conversation_contacts = True
+        if mutation.type.startswith("contact."):
+            contacts.add(mutation.payload.contact_id)  # type: ignore[union-attr]
+            merged = getattr(mutation.payload, "merged_id", None)
+            if merged is not None:
+                contacts.add(merged)
+                merged_contacts = True
     return Needs(
         frozenset(messages),
         frozenset(conversations),
@@ -130,6 +158,10 @@ def needs(events: Sequence[ChannelEvent], mutations: Sequence[Mutation] = ()) ->
         frozenset(notes),
         workspace,
         canned,
+        frozenset(leads),
+        frozenset(orders),
+        conversation_contacts,
+        merged_contacts,
     )
 
 

@@ -13,7 +13,6 @@ import hashlib
 import mimetypes
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,12 +28,14 @@ from inboop_tui.domain.notes import mentions_in, normalise_shortcode
 from inboop_tui.domain.timing import reply_window
 from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import describe_change
+from inboop_tui.store.door import ActionError, Done, Identity, invalid
 from inboop_tui.store.pending import apply_pending
 from inboop_tui.store.queries import (
     STATUSES,
     mark_viewed,
     team_members,
 )
+from inboop_tui.store.selling_actions import SellingActions
 from inboop_tui.store.tables import (
     canned_replies,
     conversations,
@@ -46,7 +47,6 @@ from inboop_tui.store.tables import (
     team,
 )
 from relay.protocol import (
-    ADMIN_ONLY_MUTATIONS,
     MAX_NOTE_CHARS,
     MAX_SLA_MINUTES,
     MAX_UPLOAD_BYTES,
@@ -69,39 +69,16 @@ from relay.protocol import (
     TagConversation,
     TagsPayload,
     TemplateMessage,
+    admin_only,
     format_time,
 )
 
 T = TypeVar("T")
 
-
-class ActionError(Exception):
-    """An action refused before anything was written; the message says why and what to do."""
+__all__ = ["ActionError", "Actions", "Done", "Identity"]
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The signed-in user, as the relay named them at login."""
-
-    name: str
-    role: str = "MEMBER"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "ADMIN"
-
-
-@dataclass(frozen=True)
-class Done:
-    """A change made locally: queued for the relay and already shown."""
-
-    mutation_id: str
-    type: str
-    conversation_id: str | None
-    summary: str
-
-
-class Actions:
+class Actions(SellingActions):
     def __init__(
         self,
         engine: Engine,
@@ -362,11 +339,10 @@ class Actions:
         conversation_id: str | None,
         *,
         file: tuple[OutgoingAttachment, bytes] | None = None,
+        entity_id: str | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> Done:
         me = self._me()
-        mutation_type = kind.model_fields["type"].default
-        if mutation_type in ADMIN_ONLY_MUTATIONS and not me.is_admin:
-            raise ActionError(f"only an ADMIN may {ADMIN_ONLY_MUTATIONS[mutation_type]}")
         try:
             mutation = kind.model_validate(
                 {
@@ -377,8 +353,11 @@ class Actions:
                 }
             )
         except ValidationError as exc:
-            raise ActionError(_invalid(exc)) from None
-        target = conversation_of(mutation)
+            raise ActionError(invalid(exc)) from None
+        forbidden = admin_only(mutation)
+        if forbidden is not None and not me.is_admin:
+            raise ActionError(f"only an ADMIN may {forbidden}")
+        target = conversation_of(mutation) or conversation_id
 
         def write(conn: Connection) -> None:
             if target is not None and not _exists(conn, target):
@@ -403,6 +382,8 @@ class Actions:
             type=mutation.type,
             conversation_id=target,
             summary=describe_change(mutation.type, mutation.model_dump_json()),
+            entity_id=entity_id,
+            warnings=warnings,
         )
         if self.on_change is not None:
             self.on_change(done)
@@ -520,9 +501,3 @@ def _keep_file(conn: Connection, attachment: OutgoingAttachment, data: bytes) ->
         data=data,
     )
     conn.execute(statement.on_conflict_do_nothing())
-
-
-def _invalid(exc: ValidationError) -> str:
-    """A refused payload in words (the rules live in the wire format)."""
-    first = exc.errors(include_url=False)[0]
-    return str(first["msg"]).removeprefix("Value error, ")

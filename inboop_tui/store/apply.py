@@ -35,6 +35,7 @@ from inboop_tui.store.tables import (
 )
 from relay.protocol import (
     CHANNEL_EVENT_TYPES,
+    DOMAIN_EVENT_TYPES,
     MUTATION_TYPES,
     Mutation,
     parse_channel_event,
@@ -126,6 +127,11 @@ def reduce_entries(
             elif origin == "mutation" and kind in MUTATION_TYPES:
                 item = parse_mutation(entry["event"])
                 batch.confirmed.append(item.id)
+            elif origin == "domain" and kind in DOMAIN_EVENT_TYPES:
+                # A name for what the mutation before it did (OrderCreated …), for outbound
+                # webhooks later; the mutation itself already changed the projections.
+                batch.applied += 1
+                continue
             else:
                 raise UnreadableEntry(
                     f"this version does not know {origin} entries of type {kind!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -200,4 +201,32 @@ def describe_change(kind: str, payload: str) -> str:
     if kind == "workspace.sla":
         minutes = body.get("expected_first_response_minutes")
         return f"SLA {minutes} min" if minutes else "SLA off"
+    return _describe_selling(kind, body)
+
+
+def _describe_selling(kind: str, body: dict[str, Any]) -> str:
+    short = str(body.get("lead_id") or body.get("order_id") or "")[:8]
+    if kind == "lead.create":
+        return "create a lead"
+    if kind == "lead.update":
+        return f"edit lead {short}"
+    if kind == "lead.close":
+        return f"mark lead {short} {str(body.get('status', '')).lower()}"
+    if kind == "order.create":
+        items = body.get("items") or []
+        return f"create an order ({len(items)} item{'s' if len(items) != 1 else ''})"
+    if kind == "order.update":
+        return f"edit order {short}"
+    if kind == "order.status":
+        return f"order {short} {str(body.get('status', '')).lower()}"
+    if kind == "order.payment":
+        return f"order {short} {str(body.get('status', '')).lower()}"
+    if kind == "workspace.payments":
+        return "payment settings"
+    if kind == "contact.update":
+        return "edit a contact"
+    if kind == "contact.merge":
+        return "merge two contacts"
+    if kind == "conversation.metadata":
+        return "conversation metadata"
     return kind

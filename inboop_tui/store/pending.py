@@ -29,9 +29,12 @@ from inboop_tui.domain.reducer import Needs, needs
 from inboop_tui.store.projections import index_messages, load_slice, unindex_messages, write_slice
 from inboop_tui.store.tables import (
     canned_replies,
+    contacts,
     conversations,
+    leads,
     messages,
     notes,
+    orders,
     outbox,
     shadows,
     workspace,
@@ -45,6 +48,9 @@ SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
     "notes": (notes, ("id",)),
     "canned_replies": (canned_replies, ("id",)),
     "workspace": (workspace, ("id",)),
+    "leads": (leads, ("id",)),
+    "orders": (orders, ("id",)),
+    "contacts": (contacts, ("id",)),
 }
 
 
@@ -111,12 +117,38 @@ def relayer(conn: Connection) -> None:
 
 def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     """Copy the rows about to change, unless a shadow of them exists already."""
+    conversation_ids = set(wanted.conversations)
+    for chunk in _chunks(sorted(wanted.leads)):
+        conversation_ids.update(
+            conn.execute(select(leads.c.conversation_id).where(leads.c.id.in_(chunk))).scalars()
+        )
     targets: list[tuple[str, list[tuple[Any, ...]]]] = [
-        ("conversations", [(c,) for c in sorted(wanted.conversations)]),
+        ("conversations", [(c,) for c in sorted(conversation_ids)]),
         ("messages", sorted(wanted.messages)),
         ("notes", [(n,) for n in sorted(wanted.notes)]),
         ("workspace", [(1,)] if wanted.workspace else []),
     ]
+    # Leads: those named, and the conversations' NEW leads (a new lead or an order closes them).
+    lead_ids = set(wanted.leads)
+    for chunk in _chunks(sorted(conversation_ids)):
+        lead_ids.update(
+            conn.execute(
+                select(conversations.c.lead_id).where(
+                    conversations.c.id.in_(chunk), conversations.c.lead_id.is_not(None)
+                )
+            ).scalars()
+        )
+    targets.append(("leads", [(i,) for i in sorted(lead_ids)]))
+    targets.append(("orders", [(i,) for i in sorted(wanted.orders)]))
+    contact_ids = set(wanted.contacts)
+    if wanted.merged_contacts:
+        for chunk in _chunks(sorted(wanted.contacts)):
+            contact_ids.update(
+                conn.execute(
+                    select(contacts.c.id).where(contacts.c.merged_into.in_(chunk))
+                ).scalars()
+            )
+    targets.append(("contacts", [(i,) for i in sorted(contact_ids)]))
     if wanted.canned:
         # Every canned reply a pending change could touch, those it creates included (their
         # shadow says "absent", so lifting the layer takes them away again).
@@ -125,6 +157,11 @@ def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     for name, keys in targets:
         if keys:
             _shadow_rows(conn, name, keys)
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), 500):
+        yield items[start : start + 500]
 
 
 def _shadow_rows(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]]) -> None:

@@ -20,14 +20,17 @@ from inboop_tui.domain.conversations import ContactState, ConversationState, con
 from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
+from inboop_tui.domain.selling import LeadState, OrderState
 from inboop_tui.store.tables import (
     canned_replies,
     conflicts,
     contacts,
     conversations,
+    leads,
     message_aliases,
     messages,
     notes,
+    orders,
     shadows,
     unreadable_entries,
     workspace,
@@ -41,6 +44,8 @@ _CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
 _NOTE_FIELDS = [f.name for f in dataclasses.fields(NoteState)]
 _WORKSPACE_FIELDS = [f.name for f in dataclasses.fields(WorkspaceState)]
 _CANNED_FIELDS = [f.name for f in dataclasses.fields(CannedState)]
+_LEAD_FIELDS = [f.name for f in dataclasses.fields(LeadState)]
+_ORDER_FIELDS = [f.name for f in dataclasses.fields(OrderState)]
 # A state as a row tuple (``dataclasses.asdict`` deep-copies, which the sync path cannot afford).
 _MESSAGE_ROW = operator.attrgetter(*_MESSAGE_FIELDS)
 _CONVERSATION_ROW = operator.attrgetter(*_CONVERSATION_FIELDS)
@@ -48,6 +53,8 @@ _CONTACT_ROW = operator.attrgetter(*_CONTACT_FIELDS)
 _NOTE_ROW = operator.attrgetter(*_NOTE_FIELDS)
 _WORKSPACE_ROW = operator.attrgetter(*_WORKSPACE_FIELDS)
 _CANNED_ROW = operator.attrgetter(*_CANNED_FIELDS)
+_LEAD_ROW = operator.attrgetter(*_LEAD_FIELDS)
+_ORDER_ROW = operator.attrgetter(*_ORDER_FIELDS)
 
 
 def apply_channel_events(conn: Connection, events: Sequence[ChannelEvent]) -> Slice:
@@ -90,12 +97,47 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
         ).mappings()
         for row in rows:
             piece.conversations[row["id"]] = ConversationState(**row)
-    for chunk in _chunks(sorted(wanted.contacts)):
-        rows = conn.execute(
-            select(*[contacts.c[name] for name in _CONTACT_FIELDS]).where(contacts.c.id.in_(chunk))
-        ).mappings()
+    contact_ids = set(wanted.contacts)
+    if wanted.conversation_contacts:
+        contact_ids.update(c.contact_id for c in piece.conversations.values())
+    contact_columns = [contacts.c[name] for name in _CONTACT_FIELDS]
+    for chunk in _chunks(sorted(contact_ids)):
+        rows = conn.execute(select(*contact_columns).where(contacts.c.id.in_(chunk))).mappings()
         for row in rows:
             piece.contacts[row["id"]] = ContactState(**row)
+    if wanted.merged_contacts:
+        for chunk in _chunks(sorted(wanted.contacts)):
+            rows = conn.execute(
+                select(*contact_columns).where(contacts.c.merged_into.in_(chunk))
+            ).mappings()
+            for row in rows:
+                piece.contacts[row["id"]] = ContactState(**row)
+    # A conversation's NEW lead comes along: a new lead supersedes it, an order converts it.
+    lead_ids = set(wanted.leads) | {
+        c.lead_id for c in piece.conversations.values() if c.lead_id is not None
+    }
+    for chunk in _chunks(sorted(lead_ids)):
+        rows = conn.execute(
+            select(*[leads.c[name] for name in _LEAD_FIELDS]).where(leads.c.id.in_(chunk))
+        ).mappings()
+        for row in rows:
+            piece.leads[row["id"]] = LeadState(**row)
+    # ... and a lead's conversation (closing or converting it clears the conversation's lead).
+    missing = sorted({x.conversation_id for x in piece.leads.values()} - set(piece.conversations))
+    for chunk in _chunks(missing):
+        rows = conn.execute(
+            select(*[conversations.c[name] for name in _CONVERSATION_FIELDS]).where(
+                conversations.c.id.in_(chunk)
+            )
+        ).mappings()
+        for row in rows:
+            piece.conversations[row["id"]] = ConversationState(**row)
+    for chunk in _chunks(sorted(wanted.orders)):
+        rows = conn.execute(
+            select(*[orders.c[name] for name in _ORDER_FIELDS]).where(orders.c.id.in_(chunk))
+        ).mappings()
+        for row in rows:
+            piece.orders[row["id"]] = OrderState(**row)
     for chunk in _chunks(sorted(wanted.notes)):
         rows = conn.execute(
             select(*[notes.c[name] for name in _NOTE_FIELDS]).where(notes.c.id.in_(chunk))
@@ -137,6 +179,12 @@ def write_slice(conn: Connection, piece: Slice) -> None:
             "ON CONFLICT (channel, alias) DO UPDATE SET target = excluded.target",
             [(c, alias, target) for (c, alias), (_, target) in sorted(piece.new_aliases.items())],
         )
+    if piece.changed_leads:
+        rows = [_LEAD_ROW(piece.leads[k]) for k in sorted(piece.changed_leads)]
+        _upsert(conn, leads, _LEAD_FIELDS, ["id"], rows)
+    if piece.changed_orders:
+        rows = [_ORDER_ROW(piece.orders[k]) for k in sorted(piece.changed_orders)]
+        _upsert(conn, orders, _ORDER_FIELDS, ["id"], rows)
     if piece.changed_notes:
         rows = [_NOTE_ROW(piece.notes[k]) for k in sorted(piece.changed_notes)]
         _upsert(conn, notes, _NOTE_FIELDS, ["id"], rows)
@@ -304,6 +352,8 @@ def clear_projections(conn: Connection) -> None:
     for table in (
         messages,
         message_aliases,
+        leads,
+        orders,
         canned_replies,
         conversations,
         contacts,

@@ -21,10 +21,12 @@ from inboop_tui.store.tables import (
     conflicts,
     contacts,
     conversations,
+    leads,
     log_events,
     message_aliases,
     messages,
     notes,
+    orders,
     unreadable_entries,
     workspace,
 )
@@ -42,6 +44,8 @@ _ORDER = {
     "workspace": ("id",),
     "conflicts": ("seq",),
     "unreadable_entries": ("seq",),
+    "leads": ("id",),
+    "orders": ("id",),
 }
 DIGESTED = (
     contacts,
@@ -53,6 +57,8 @@ DIGESTED = (
     workspace,
     conflicts,
     unreadable_entries,
+    leads,
+    orders,
 )
 
 

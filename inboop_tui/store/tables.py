@@ -74,6 +74,13 @@ contacts = Table(
     Column("username", Text),
     Column("phone", Text),
     Column("profile_at", String(32)),
+    Column("agent_name", Text),
+    Column("agent_phone", Text),
+    Column("email", Text),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("metadata", Text, nullable=False, server_default="{}"),
+    Column("merged_into", String(32)),
+    Index("ix_contacts_merged_into", "merged_into"),
 )
 
 conversations = Table(
@@ -104,6 +111,9 @@ conversations = Table(
     Column("last_outbound_at", String(32)),
     # The customer's oldest message since the business last wrote: the SLA clock.
     Column("awaiting_since", String(32)),
+    Column("lead_id", String(36)),  # its NEW lead
+    Column("order_count", Integer, nullable=False, server_default="0"),
+    Column("metadata", Text, nullable=False, server_default="{}"),
     Index("ix_conversations_recent", "last_message_key"),
     Index("ix_conversations_channel_list", "channel", "last_message_key"),
 )
@@ -218,6 +228,71 @@ workspace = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("sla_minutes", Integer),
+    Column("payment_config", Text),  # JSON; NULL: never set
+    Column("orders_created", Integer, nullable=False, server_default="0"),
+)
+
+# Leads and orders (domain.selling); ``seq`` is None while only in this replica's outbox.
+leads = Table(
+    "leads",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("conversation_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("assignee", String(128)),
+    Column("value_amount", BigInteger),
+    Column("value_currency", String(3)),
+    Column("notes", Text, nullable=False),
+    Column("closed_at", String(32)),
+    Column("close_reason", Text),
+    Column("order_id", String(36)),
+    Column("metadata", Text, nullable=False),
+    Column("seq", BigInteger),
+    Index("ix_leads_created", "created_at"),
+    Index("ix_leads_conversation", "conversation_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("number", String(16)),
+    Column("conversation_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("customer_name", Text, nullable=False),
+    Column("customer_handle", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("items", Text, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("payment_method", String(16), nullable=False),
+    Column("payment_status", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("lead_id", String(36)),
+    Column("payment_provider", String(32)),
+    Column("shipping_address", Text, nullable=False),
+    Column("region", String(2)),
+    Column("tracking_number", Text),
+    Column("notes", Text, nullable=False),
+    Column("assignee", String(128)),
+    Column("metadata", Text, nullable=False),
+    Column("warnings", Text, nullable=False),
+    Column("timeline", Text, nullable=False),
+    Column("shipped_at", String(32)),
+    Column("delivered_at", String(32)),
+    Column("paid_at", String(32)),
+    Column("seq", BigInteger),
+    Index("ix_orders_created", "created_at"),
+    Index("ix_orders_conversation", "conversation_id"),
+    Index("ix_orders_lead", "lead_id"),
 )
 
 # Mutations that were not valid when their turn in the log came: not applied, shown to all.
@@ -287,6 +362,8 @@ team = Table(
 
 PROJECTIONS = (
     contacts,
+    leads,
+    orders,
     conversations,
     messages,
     message_aliases,

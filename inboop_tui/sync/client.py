@@ -279,7 +279,7 @@ def _check_page(page: dict[str, Any], after: int, url: str) -> None:
             or not isinstance(entry.get("seq"), int)
             or not isinstance(entry.get("event"), dict)
             or not isinstance(entry.get("type"), str)
-            or entry.get("origin") not in ("channel", "mutation")
+            or not isinstance(entry.get("origin"), str)  # one this version lacks: kept, listed
             or not isinstance(entry.get("recorded_at"), str)
         ):
             raise SyncError(f"{url} sent an event that is not the v1 protocol", transient=False)

@@ -41,7 +41,7 @@ class LogEntry(BaseModel):
     """One event of the relay's log as ``GET /v1/events`` returns it."""
 
     seq: int
-    origin: Literal["channel", "mutation"]
+    origin: Literal["channel", "mutation", "domain"]
     type: str
     recorded_at: str
     event: dict[str, Any]

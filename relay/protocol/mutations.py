@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
-    TypeAdapter,
     field_serializer,
     field_validator,
     model_validator,
@@ -216,43 +215,3 @@ class SaveCanned(_Mutation):
 class DeleteCanned(_Mutation):
     type: Literal["canned.delete"] = "canned.delete"
     payload: CannedRef
-
-
-Mutation = Annotated[
-    AssignConversation
-    | SetConversationStatus
-    | TagConversation
-    | AddNote
-    | SetSla
-    | SendReply
-    | SaveCanned
-    | DeleteCanned,
-    Field(discriminator="type"),
-]
-
-MUTATION_TYPES: frozenset[str] = frozenset(
-    {
-        "conversation.assign",
-        "conversation.status",
-        "conversation.tags",
-        "conversation.note",
-        "workspace.sla",
-        "message.reply",
-        "canned.save",
-        "canned.delete",
-    }
-)
-# Mutation types only an ADMIN may push, with what they do in words.
-ADMIN_ONLY_MUTATIONS: dict[str, str] = {"workspace.sla": "change the workspace's SLA"}
-
-mutation_adapter: TypeAdapter[Mutation] = TypeAdapter(Mutation)
-
-
-def parse_mutation(data: dict[str, Any] | str | bytes) -> Mutation:
-    if isinstance(data, str | bytes):
-        return mutation_adapter.validate_json(data)
-    return mutation_adapter.validate_python(data)
-
-
-def mutation_dedup_key(mutation_id: str) -> str:
-    return f"mut:{mutation_id}"

@@ -130,3 +130,17 @@ uploads = Table(
     Column("uploaded_by", String(128), nullable=False),
     Column("created_at", String(32), nullable=False),
 )
+
+# Leads' and orders' statuses as the log's selling mutations leave them (the replicas' rules,
+# shared through relay.protocol.selling), so the relay can name what happened: OrderCreated with
+# its number, LeadConverted, OrderDelivered. Never used to refuse a mutation: replicas decide.
+selling_ledger = Table(
+    "selling_ledger",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(8), nullable=False),  # lead | order
+    Column("conversation_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("number", String(16)),
+    Index("ix_selling_ledger_conversation", "kind", "conversation_id", "status"),
+)
