@@ -76,7 +76,7 @@ def test_named_entries_follow_what_the_mutations_did() -> None:
         )
         # Each named entry comes right after its mutation, and pushing again adds nothing.
         seqs = {e["event"].get("id"): e["seq"] for e in log if e["origin"] == "mutation"}
-        created = [e for e in log if e["type"] == "OrderCreated"][0]
+        created = next(e for e in log if e["type"] == "OrderCreated")
         assert created["seq"] == seqs[first["id"]] + 1
         relay.client.post(
             "/v1/mutations",
