@@ -336,8 +336,17 @@ def _status(text: str) -> str:
     return value
 
 
-def report(as_json: bool, done: Done, row: ConversationRow | None, *, send: bool = True) -> None:
-    """Say what was done, after trying to send it at once (it stays queued when offline)."""
+def report(
+    as_json: bool,
+    done: Done,
+    row: ConversationRow | None,
+    *,
+    send: bool = True,
+    what: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Say what was done, after trying to send it at once (it stays queued when offline).
+    ``what`` says it in words instead of the change's summary; warnings go to stderr."""
     outcome = _send_now() if send else None
     rejected = (
         next((r for r in outcome.rejected if r.id == done.mutation_id), None) if outcome else None
@@ -354,6 +363,9 @@ def report(as_json: bool, done: Done, row: ConversationRow | None, *, send: bool
         state = "queued" if not send else "queued; no relay configured"
     else:
         state = f"queued; the next sync sends it ({outcome.error})"
+    if not as_json:
+        for warning in done.warnings:
+            typer.echo(f"inboop: warning: {warning}", err=True)
     emit(
         as_json,
         {
@@ -363,8 +375,10 @@ def report(as_json: bool, done: Done, row: ConversationRow | None, *, send: bool
             "conversation_id": done.conversation_id,
             "summary": done.summary,
             "sent": sent,
+            "warnings": list(done.warnings),
+            **(extra or {}),
         },
-        f"{where}{done.summary} ({state})",
+        f"{where}{what or done.summary} ({state})",
     )
 
 

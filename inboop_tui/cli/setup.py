@@ -224,15 +224,45 @@ def export(
     ] = None,
     since: Annotated[str | None, typer.Option(help="From this date/time (UTC), inclusive.")] = None,
     until: Annotated[str | None, typer.Option(help="Before this date/time (UTC).")] = None,
+    status: Annotated[str | None, typer.Option(help="Leads or orders with this status.")] = None,
+    payment: Annotated[str | None, typer.Option(help="Orders: unpaid, paid or refunded.")] = None,
+    method: Annotated[str | None, typer.Option(help="Orders: online or cod.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Leads or orders: a teammate.")] = None,
+    search: Annotated[str, typer.Option(help="Leads, orders or contacts: as on the screen.")] = "",
+    items: Annotated[bool, typer.Option("--items", help="Orders: one row per item.")] = False,
 ) -> None:
-    """Export conversations or messages from the local replica (read-only)."""
+    """Export from the local replica (read-only), with the screens' filters."""
     from inboop_tui.store.export import export as run_export
+    from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 
     paths = resolve_paths()
+    if items:
+        if kind is not ExportKind.ORDERS:
+            raise fail("--items goes with orders", 2)
+        kind = ExportKind.ORDER_ITEMS
+    start, end = _time_option(since, "--since"), _time_option(until, "--until")
+    upper = {
+        k: v.strip().upper() if v else None
+        for k, v in (("s", status), ("p", payment), ("m", method))
+    }
     f = ExportFilter(
         channel=channel.value if channel else None,
-        since=_time_option(since, "--since"),
-        until=_time_option(until, "--until"),
+        since=start,
+        until=end,
+        leads=LeadFilter(
+            status=upper["s"], assignee=assignee, created_from=start, created_to=end, search=search
+        ),
+        orders=OrderFilter(
+            status=upper["s"],
+            payment=upper["p"],
+            method=upper["m"],
+            channel=channel.value if channel else None,
+            assignee=assignee,
+            created_from=start,
+            created_to=end,
+            search=search,
+        ),
+        search=search,
     )
     engine = open_engine(paths)
     try:
@@ -242,7 +272,7 @@ def export(
         raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         engine.dispose()
-    typer.echo(f"wrote {written:,} {kind.value} to {out}")
+    typer.echo(f"wrote {written:,} {kind.value.replace('-', ' ')} to {out}")
 
 
 @app.command()

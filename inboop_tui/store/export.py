@@ -1,4 +1,5 @@
-"""CSV and JSON-lines exports of conversations and messages. Read-only, streamed row by row.
+"""CSV and JSON-lines exports of conversations, messages, leads, orders (or their items),
+payments and contacts. Read-only, streamed row by row.
 
 The file is written beside its final name and renamed at the end, so a failed export never
 leaves half a file under the name asked for.
@@ -10,13 +11,15 @@ import csv
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
+from inboop_tui.store import selling_export
+from inboop_tui.store.selling_queries import LeadFilter, OrderFilter, count_leads, count_orders
 from inboop_tui.store.tables import contacts, conversations, messages
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -25,6 +28,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class ExportKind(StrEnum):
     CONVERSATIONS = "conversations"
     MESSAGES = "messages"
+    LEADS = "leads"
+    ORDERS = "orders"
+    ORDER_ITEMS = "order-items"  # one row per item
+    PAYMENTS = "payments"
+    CONTACTS = "contacts"
 
 
 class ExportFormat(StrEnum):
@@ -37,6 +45,9 @@ class ExportFilter:
     channel: str | None = None
     since: str | None = None  # ISO-8601 UTC, inclusive
     until: str | None = None  # ISO-8601 UTC, exclusive
+    leads: LeadFilter = field(default_factory=LeadFilter)  # the Leads screen's filters
+    orders: OrderFilter = field(default_factory=OrderFilter)  # orders, items and payments
+    search: str = ""  # contacts
 
 
 CONVERSATION_COLUMNS = (
@@ -144,8 +155,34 @@ def _messages(f: ExportFilter) -> Select[Any]:
     return query
 
 
+COLUMNS: dict[ExportKind, tuple[str, ...]] = {
+    ExportKind.CONVERSATIONS: CONVERSATION_COLUMNS,
+    ExportKind.MESSAGES: MESSAGE_COLUMNS,
+    ExportKind.LEADS: selling_export.LEAD_COLUMNS,
+    ExportKind.ORDERS: selling_export.ORDER_COLUMNS,
+    ExportKind.ORDER_ITEMS: selling_export.ITEM_COLUMNS,
+    ExportKind.PAYMENTS: selling_export.PAYMENT_COLUMNS,
+    ExportKind.CONTACTS: selling_export.CONTACT_COLUMNS,
+}
+
+
 def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[dict[str, Any]]:
     """Export rows as plain dicts, streamed from the database."""
+    if kind is ExportKind.LEADS:
+        yield from selling_export.lead_rows(conn, f.leads)
+        return
+    if kind is ExportKind.ORDERS:
+        yield from selling_export.order_rows(conn, f.orders)
+        return
+    if kind is ExportKind.ORDER_ITEMS:
+        yield from selling_export.item_rows(conn, f.orders)
+        return
+    if kind is ExportKind.PAYMENTS:
+        yield from selling_export.payment_rows(conn, f.orders)
+        return
+    if kind is ExportKind.CONTACTS:
+        yield from selling_export.contact_rows(conn, f.search)
+        return
     streamed = conn.execution_options(yield_per=2000)
     if kind is ExportKind.CONVERSATIONS:
         for r in streamed.execute(_conversations(f)):
@@ -188,6 +225,12 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[dict[s
 
 
 def count(conn: Connection, kind: ExportKind, f: ExportFilter) -> int:
+    if kind is ExportKind.LEADS:
+        return count_leads(conn, f.leads)
+    if kind in (ExportKind.ORDERS, ExportKind.PAYMENTS):
+        return count_orders(conn, f.orders)
+    if kind in (ExportKind.ORDER_ITEMS, ExportKind.CONTACTS):
+        return sum(1 for _ in rows(conn, kind, f))
     query = _conversations(f) if kind is ExportKind.CONVERSATIONS else _messages(f)
     return int(
         conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
@@ -204,7 +247,7 @@ def export(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the export to ``out``; returns the number of rows."""
-    columns = CONVERSATION_COLUMNS if kind is ExportKind.CONVERSATIONS else MESSAGE_COLUMNS
+    columns = COLUMNS[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     written = 0

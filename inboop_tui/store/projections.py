@@ -325,8 +325,11 @@ def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
                 conversations.c.pk,
                 conversations.c.customer_id,
                 contacts.c.name,
+                contacts.c.agent_name,
                 contacts.c.username,
                 contacts.c.phone,
+                contacts.c.agent_phone,
+                contacts.c.email,
             )
             .select_from(
                 conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
@@ -341,7 +344,13 @@ def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
         conn.exec_driver_sql(
             "INSERT INTO conversations_fts (rowid, name, handle) VALUES (?, ?, ?)",
             [
-                (r.pk, r.name or "", " ".join(h for h in (r.customer_id, r.username, r.phone) if h))
+                (
+                    r.pk,
+                    " ".join(n for n in (r.agent_name, r.name) if n),
+                    " ".join(
+                        h for h in (r.customer_id, r.username, r.phone, r.agent_phone, r.email) if h
+                    ),
+                )
                 for r in rows
             ],
         )

@@ -59,6 +59,8 @@ class InboxFilter:
     status: str | None = None  # one of STATUSES (as shown now), ACTIVE, or None for any
     tag: str | None = None
     over_sla: bool = False
+    new_lead: bool = False  # only conversations with a NEW lead
+    has_orders: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class ConversationRow:
     phone: str | None = None
     pending: int = 0  # this replica's changes not yet confirmed by the relay
     account_id: str = ""  # the business side: Instagram account, Page, WhatsApp number
+    lead_id: str | None = None  # its NEW lead
+    order_count: int = 0
+    contact_id: str = ""
 
     @property
     def display_name(self) -> str:
@@ -250,6 +255,10 @@ def _filtered(
         )
     if f.over_sla:
         conditions.append(_over_sla(vp))
+    if f.new_lead:
+        conditions.append(conversations.c.lead_id.is_not(None))
+    if f.has_orders:
+        conditions.append(conversations.c.order_count > 0)
     match = fts_query(f.search) if f.search else None
     if f.search and match is None:
         conditions.append(false())
@@ -299,7 +308,7 @@ def _row_columns(vp: Viewpoint) -> list[Any]:
         conversations.c.id,
         conversations.c.channel,
         conversations.c.customer_id,
-        contacts.c.name,
+        func.coalesce(contacts.c.agent_name, contacts.c.name).label("name"),
         contacts.c.username,
         contacts.c.phone,
         conversations.c.preview,
@@ -316,6 +325,9 @@ def _row_columns(vp: Viewpoint) -> list[Any]:
         conversations.c.awaiting_since,
         pending.label("pending"),
         conversations.c.account_id,
+        conversations.c.lead_id,
+        conversations.c.order_count,
+        conversations.c.contact_id,
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.domain.notes import CannedState, fill_placeholders
+from inboop_tui.domain.selling import PaymentConfig
 from inboop_tui.store.actions import ActionError, Actions, Done, Identity
 from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import (
@@ -51,6 +52,25 @@ from inboop_tui.store.queries import (
     team_members,
     thread,
     viewpoint,
+)
+from inboop_tui.store.selling_queries import (
+    ContactCard,
+    ContactRow,
+    LeadFilter,
+    LeadRow,
+    OrderFilter,
+    OrderRow,
+    PaymentsReport,
+    contact_card,
+    count_leads,
+    count_orders,
+    find_contacts,
+    find_leads,
+    find_orders,
+    lead,
+    order,
+    payment_config,
+    payments_report,
 )
 from inboop_tui.store.tables import (
     canned_replies,
@@ -292,6 +312,56 @@ class Replica:
     def sla_minutes(self) -> int | None:
         with self._reading() as conn:
             return sla_minutes(conn)
+
+    # --- selling ------------------------------------------------------------------------------
+
+    def leads(self, f: LeadFilter, limit: int = 500, offset: int = 0) -> list[LeadRow]:
+        with self._reading() as conn:
+            return find_leads(conn, f, limit, offset)
+
+    def count_leads(self, f: LeadFilter) -> int:
+        with self._reading() as conn:
+            return count_leads(conn, f)
+
+    def lead(self, ref: str) -> LeadRow:
+        """A lead by id, or by the first characters of its id."""
+        found = self.actions.find_lead(ref)
+        with self._reading() as conn:
+            row = lead(conn, found.id)
+        assert row is not None
+        return row
+
+    def orders(self, f: OrderFilter, limit: int = 500, offset: int = 0) -> list[OrderRow]:
+        with self._reading() as conn:
+            return find_orders(conn, f, limit, offset)
+
+    def count_orders(self, f: OrderFilter) -> int:
+        with self._reading() as conn:
+            return count_orders(conn, f)
+
+    def order(self, ref: str) -> OrderRow:
+        """An order by number (ORD-1004 or 1004) or id, with its timeline."""
+        found = self.actions.find_order(ref)
+        with self._reading() as conn:
+            row = order(conn, found.id)
+        assert row is not None
+        return row
+
+    def payments(self) -> PaymentsReport:
+        with self._reading() as conn:
+            return payments_report(conn)
+
+    def payment_config(self) -> PaymentConfig | None:
+        with self._reading() as conn:
+            return payment_config(conn)
+
+    def contact(self, conversation_id: str) -> ContactCard | None:
+        with self._reading() as conn:
+            return contact_card(conn, conversation_id)
+
+    def contacts(self, search: str = "") -> list[ContactRow]:
+        with self._reading() as conn:
+            return find_contacts(conn, search)
 
     # --- sync and diagnostics -------------------------------------------------------------
 

@@ -181,7 +181,7 @@ class SellingActions:
             raise ActionError("an order needs at least one item: --item NAME:QTY:UNIT_PRICE")
         lead_id = None
         if lead is not None:
-            found = self._lead(lead)
+            found = self.find_lead(lead)
             if found.conversation_id != conversation_id:
                 raise ActionError(f"lead {short_id(found.id)} belongs to another conversation")
             if found.status != "NEW":
@@ -381,7 +381,7 @@ class SellingActions:
             raise ActionError(f"{text!r} matches {len(rows)} orders: give more of the id")
         return _state(OrderState, rows[0])
 
-    def _lead(self, ref: str) -> LeadState:
+    def find_lead(self, ref: str) -> LeadState:
         text = ref.strip().lower()
         if len(text) < 4:
             raise ActionError(f"{ref!r}: give at least the first 4 characters of the lead's id")
@@ -394,7 +394,7 @@ class SellingActions:
         return _state(LeadState, rows[0])
 
     def _open_lead(self, ref: str) -> LeadState:
-        lead = self._lead(ref)
+        lead = self.find_lead(ref)
         if lead.status != "NEW":
             raise ActionError(
                 f"lead {short_id(lead.id)} is {lead.status}: closed leads are read-only"
