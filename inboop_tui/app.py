@@ -1,6 +1,7 @@
 """The Textual app. One factory, :func:`create_app`, serves the CLI and the tests.
 
-Two modes: the Inbox and Diagnostics. With a relay configured, a live sync runs while the app
+Modes: the Inbox, Leads, Orders, Payments and Diagnostics (F1 to F4 and D, or the command
+palette). With a relay configured, a live sync runs while the app
 is open: sync (push, then pull), then a long-poll until the relay has news or the agent changes
 something, then sync again; an unreachable relay gets exponential backoff. ``s`` syncs now.
 """
@@ -24,22 +25,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from inboop_tui.screens.acting import ActingScreen
+from inboop_tui.screens.commands import describe_export_filter, inbox_commands, selling_commands
 from inboop_tui.screens.diagnostics import DiagnosticsScreen
 from inboop_tui.screens.export_dialog import ExportDialog, ExportRequest
 from inboop_tui.screens.inbox import (
-    ASSIGNED_LABELS,
-    CHANNEL_CYCLE,
-    CHANNEL_LABELS,
-    STATUS_CYCLE,
-    STATUS_LABELS,
     InboxScreen,
 )
+from inboop_tui.screens.leads import LeadsScreen
+from inboop_tui.screens.orders import OrdersScreen
+from inboop_tui.screens.payments import PaymentsScreen
 from inboop_tui.store.actions import Done, Identity
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
 from inboop_tui.store.diagnostics import SyncStatus
-from inboop_tui.store.export import export
+from inboop_tui.store.export import ExportFilter, ExportKind, export
 from inboop_tui.store.paths import Paths
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.selling_queries import OrderFilter
 from inboop_tui.sync.client import RelayClient, wait_for_news
 from inboop_tui.sync.engine import SyncOutcome, sync
 from inboop_tui.widgets.status_bar import StatusBar
@@ -65,6 +67,10 @@ class InboopApp(App[None]):
     BINDINGS = [
         Binding("s", "sync", "Sync"),
         Binding("e", "export", "Export", show=False),
+        Binding("f1", "inbox", "Inbox", show=False),
+        Binding("f2", "leads", "Leads"),
+        Binding("f3", "orders", "Orders"),
+        Binding("f4", "payments", "Payments"),
         Binding("D", "diagnostics", "Diagnostics"),
         Binding("question_mark", "show_help_panel", "Keys", show=False),
         Binding("q", "quit", "Quit"),
@@ -103,6 +109,9 @@ class InboopApp(App[None]):
         identity = Identity(config.user_name, config.role or "MEMBER") if config.user_name else None
         self.replica = Replica(engine, identity, self.clock, on_change=self._changed_anywhere)
         self.add_mode("inbox", partial(InboxScreen, self.replica))
+        self.add_mode("leads", partial(LeadsScreen, self.replica))
+        self.add_mode("orders", partial(OrdersScreen, self.replica))
+        self.add_mode("payments", partial(PaymentsScreen, self.replica))
         self.add_mode("diagnostics", partial(DiagnosticsScreen, self.replica, self._relay_asker()))
         self._last_sync_failed = False
         self._wake: asyncio.Event | None = None
@@ -300,7 +309,7 @@ class InboopApp(App[None]):
 
     def _refresh_screens(self) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, InboxScreen):
+            if isinstance(screen, ActingScreen):
                 screen.refresh_data()
             elif isinstance(screen, DiagnosticsScreen):
                 screen.action_refresh()
@@ -335,6 +344,23 @@ class InboopApp(App[None]):
         self.switch_mode("inbox")
         self.read_status()
 
+    def action_leads(self) -> None:
+        self.switch_mode("leads")
+        self.read_status()
+
+    def action_orders(self) -> None:
+        self.switch_mode("orders")
+        self.read_status()
+
+    def action_payments(self) -> None:
+        self.switch_mode("payments")
+        self.read_status()
+
+    def show_conversation(self, conversation_id: str) -> None:
+        """The inbox, on this conversation (from a lead or an order)."""
+        self.action_inbox()
+        self._inbox().go_to(conversation_id)
+
     def _relay_asker(self) -> Callable[[], dict[str, Any]] | None:
         config = self.config
         if not config.is_configured:
@@ -358,8 +384,29 @@ class InboopApp(App[None]):
     # --- export ----------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        channel = self._inbox().conversations.filter.channel
-        self.push_screen(ExportDialog(channel), self._export_chosen)
+        """Export what the current screen shows, with its filters."""
+        screen = self.screen
+        if isinstance(screen, LeadsScreen):
+            base = ExportFilter(leads=screen.filter)
+            kinds: tuple[tuple[str, ExportKind], ...] = (("Leads", ExportKind.LEADS),)
+            dialog = ExportDialog(None, kinds, base, describe_export_filter(screen.filter))
+        elif isinstance(screen, OrdersScreen | PaymentsScreen):
+            f = screen.filter if isinstance(screen, OrdersScreen) else OrderFilter()
+            kinds = (
+                ("Orders", ExportKind.ORDERS),
+                ("Order items (one row each)", ExportKind.ORDER_ITEMS),
+                ("Payments", ExportKind.PAYMENTS),
+            )
+            if isinstance(screen, PaymentsScreen):
+                kinds = (kinds[2], kinds[0], kinds[1])
+            dialog = ExportDialog(
+                f.channel, kinds, ExportFilter(orders=f), describe_export_filter(f)
+            )
+        else:
+            channel = self._inbox().conversations.filter.channel
+            kinds = (*ExportDialog.INBOX_KINDS, ("Contacts", ExportKind.CONTACTS))
+            dialog = ExportDialog(channel, kinds)
+        self.push_screen(dialog, self._export_chosen)
 
     def _export_chosen(self, request: ExportRequest | None) -> None:
         if request is not None:
@@ -421,14 +468,22 @@ class InboopApp(App[None]):
             "Sync runs, pending and rejected changes, conflicts (D)",
             self.action_diagnostics,
         )
-        yield SystemCommand("Inbox", "Back to the conversations", self.action_inbox)
+        yield SystemCommand("Inbox", "Back to the conversations (F1)", self.action_inbox)
+        yield SystemCommand(
+            "Leads", "Every buying opportunity, newest first (F2)", self.action_leads
+        )
+        yield SystemCommand("Orders", "The orders table and board (F3)", self.action_orders)
+        yield SystemCommand(
+            "Payments", "Totals, cash to collect, unpaid orders (F4)", self.action_payments
+        )
         yield SystemCommand(
             "Toggle notification bell",
             "Ring the terminal bell with notifications",
             self.action_toggle_bell,
         )
         if isinstance(screen, InboxScreen):
-            yield from _inbox_commands(screen)
+            yield from inbox_commands(screen)
+        yield from selling_commands(screen)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -442,108 +497,6 @@ class InboopApp(App[None]):
                 timeout=10,
                 markup=False,
             )
-
-
-def _inbox_commands(screen: InboxScreen) -> Iterable[SystemCommand]:
-    yield SystemCommand("Reply", "Write to the customer in the reply box (i)", screen.action_write)
-    yield SystemCommand(
-        "Send a file…",
-        "An image, a video, a PDF… to the customer (Ctrl+F in the reply box)",
-        partial(_ask, screen, "file"),
-    )
-    yield SystemCommand(
-        "WhatsApp template…",
-        "Outside the 24-hour window: an approved template (T)",
-        screen.action_template,
-    )
-    yield SystemCommand(
-        "Edit the reply in $EDITOR",
-        "Long replies in your editor (Ctrl+O in the reply box)",
-        partial(_ask, screen, "editor"),
-    )
-    yield SystemCommand(
-        "Canned replies…", "Use, add, edit or delete the team's answers (C)", screen.action_canned
-    )
-    yield SystemCommand(
-        "Assign…", "Assign the conversation to a teammate or to nobody (a)", screen.action_assign
-    )
-    yield SystemCommand(
-        "Assign to me / unassign me",
-        "Take the conversation, or give it back (A)",
-        screen.action_assign_me,
-    )
-    yield SystemCommand(
-        "Resolve / reopen",
-        "Mark the conversation resolved, or open again (r)",
-        screen.action_resolve,
-    )
-    yield SystemCommand(
-        "Mark pending / open", "Waiting on something: pending (P)", screen.action_pending
-    )
-    yield SystemCommand("Reopen", "Set the conversation open", screen.action_reopen)
-    yield SystemCommand("Snooze…", "Hide the conversation until a time (z)", screen.action_snooze)
-    yield SystemCommand("Tags…", "Add or remove tags (t)", screen.action_tags)
-    yield SystemCommand(
-        "Add a note…", "An internal note; @name notifies a teammate (n)", screen.action_note
-    )
-    yield SystemCommand("Mark read", "Mark the conversation read (.)", screen.action_mark_read)
-    yield SystemCommand(
-        "Mark all read", "Every conversation in this view (R)", screen.action_mark_all_read
-    )
-    yield SystemCommand(
-        "Set the workspace SLA… (ADMIN)", "Expected first-response minutes (L)", screen.action_sla
-    )
-    yield SystemCommand(
-        "Search conversations", "Names, handles and message text (/)", screen.action_search
-    )
-    yield SystemCommand(
-        "Load older messages",
-        "Another page of the open thread's history (o)",
-        screen.action_older_messages,
-    )
-    yield SystemCommand(
-        "Filter: unread only (toggle)",
-        "Only conversations with unread messages (u)",
-        screen.action_toggle_unread,
-    )
-    yield SystemCommand(
-        "Filter: over SLA (toggle)",
-        "Only conversations waiting longer than the SLA (l)",
-        screen.action_toggle_over_sla,
-    )
-    yield SystemCommand(
-        "Filter: one tag…", "Only conversations with one tag (#)", screen.action_tag_filter
-    )
-    yield SystemCommand(
-        "Filter: clear", "Back to open & pending conversations, every channel", screen.clear_filters
-    )
-    for channel in CHANNEL_CYCLE:
-        label = CHANNEL_LABELS[channel]
-        yield SystemCommand(
-            f"Filter: {label}", f"Show {label} (c)", partial(screen.set_channel, channel)
-        )
-    names = {
-        None: "everyone's conversations",
-        "me": "my conversations",
-        "unassigned": "unassigned conversations",
-    }
-    for assigned in ASSIGNED_LABELS:
-        yield SystemCommand(
-            f"Filter: {names[assigned]}",
-            "Filter by assignee (m)",
-            partial(screen.set_assigned, assigned),
-        )
-    for status in STATUS_CYCLE:
-        name = STATUS_LABELS.get(status) or str(status).lower()
-        yield SystemCommand(
-            f"Filter: {name}", "Filter by status (S)", partial(screen.set_status_filter, status)
-        )
-
-
-def _ask(screen: InboxScreen, what: str) -> None:
-    row = screen.target()
-    if row is not None:
-        screen.desk.asked(row, what)
 
 
 def create_app(

@@ -28,6 +28,8 @@ from inboop_tui.store.db import open_replica
 from inboop_tui.store.queries import InboxFilter
 from inboop_tui.store.rebuild import digest, rebuild
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.selling_actions import ItemInput
+from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.store.tables import notes, outbox, rejected_mutations
 from inboop_tui.sync.client import RelayClient
 from inboop_tui.sync.engine import sync
@@ -117,8 +119,12 @@ class Convergence(RuleBasedStateMachine):
 
     def _change(self, agent: Agent, rng: Any) -> None:
         rows = agent.replica.window(InboxFilter(), 0, 10)
-        kind = rng.choice(["assign", "status", "tags", "note", "sla", "reply", "canned"])
-        if kind == "sla":
+        kind = rng.choice(
+            ["assign", "status", "tags", "note", "sla", "reply", "canned", "selling", "selling"]
+        )
+        if kind == "selling":
+            done = self._sell(agent, rows, rng)
+        elif kind == "sla":
             done = self._try(
                 agent, lambda: agent.replica.actions.set_sla(rng.choice([None, 15, 60]))
             )
@@ -167,6 +173,56 @@ class Convergence(RuleBasedStateMachine):
             agent.made.append(done)
             event(done[1])
 
+    def _sell(self, agent: Agent, rows: list[Any], rng: Any) -> tuple[str, str] | None:
+        """Leads, orders, payments and the payment settings, offline and racing each other."""
+        actions, replica = agent.replica.actions, agent.replica
+        leads = replica.leads(LeadFilter(), 50)
+        orders = replica.orders(OrderFilter(), 50)
+        step = rng.choice(["lead", "close", "order", "status", "pay", "settings"])
+        if step == "settings":
+            providers = rng.sample(["STRIPE", "RAZORPAY", "MANUAL"], rng.randint(0, 3))
+            return self._try(
+                agent,
+                lambda: actions.set_payment_config(
+                    providers,
+                    default=providers[0] if providers else None,
+                    allow_cod=rng.random() < 0.5,
+                    cod_regions=rng.choice([[], ["IN"]]),
+                ),
+            )
+        if step == "close" and leads:
+            lead = rng.choice(leads)
+            status = rng.choice(["LOST", "CLOSED"])
+            return self._try(agent, lambda: actions.close_lead(lead.id, status, "reason"))
+        if step == "status" and orders:
+            order = rng.choice(orders)
+            status = rng.choice(["CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"])
+            return self._try(agent, lambda: actions.set_order_status(order.id, status))
+        if step == "pay" and orders:
+            order = rng.choice(orders)
+            status = rng.choice(["PAID", "REFUNDED"])
+            done = self._try(agent, lambda: actions.set_order_payment(order.id, status))
+            return None if done is None else (done[0], f"{done[1]} {status}")
+        if not rows:
+            return None
+        cid = rng.choice(rows).id
+        if step == "order":
+            lead = next((x for x in leads if x.conversation_id == cid and x.status == "NEW"), None)
+            items = [ItemInput("item", rng.randint(1, 3), rng.choice(["10", "99.5"]))]
+            return self._try(
+                agent,
+                lambda: actions.create_order(
+                    cid,
+                    items,
+                    "INR",
+                    lead=lead.id if lead and rng.random() < 0.7 else None,
+                    cod=rng.random() < 0.5,
+                    region=rng.choice([None, "IN", "AE"]),
+                    provider=rng.choice([None, "STRIPE", "PAYPAL"]),
+                ),
+            )
+        return self._try(agent, lambda: actions.create_lead(cid, value="100", currency="INR"))
+
     @staticmethod
     def _try(agent: Agent, change: Any) -> tuple[str, str] | None:
         try:
@@ -174,7 +230,15 @@ class Convergence(RuleBasedStateMachine):
         except ActionError as exc:  # a MEMBER's SLA, a team not synced yet, a taken shortcode
             assert any(
                 reason in str(exc)
-                for reason in ("no teammate", "only an ADMIN", "is taken", "no canned")
+                for reason in (
+                    "no teammate",
+                    "only an ADMIN",
+                    "is taken",
+                    "no canned",
+                    "closed leads are read-only",
+                    "it can become",
+                    "--cod and",
+                )
             ), exc
             return None
         return (done.mutation_id, done.type)
@@ -206,10 +270,12 @@ class Convergence(RuleBasedStateMachine):
             with agent.engine.connect() as conn:
                 rejected = set(conn.execute(select(rejected_mutations.c.id)).scalars())
             for mutation_id, kind in agent.made:
-                # Exactly once: in the log unless the relay rejected it (cy's SLA changes).
+                # Exactly once: in the log unless the relay rejected it: cy believes she is an
+                # ADMIN, the relay knows better (the SLA, the payment settings, refunds).
                 assert (mutation_id in logged) != (mutation_id in rejected), mutation_id
                 if mutation_id in rejected:
-                    assert (agent.name, kind) == ("cy", "workspace.sla"), kind
+                    assert agent.name == "cy", kind
+                    assert kind in ("workspace.sla", "workspace.payments", "order.payment REFUNDED")
             assert note_count == sum(1 for e in log if e["type"] == "conversation.note"), (
                 "every note once"
             )

@@ -6,6 +6,8 @@ writes them under tests/__snapshots__/, and the report shows the difference.
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -325,3 +327,114 @@ def test_thread_with_replies_in_every_state(
     snap_compare: SnapCompare, replied: tuple[Paths, Engine]
 ) -> None:
     assert snap_compare(make_app(*replied), terminal_size=(120, 44), run_before=keys())
+
+
+@pytest.fixture
+def selling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Paths, Engine]]:
+    """An ADMIN's workspace a week into selling: leads in every state, orders along every
+    step of fulfilment and payment (one delivered but unpaid, one COD still to collect), the
+    payment settings, and one order made offline (no number yet)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from inboop_tui.store.actions import Identity
+    from inboop_tui.store.config import ClientConfig, save_config
+    from inboop_tui.store.db import writing
+    from inboop_tui.store.queries import InboxFilter
+    from inboop_tui.store.replica import Replica
+    from inboop_tui.store.selling_actions import ItemInput
+    from inboop_tui.store.tables import team
+    from tests.app_support import FIXED_NOW
+    from tests.test_pending_layer import as_log, outbox_entries
+
+    ids = random.Random(7)  # the ids people see (lead 3f2a9c1e, a pending order) stay put
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=ids.getrandbits(128), version=4))
+    paths, engine = demo_replica(tmp_path / "selling")
+    save_config(paths, ClientConfig(user_name="ana", role="ADMIN"))
+    with writing(engine) as conn:
+        conn.execute(
+            insert(team), [{"name": "ana", "role": "ADMIN"}, {"name": "bo", "role": "MEMBER"}]
+        )
+    ago = [timedelta(hours=50)]  # each step below happens a little later than the one before
+    r = Replica(engine, Identity("ana", "ADMIN"), lambda: FIXED_NOW - ago[0])
+
+    def later(hours: float) -> None:
+        ago[0] -= timedelta(hours=hours)
+
+    rows = r.window(InboxFilter(), 0, 8)
+    a = r.actions
+    a.set_payment_config(
+        ["RAZORPAY", "STRIPE", "MANUAL"], default="RAZORPAY", allow_cod=True, cod_regions=["IN"]
+    )
+
+    def lead(row: int, value: str | None, notes: str) -> str:
+        later(2)
+        made = a.create_lead(rows[row].id, value=value, currency="INR", notes=notes, assignee="bo")
+        return str(made.entity_id)
+
+    def order(row: int, items: list[ItemInput], **options: object) -> str:
+        later(1.5)
+        return str(a.create_order(rows[row].id, items, "INR", **options).entity_id)  # type: ignore[arg-type]
+
+    kurta = [ItemInput("Blue kurta", 2, "1499"), ItemInput("Silk dupatta", 1, "399.50")]
+    converted = lead(0, "3397.50", "two kurtas, wants them before Diwali")
+    delivered = order(0, kurta, lead=converted, address="12 MG Road, Pune", region="IN")
+    for status in ("CONFIRMED", "SHIPPED", "DELIVERED"):
+        later(5)
+        a.set_order_status(delivered, status, tracking="DTDC123" if status == "SHIPPED" else None)
+    cod = order(1, [ItemInput("Tote bag", 1, "1250")], cod=True, region="IN", address="Jaipur")
+    a.set_order_status(cod, "CONFIRMED")
+    a.set_order_status(cod, "SHIPPED", tracking="BLUEDART 99")
+    paid = order(2, [ItemInput("Saree", 1, "2500")], provider="STRIPE")
+    a.set_order_payment(paid, "PAID")
+    a.set_order_status(paid, "CONFIRMED")
+    cancelled = order(3, [ItemInput("Earrings", 3, "350")])
+    a.set_order_status(cancelled, "CANCELLED")
+    lost = lead(4, "899", "asked for a discount")
+    a.close_lead(lost, "LOST", "bought elsewhere")
+    lead(5, "12000", "bulk order for a boutique, 20 pieces")
+    lead(6, None, "browsing")
+    as_log(engine, outbox_entries(engine))  # the relay has all of it: numbers given
+    later(3)
+    order(7, [ItemInput("Bangles set", 2, "450")], cod=True, region="AE")  # offline, warned
+    yield paths, engine
+    engine.dispose()
+
+
+def test_leads_screen(snap_compare: SnapCompare, selling: tuple[Paths, Engine]) -> None:
+    # Every status (S cycles new, converted, lost, closed, any), the converted lead selected.
+    assert snap_compare(
+        make_app(*selling), terminal_size=SIZE, run_before=keys("f2", "S", "S", "S", "S")
+    )
+
+
+def test_orders_table(snap_compare: SnapCompare, selling: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*selling), terminal_size=SIZE, run_before=keys("f3"))
+
+
+def test_orders_board(snap_compare: SnapCompare, selling: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*selling), terminal_size=SIZE, run_before=keys("f3", "b"))
+
+
+def test_order_detail_with_timeline(
+    snap_compare: SnapCompare, selling: tuple[Paths, Engine]
+) -> None:
+    # The newest first: the offline order, then the cancelled one… the delivered one is last.
+    assert snap_compare(
+        make_app(*selling), terminal_size=SIZE, run_before=keys("f3", *["down"] * 4, "enter")
+    )
+
+
+def test_payments_screen(snap_compare: SnapCompare, selling: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*selling), terminal_size=SIZE, run_before=keys("f4"))
+
+
+def test_payment_settings_dialog(snap_compare: SnapCompare, selling: tuple[Paths, Engine]) -> None:
+    assert snap_compare(make_app(*selling), terminal_size=SIZE, run_before=keys("f4", "P"))
+
+
+def test_inbox_with_a_lead_and_the_contact_panel(
+    snap_compare: SnapCompare, selling: tuple[Paths, Engine]
+) -> None:
+    assert snap_compare(make_app(*selling), terminal_size=SIZE, run_before=keys("K"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,9 +43,22 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, channel: str | None = None) -> None:
+    INBOX_KINDS = (("Messages", ExportKind.MESSAGES), ("Conversations", ExportKind.CONVERSATIONS))
+
+    def __init__(
+        self,
+        channel: str | None = None,
+        kinds: tuple[tuple[str, ExportKind], ...] = INBOX_KINDS,
+        base: ExportFilter | None = None,
+        describe: str = "",
+    ) -> None:
+        """``kinds`` the screen offers (the first is chosen); ``base`` the screen's filters,
+        which the export keeps (``describe`` says them in words)."""
         super().__init__()
         self._channel = channel
+        self._kinds = kinds
+        self._base = base or ExportFilter()
+        self._describe = describe
 
     def compose(self) -> ComposeResult:
         today = datetime.now(UTC)
@@ -54,13 +67,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             with Grid():
                 yield Label("What")
                 yield Select(
-                    [
-                        ("Messages", ExportKind.MESSAGES),
-                        ("Conversations", ExportKind.CONVERSATIONS),
-                    ],
-                    value=ExportKind.MESSAGES,
-                    allow_blank=False,
-                    id="kind",
+                    list(self._kinds), value=self._kinds[0][1], allow_blank=False, id="kind"
                 )
                 yield Label("Format")
                 yield Select(
@@ -87,8 +94,10 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
                 yield Input(placeholder="YYYY-MM-DD (optional, UTC, exclusive)", id="until")
                 yield Label("File")
                 yield Input(
-                    str(default_path(ExportKind.MESSAGES, ExportFormat.CSV, today)), id="path"
+                    str(default_path(self._kinds[0][1], ExportFormat.CSV, today)), id="path"
                 )
+            if self._describe:
+                yield Label(Text(f"with this screen's filters: {self._describe}"), id="filters")
             yield Label("", id="error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -133,14 +142,22 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         path = Path(raw_path).expanduser()
         if path.is_dir():
             raise ValueError(f"{path} is a folder: add a file name.")
-        return ExportRequest(
-            kind,
-            fmt,
-            ExportFilter(
-                channel=None if channel == "ALL" else str(channel), since=since, until=until
-            ),
-            path,
+        chosen = None if channel == "ALL" else str(channel)
+        base = self._base
+        # The dates bound when leads and orders were created; the channel narrows orders too.
+        leads = replace(
+            base.leads,
+            created_from=since or base.leads.created_from,
+            created_to=until or base.leads.created_to,
         )
+        orders = replace(
+            base.orders,
+            channel=chosen or base.orders.channel,
+            created_from=since or base.orders.created_from,
+            created_to=until or base.orders.created_to,
+        )
+        f = replace(base, channel=chosen, since=since, until=until, leads=leads, orders=orders)
+        return ExportRequest(kind, fmt, f, path)
 
 
 def _date(value: str, label: str) -> str | None:

@@ -7,7 +7,6 @@ Dialogs return choices; this screen turns them into actions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -17,13 +16,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from inboop_tui.domain.notes import CannedState
+from inboop_tui.screens.acting import ActingScreen
 from inboop_tui.screens.dialogs import (
     AssignChoice,
     AssignDialog,
@@ -37,11 +36,12 @@ from inboop_tui.screens.dialogs import (
     TagFilterDialog,
 )
 from inboop_tui.screens.replying import ReplyDesk
-from inboop_tui.store.actions import ActionError, Done
-from inboop_tui.store.db import ReplicaError
+from inboop_tui.screens.selling_desk import SellingDesk
 from inboop_tui.store.queries import ACTIVE, THREAD_LIMIT, ConversationRow, InboxFilter
 from inboop_tui.store.replica import Replica, Thread
+from inboop_tui.store.selling_queries import ContactCard
 from inboop_tui.widgets.composer import Composer, ReplyArea
+from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
@@ -87,7 +87,7 @@ def describe_filter(f: InboxFilter, total: int) -> Text:
     return line
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(ActingScreen):
     BINDINGS = [
         Binding("slash", "search", "Search"),
         Binding("i", "write", "Reply"),
@@ -110,6 +110,8 @@ class InboxScreen(Screen[None]):
         Binding("C", "canned", "Canned replies", show=False),
         Binding("T", "template", "WhatsApp template", show=False),
         Binding("o", "older_messages", "Older messages", show=False),
+        Binding("dollar_sign", "sell", "Lead/order"),
+        Binding("K", "toggle_contact", "Contact", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
     ]
 
@@ -119,22 +121,16 @@ class InboxScreen(Screen[None]):
         older: bool = False  # older messages were asked for: show the top of the thread
         canned: list[CannedState] = field(default_factory=list)
 
-    @dataclass
-    class ActionDone(Message):
-        done: Done | None
-        error: str | None
-        note: str | None = None  # what to tell the person when it worked
-
     READ_AFTER_SECONDS = 1.5
 
     def __init__(self, replica: Replica) -> None:
-        super().__init__(id="inbox")
-        self._replica = replica
+        super().__init__(replica, id="inbox")
         self._dwell_on: str | None = None  # the conversation the agent moved to
         self._dwell: Timer | None = None
         self._open: str | None = None
         self._limit = THREAD_LIMIT
         self.desk = ReplyDesk(self, replica)
+        self.selling = SellingDesk(self, replica, "INBOX")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -144,10 +140,13 @@ class InboxScreen(Screen[None]):
                 yield Static(id="filter-line")
                 yield ConversationList(self._replica, DEFAULT_VIEW, id="conversations")
             yield ThreadView(id="thread")
+            with VerticalScroll(id="contact-pane"):
+                yield Static(id="contact-panel")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
+        self.query_one("#contact-pane").display = False
         self._show_filter()
         self.conversations.reload()
         self.conversations.focus()
@@ -287,6 +286,8 @@ class InboxScreen(Screen[None]):
         )
         if not event.older:
             self.desk.prepare(loaded, event.canned)
+            if self.query_one("#contact-pane").display:
+                self.load_contact(loaded.conversation.id)
         if loaded.marked_read:
             self.conversations.set_read(loaded.conversation.id)
         elif loaded.conversation.unread and self._dwell_on == loaded.conversation.id:
@@ -321,14 +322,71 @@ class InboxScreen(Screen[None]):
         self.conversations.reload()
         if self._open is not None:
             self.load_thread(self._open)
+            if self.query_one("#contact-pane").display:
+                self.load_contact(self._open)
 
     # --- actions on the open conversation --------------------------------------------------
 
     def target(self) -> ConversationRow | None:
         return self._target()
 
-    def prepare_dialog(self, build: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        self._dialog(build, then)
+    # --- selling -------------------------------------------------------------------------
+
+    def action_sell(self) -> None:
+        """The next step: a lead when the conversation has no NEW one, else an order for it."""
+        row = self._target()
+        if row is not None:
+            self.selling.next_step(row)
+
+    def new_lead(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.new_lead(row)
+
+    def new_order(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.new_order(row.id, row.display_name, lead_id=row.lead_id)
+
+    def edit_contact(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.edit_contact(row)
+
+    def merge_contact(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.merge_contact(row)
+
+    def edit_metadata(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.conversation_metadata(row)
+
+    def action_toggle_contact(self) -> None:
+        pane = self.query_one("#contact-pane")
+        pane.display = not pane.display
+        if pane.display and self._open is not None:
+            self.load_contact(self._open)
+
+    def go_to(self, conversation_id: str) -> None:
+        """Show one conversation (from a lead or an order), whatever the filter."""
+        self.conversations.go_to(conversation_id)
+        self.load_thread(conversation_id, mark=True)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="contact",
+        description="load contact",
+        exit_on_error=False,
+    )
+    def load_contact(self, conversation_id: str) -> None:
+        card = self._replica.contact(conversation_id)
+        self.app.call_from_thread(self._show_contact, card)
+
+    def _show_contact(self, card: ContactCard | None) -> None:
+        self.query_one("#contact-panel", Static).update(render_contact(card))
 
     # --- replying ------------------------------------------------------------------------
 
@@ -367,23 +425,6 @@ class InboxScreen(Screen[None]):
             self.notify("Select a conversation first.", severity="warning")
             return None
         return shown[0]
-
-    def _dialog(self, build: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        """Open a dialog built from replica data (read in a worker), then act on the choice."""
-
-        def opened(screen: Any) -> None:
-            self.app.push_screen(screen, then)
-
-        self._prepare(build, opened)
-
-    @work(thread=True, group="prepare-dialog", description="open a dialog", exit_on_error=False)
-    def _prepare(self, build: Callable[[], Any], opened: Callable[[Any], None]) -> None:
-        try:
-            screen = build()
-        except (ActionError, ReplicaError) as exc:
-            self.post_message(self.ActionDone(None, str(exc)))
-            return
-        self.app.call_from_thread(opened, screen)
 
     def action_assign(self) -> None:
         row = self._target()
@@ -497,31 +538,3 @@ class InboxScreen(Screen[None]):
             return f"Marked {count:,} conversation{'' if count == 1 else 's'} read."
 
         self.act(mark_all)
-
-    @work(thread=True, group="action", description="change the conversation", exit_on_error=False)
-    def act(
-        self,
-        change: Callable[[Any], Any],
-        note: str | None = None,
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        """Run one action on the replica (outbox and projections in one transaction); ``then``
-        runs on the screen once it is done."""
-        try:
-            result = change(self._replica.actions)
-        except (ActionError, ReplicaError) as exc:
-            self.post_message(self.ActionDone(None, str(exc)))
-            return
-        if then is not None:
-            self.app.call_from_thread(then)
-        said = result if isinstance(result, str) else note
-        self.post_message(self.ActionDone(result if isinstance(result, Done) else None, None, said))
-
-    @on(ActionDone)
-    def _action_done(self, event: ActionDone) -> None:
-        if event.error is not None:
-            self.notify(event.error, severity="error", timeout=8, markup=False)
-            return
-        if event.note:
-            self.notify(event.note, markup=False)
-        self.refresh_data()

@@ -62,6 +62,7 @@ from inboop_tui.store.selling_queries import (
     OrderRow,
     PaymentsReport,
     contact_card,
+    conversation_metadata,
     count_leads,
     count_orders,
     find_contacts,
@@ -71,6 +72,7 @@ from inboop_tui.store.selling_queries import (
     order,
     payment_config,
     payments_report,
+    recent_currency,
 )
 from inboop_tui.store.tables import (
     canned_replies,
@@ -362,6 +364,14 @@ class Replica:
     def contacts(self, search: str = "") -> list[ContactRow]:
         with self._reading() as conn:
             return find_contacts(conn, search)
+
+    def orders_currency(self) -> str | None:
+        with self._reading() as conn:
+            return recent_currency(conn)
+
+    def conversation_metadata(self, conversation_id: str) -> dict[str, str]:
+        with self._reading() as conn:
+            return conversation_metadata(conn, conversation_id)
 
     # --- sync and diagnostics -------------------------------------------------------------
 

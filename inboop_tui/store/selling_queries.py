@@ -474,3 +474,17 @@ def find_contacts(conn: Connection, search: str = "", limit: int = 1000) -> list
         )
     rows = conn.execute(query.order_by(name, contacts.c.id).limit(limit)).mappings()
     return [ContactRow(**{**dict(r), "metadata": json.loads(r["metadata"])}) for r in rows]
+
+
+def recent_currency(conn: Connection) -> str | None:
+    """The currency of the newest order: the default for the next one."""
+    return conn.execute(
+        select(orders.c.currency).order_by(orders.c.created_at.desc()).limit(1)
+    ).scalar()
+
+
+def conversation_metadata(conn: Connection, conversation_id: str) -> dict[str, str]:
+    text = conn.execute(
+        select(conversations.c.metadata).where(conversations.c.id == conversation_id)
+    ).scalar()
+    return dict(json.loads(text or "{}"))

@@ -209,6 +209,12 @@ class ConversationList(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(conversation_id, by_user))
         self._user_moved = False
 
+    def go_to(self, conversation_id: str) -> None:
+        """Move the cursor to a conversation (kept listed whatever the filter says)."""
+        self.keep = conversation_id
+        self._highlighted = conversation_id
+        self.reload()
+
     def set_read(self, conversation_id: str) -> None:
         """Show a conversation as read without reloading: it keeps its place until the next reload."""
         for block, rows in self._blocks.items():
@@ -350,6 +356,10 @@ class ConversationList(ScrollView, can_focus=True):
             found.append(Segment(" SLA", base + Style(color="red", bold=True)))
         if row.pending:
             found.append(Segment(" ↑", base + Style(color="yellow")))
+        if row.lead_id:
+            found.append(Segment(" lead", base + Style(color="green")))
+        if row.order_count:
+            found.append(Segment(f" {row.order_count}ord", base + Style(color="cyan")))
         if row.assignee:
             found.append(Segment(" @" + row.assignee[:12], base + Style(color="magenta")))
         return found

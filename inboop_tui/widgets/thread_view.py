@@ -71,6 +71,16 @@ def render_header(
         )
     if conversation.tags:
         header.append("  " + " ".join(f"#{t}" for t in conversation.tags), style="cyan")
+    # Selling: the NEW lead and the orders, and the next step ($ takes it).
+    header.append("\n")
+    if conversation.lead_id:
+        header.append("lead NEW", style="bold green")
+    else:
+        header.append("no open lead", style="dim")
+    if conversation.order_count:
+        header.append(f" · {plural(conversation.order_count, 'order')}", style="cyan")
+    step = "create an order" if conversation.lead_id else "create a lead"
+    header.append(f" · $ {step}", style="dim")
     if pending:
         header.append(
             f"\n↑ {plural(len(pending), 'change')} not synced yet: "
