@@ -183,6 +183,23 @@ def wa_text(sender: str, wamid: str, ts: int, text: str) -> dict[str, Any]:
     return wa_message(sender, wamid, ts, "text", {"body": text})
 
 
+def wa_cart(
+    sender: str, wamid: str, ts: int, items: list[tuple[str, int, float | str, str]], text: str = ""
+) -> dict[str, Any]:
+    """A catalog cart (``type: order``): (retailer id, quantity, price, currency) per line, with
+    the price as WhatsApp writes it, a JSON number."""
+    order: dict[str, Any] = {
+        "catalog_id": "CATALOG_1",
+        "product_items": [
+            {"product_retailer_id": rid, "quantity": qty, "item_price": price, "currency": cur}
+            for rid, qty, price, cur in items
+        ],
+    }
+    if text:
+        order["text"] = text
+    return wa_message(sender, wamid, ts, "order", order)
+
+
 def wa_status(
     wamid: str, status: str, ts: int, recipient: str, errors: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:

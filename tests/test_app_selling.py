@@ -32,7 +32,16 @@ from inboop_tui.store.paths import Paths
 from inboop_tui.store.selling_actions import ItemInput
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.widgets.thread_view import ThreadView
-from tests.app_support import demo_bodies, make_app, settle, shown, use_utc, wait_until
+from relay import simulator as mp
+from tests.app_support import (
+    FIXED_NOW,
+    demo_bodies,
+    make_app,
+    settle,
+    shown,
+    use_utc,
+    wait_until,
+)
 from tests.harness import RelayProcess, inboop
 
 
@@ -238,3 +247,48 @@ async def test_the_board_moves_orders_along_and_leads_close_with_a_reason(
         assert isinstance(app.screen, InboxScreen)
         shown_now = app.screen.query_one(ThreadView).shown
         assert shown_now is not None and shown_now[0].id == lost.conversation_id
+
+
+async def test_a_whatsapp_cart_shows_as_a_cart_and_prefills_an_order(
+    relay: RelayProcess, team: tuple[Paths, Engine, Path]
+) -> None:
+    paths, engine, _ = team
+    cart = mp.wa_cart(
+        "919000000077",
+        "wamid.CART1",
+        int(FIXED_NOW.timestamp()) - 60,
+        [("SKU-KURTA-BLUE", 2, 1499.5, "INR"), ("SKU-DUPATTA", 1, 399, "INR")],
+        text="these please",
+    )
+    body = mp.whatsapp(
+        mp.wa_value(messages=[cart], contacts=[mp.wa_contact("919000000077", "Kavya Rao")])
+    )
+    assert relay.post(mp.body(body)).status_code == 200
+    assert inboop(paths.config_dir, "sync").returncode == 0
+    app = make_app(paths, engine)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        inbox = app.screen
+        assert isinstance(inbox, InboxScreen)
+        row = next(
+            r
+            for i in range(inbox.conversations.count)
+            if (r := inbox.conversations.row(i)) is not None and r.display_name == "Kavya Rao"
+        )
+        inbox.go_to(row.id)
+        await settle(pilot)
+        body_text = " ".join(shown(app.screen.query_one("#thread-body", Static), width=200).split())
+        assert "[cart] 2 x SKU-KURTA-BLUE @ INR 1499.5 1 x SKU-DUPATTA @ INR 399" in body_text
+        assert "total INR 3,398.00 B: create an order from this cart" in body_text
+        await pilot.press("B")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderDialog)
+        assert app.screen.query_one("#currency", Input).value == "INR"
+        assert app.screen.query_one("#items", TextArea).text == (
+            "SKU-KURTA-BLUE:2:1499.5\nSKU-DUPATTA:1:399"
+        )
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    (order,) = app.replica.orders(OrderFilter())
+    assert order.total == 339800 and order.conversation_id == row.id
+    assert [i["retailer_id"] for i in order.items] == ["SKU-KURTA-BLUE", "SKU-DUPATTA"]

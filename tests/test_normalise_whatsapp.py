@@ -395,3 +395,23 @@ def test_unknown_fields_bad_items_and_ignored_fields() -> None:
     ]
     assert any("calls" in f.detail for f in result.failures)
     assert any("queued_somewhere" in f.detail for f in result.failures)
+
+
+def test_a_catalog_cart_is_a_cart_with_its_lines_and_exact_prices() -> None:
+    cart = mp.wa_cart(
+        CUSTOMER,
+        "wamid.CART",
+        TS,
+        [("SKU-KURTA-BLUE", 2, 1499.5, "INR"), ("SKU-DUPATTA", "1", 399, "INR")],
+        text="these two please",
+    )
+    message = message_of(mp.whatsapp(mp.wa_value(messages=[cart])))
+    assert message.message.content_type is ContentType.CART
+    assert message.message.text == "these two please"
+    (attachment,) = message.message.attachments
+    assert attachment.type is AttachmentType.CART and attachment.catalog_id == "CATALOG_1"
+    assert attachment.items is not None
+    assert [(i.retailer_id, i.quantity, i.item_price, i.currency) for i in attachment.items] == [
+        ("SKU-KURTA-BLUE", 2, "1499.5", "INR"),
+        ("SKU-DUPATTA", 1, "399", "INR"),
+    ]

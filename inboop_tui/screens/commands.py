@@ -135,6 +135,11 @@ def selling_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Create lead…", "A new buying opportunity", screen.new_lead)
         yield SystemCommand("Create order…", "An order from this conversation", screen.new_order)
         yield SystemCommand(
+            "Create order from the cart…",
+            "The customer's newest WhatsApp catalog cart, pre-filled (B)",
+            screen.action_order_from_cart,
+        )
+        yield SystemCommand(
             "Contact panel",
             "Who the customer is, their orders, lifetime value (K)",
             screen.action_toggle_contact,
@@ -153,6 +158,7 @@ def selling_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Mark lost…", "With the reason (x)", screen.action_lost)
         yield SystemCommand("Close lead…", "With the reason (X)", screen.action_close_lead)
         yield SystemCommand("Edit lead…", "Value, notes, assignee (E)", screen.action_edit)
+        yield SystemCommand("Lead metadata…", "Free keys and values (M)", screen.action_metadata)
         yield SystemCommand(
             "Go to conversation", "The lead's conversation (Enter)", screen.action_open_conversation
         )

@@ -111,6 +111,7 @@ class InboxScreen(ActingScreen):
         Binding("T", "template", "WhatsApp template", show=False),
         Binding("o", "older_messages", "Older messages", show=False),
         Binding("dollar_sign", "sell", "Lead/order"),
+        Binding("B", "order_from_cart", "Order from cart", show=False),
         Binding("K", "toggle_contact", "Contact", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
     ]
@@ -337,6 +338,11 @@ class InboxScreen(ActingScreen):
         row = self._target()
         if row is not None:
             self.selling.next_step(row)
+
+    def action_order_from_cart(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.order_from_cart(row)
 
     def new_lead(self) -> None:
         row = self._target()

@@ -111,6 +111,7 @@ class LeadsScreen(ActingScreen):
         Binding("x", "lost", "Lost"),
         Binding("X", "close_lead", "Close"),
         Binding("E", "edit", "Edit", show=False),
+        Binding("M", "metadata", "Metadata", show=False),
         Binding("slash", "search", "Search"),
         Binding("S", "cycle_status", "Status filter", show=False),
         Binding("m", "cycle_assignee", "Mine/unassigned", show=False),
@@ -331,3 +332,8 @@ class LeadsScreen(ActingScreen):
         lead = self.selected()
         if lead is not None:
             self.selling.edit_lead(lead)
+
+    def action_metadata(self) -> None:
+        lead = self.selected()
+        if lead is not None:
+            self.selling.lead_metadata(lead)

@@ -115,6 +115,21 @@ class SellingDesk:
             note="Lead saved.",
         )
 
+    def lead_metadata(self, lead: LeadRow) -> None:
+        if lead.status != "NEW":
+            self.screen.notify(f"This lead is {lead.status}: closed leads are read-only.")
+            return
+
+        def chosen(changes: Any) -> None:
+            if changes:
+                self.screen.act(
+                    lambda a: a.update_lead(lead.id, metadata=changes), note="Metadata saved."
+                )
+
+        self.screen.app.push_screen(
+            MetadataDialog(f"the lead of {lead.customer}", lead.metadata), chosen
+        )
+
     def close_lead(self, lead: LeadRow, status: str) -> None:
         if lead.status != "NEW":
             self.screen.notify(f"This lead is {lead.status} already.")
@@ -141,6 +156,7 @@ class SellingDesk:
         lead_id: str | None = None,
         currency: str = "",
         items: tuple[ItemInput, ...] = (),
+        cart_message_id: str | None = None,
     ) -> None:
         """The order form; without a conversation (the Orders screen) it asks for the customer."""
         title = f"New order for {customer}" if conversation_id else "New order"
@@ -158,11 +174,53 @@ class SellingDesk:
             )
 
         self.screen.prepare_dialog(
-            build, lambda form: self._order_made(conversation_id, lead_id, form)
+            build, lambda form: self._order_made(conversation_id, lead_id, form, cart_message_id)
+        )
+
+    def order_from_cart(self, row: ConversationRow) -> None:
+        """The customer's newest WhatsApp cart, as a pre-filled order form (the agent decides:
+        a channel never makes an order by itself)."""
+
+        def build() -> OrderDialog:
+            cart = self.replica.latest_cart(row.id)
+            if cart is None:
+                raise ActionError(
+                    "this conversation has no cart: customers send one from the catalog"
+                )
+            items = tuple(
+                ItemInput(
+                    str(i["retailer_id"]),
+                    int(i["quantity"]),
+                    str(i["item_price"]),
+                    str(i["retailer_id"]),
+                )
+                for i in cart.items
+            )
+            currencies = {str(i.get("currency") or "") for i in cart.items}
+            currency = currencies.pop() if len(currencies) == 1 else ""
+            config = self.replica.payment_config()
+            found.append(cart.message_id)
+            return OrderDialog(
+                f"Order from {row.display_name}'s cart",
+                currency=currency,
+                items=items,
+                providers=config.enabled_providers if config else (),
+                provider=(config.default_provider or "") if config else "",
+                warnings=["Name the items as you like: the catalog ids stay with them."],
+            )
+
+        found: list[str] = []
+        self.screen.prepare_dialog(
+            build,
+            lambda form: self._order_made(row.id, row.lead_id, form, found[0] if found else None),
         )
 
     def _order_made(
-        self, conversation_id: str | None, lead_id: str | None, form: OrderForm | None
+        self,
+        conversation_id: str | None,
+        lead_id: str | None,
+        form: OrderForm | None,
+        cart_message_id: str | None = None,
     ) -> None:
         if form is None:
             return
@@ -180,6 +238,7 @@ class SellingDesk:
                 cod=form.cod,
                 provider=None if form.cod else form.provider,
                 source=self.source,
+                cart_message_id=cart_message_id,
             )
 
         self.screen.act(create, note="Order created.")

@@ -8,7 +8,7 @@ the same rules the actions use, so a mistake is shown in the form, not after it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from textual import on
@@ -233,6 +233,7 @@ class OrderDialog(_Form[OrderForm]):
         self._ask_conversation = ask_conversation
         self._currency = currency
         self._items = "\n".join(f"{i.name}:{i.quantity}:{i.unit_price}" for i in items)
+        self._retailer_ids = [i.retailer_id for i in items]  # a cart's catalog ids, line by line
         self._address = address
         self._region = region
         self._notes = notes
@@ -297,6 +298,12 @@ class OrderDialog(_Form[OrderForm]):
         except MoneyError as exc:
             self.error(str(exc))
             return
+        if any(self._retailer_ids) and len(items) == len(self._retailer_ids):
+            # The lines of a cart keep their catalog ids, whatever the agent calls them.
+            items = tuple(
+                replace(item, retailer_id=rid)
+                for item, rid in zip(items, self._retailer_ids, strict=True)
+            )
         self.dismiss(
             OrderForm(
                 conversation=conversation,

@@ -63,6 +63,7 @@ CONVERSATION_COLUMNS = (
     "last_message_at",
     "last_inbound_at",
     "message_count",
+    "metadata",
 )
 
 MESSAGE_COLUMNS = (
@@ -105,6 +106,7 @@ def _conversations(f: ExportFilter) -> Select[Any]:
             conversations.c.last_message_at,
             conversations.c.last_inbound_at,
             conversations.c.message_count,
+            conversations.c.metadata,
         )
         .select_from(conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id))
         .where(conversations.c.message_count > 0)
@@ -199,6 +201,7 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[dict[s
                 "last_message_at": r.last_message_at,
                 "last_inbound_at": r.last_inbound_at or "",
                 "message_count": r.message_count,
+                "metadata": "" if r.metadata == "{}" else r.metadata,
             }
     else:
         for r in streamed.execute(_messages(f)):

@@ -129,6 +129,8 @@ class Attachment:
     mime_type: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    catalog_id: str | None = None
+    items: tuple[dict[str, Any], ...] | None = None  # a cart's lines
 
 
 @dataclass(frozen=True)
@@ -521,7 +523,7 @@ def _message_row(row: Any) -> MessageRow:
         delivery_status=row["delivery_status"],
         delivery_error=row["delivery_error"],
         reactions=reactions,
-        attachments=tuple(Attachment(**a) for a in json.loads(row["attachments"])),
+        attachments=tuple(_attachment(a) for a in json.loads(row["attachments"])),
         reply_to=row["reply_to"],
         provider_type=row["provider_type"],
         reply_id=row["reply_id"],
@@ -544,3 +546,8 @@ def mark_viewed(conn: Connection, conversation_id: str, at: str) -> None:
             },
         )
     )
+
+
+def _attachment(data: dict[str, Any]) -> Attachment:
+    items = data.pop("items", None)
+    return Attachment(**data, items=None if items is None else tuple(items))

@@ -54,6 +54,7 @@ from inboop_tui.store.queries import (
     viewpoint,
 )
 from inboop_tui.store.selling_queries import (
+    Cart,
     ContactCard,
     ContactRow,
     LeadFilter,
@@ -68,6 +69,7 @@ from inboop_tui.store.selling_queries import (
     find_contacts,
     find_leads,
     find_orders,
+    latest_cart,
     lead,
     order,
     payment_config,
@@ -364,6 +366,10 @@ class Replica:
     def contacts(self, search: str = "") -> list[ContactRow]:
         with self._reading() as conn:
             return find_contacts(conn, search)
+
+    def latest_cart(self, conversation_id: str) -> Cart | None:
+        with self._reading() as conn:
+            return latest_cart(conn, conversation_id)
 
     def orders_currency(self) -> str | None:
         with self._reading() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from inboop_tui.domain.selling import PaymentConfig
-from inboop_tui.store.tables import contacts, conversations, leads, orders, workspace
+from inboop_tui.store.tables import contacts, conversations, leads, messages, orders, workspace
 
 _root = contacts.alias("root")
 
@@ -378,6 +378,7 @@ class ContactCard:
     handles: list[Handle]
     orders: list[OrderRow]
     lifetime_value: dict[str, int]  # PAID orders, per currency
+    conversation_metadata: dict[str, str] = field(default_factory=dict)  # the one shown
 
 
 def contact_card(conn: Connection, conversation_id: str) -> ContactCard | None:
@@ -426,6 +427,7 @@ def contact_card(conn: Connection, conversation_id: str) -> ContactCard | None:
         handles=handles,
         orders=found,
         lifetime_value=dict(sorted(lifetime.items())),
+        conversation_metadata=conversation_metadata(conn, conversation_id),
     )
 
 
@@ -488,3 +490,31 @@ def conversation_metadata(conn: Connection, conversation_id: str) -> dict[str, s
         select(conversations.c.metadata).where(conversations.c.id == conversation_id)
     ).scalar()
     return dict(json.loads(text or "{}"))
+
+
+@dataclass(frozen=True)
+class Cart:
+    """The newest WhatsApp catalog cart of a conversation: what an order can start from."""
+
+    message_id: str
+    sent_at: str
+    items: list[dict[str, Any]]  # retailer_id, quantity, item_price (text), currency
+
+
+def latest_cart(conn: Connection, conversation_id: str) -> Cart | None:
+    row = conn.execute(
+        select(messages.c.channel_message_id, messages.c.sent_at, messages.c.attachments)
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.content_type == "CART",
+            messages.c.has_body.is_(True),
+        )
+        .order_by(messages.c.sent_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    for attachment in json.loads(row.attachments):
+        if attachment.get("type") == "CART":
+            return Cart(row.channel_message_id, row.sent_at, list(attachment.get("items") or []))
+    return None

@@ -29,6 +29,11 @@ def render_contact(card: ContactCard | None) -> Text:
     for key, value in sorted(card.metadata.items()):
         text.append(f"\n{key}: ", style="dim")
         text.append(value)
+    if card.conversation_metadata:
+        text.append("\n\nthis conversation", style="bold")
+        for key, value in sorted(card.conversation_metadata.items()):
+            text.append(f"\n{key}: ", style="dim")
+            text.append(value)
     text.append("\n\nlifetime value", style="bold")
     if card.lifetime_value:
         for currency, amount in card.lifetime_value.items():

@@ -7,7 +7,9 @@ never parsed as markup."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -16,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from inboop_tui.domain.money import MoneyError, format_money, parse_amount
 from inboop_tui.domain.timing import local_clock, local_day, local_when, relative, reply_window
 from inboop_tui.store.diagnostics import Change
 from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
@@ -91,6 +94,27 @@ def render_header(
     return header
 
 
+def render_cart(items: Sequence[dict[str, Any]]) -> Text:
+    """A WhatsApp catalog cart: its lines and total; B makes an order from it."""
+    text = Text()
+    text.append("[cart] ", style="bold cyan")
+    totals: dict[str, str] = {}
+    for item in items:
+        text.append(f"\n  {item['quantity']} x ", style="cyan")
+        text.append(str(item["retailer_id"]))
+        text.append(f"  @ {item['currency']} {item['item_price']}", style="dim")
+        try:
+            line = parse_amount(str(item["item_price"]), item["currency"]) * int(item["quantity"])
+            currency = str(item["currency"])
+            totals[currency] = str(int(totals.get(currency, "0")) + line)
+        except (MoneyError, KeyError, ValueError):
+            continue
+    total = ", ".join(format_money(int(amount), cur) for cur, amount in totals.items())
+    text.append(f"\n  total {total}" if total else "", style="cyan")
+    text.append("\n  B: create an order from this cart\n", style="dim")
+    return text
+
+
 def render_message(message: MessageRow, customer: str) -> RenderableType:
     outbound = message.direction == "OUTBOUND"
     if outbound:
@@ -114,6 +138,9 @@ def render_message(message: MessageRow, customer: str) -> RenderableType:
         if message.text:
             body.append(message.text + "\n")
         for attachment in message.attachments:
+            if attachment.type == "CART":
+                body.append_text(render_cart(attachment.items or ()))
+                continue
             label = attachment.type.lower().replace("_", " ")
             where = attachment.url or (
                 f"media {attachment.media_id}"

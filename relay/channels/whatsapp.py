@@ -7,6 +7,7 @@ is the ``wa_id``, or WhatsApp's business-scoped ``user_id`` for customers withou
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from relay.channels.messaging import content_type_of
@@ -22,6 +23,7 @@ from relay.channels.normalised import (
 from relay.protocol import (
     Attachment,
     AttachmentType,
+    CartItem,
     Channel,
     ChannelEvent,
     ContactProfile,
@@ -289,9 +291,17 @@ def _body(msg: dict[str, Any], wamid: str, direction: Direction) -> MessageBody:
         sender_type = SenderType.SYSTEM
         provider_type = "system"
     elif kind == "order":
-        text = optional_str(optional_dict(msg, "order"), "text")
+        order = optional_dict(msg, "order")
+        text = optional_str(order, "text")
         provider_type = "order"
-        content_type = ContentType.UNSUPPORTED
+        content_type = ContentType.CART
+        attachments = (
+            Attachment(
+                type=AttachmentType.CART,
+                catalog_id=optional_str(order, "catalog_id"),
+                items=_cart_items(order),
+            ),
+        )
     else:
         provider_type = kind or "unknown"
         content_type = ContentType.UNSUPPORTED
@@ -351,3 +361,26 @@ def _error(raw: Any) -> ProviderError:
         title=optional_str(raw, "title"),
         message=optional_str(raw, "message") or details,
     )
+
+
+def _cart_items(order: dict[str, Any] | None) -> tuple[CartItem, ...]:
+    """A catalog cart's lines; prices stay text (``item_price`` is a JSON number: 1499.5)."""
+    found = []
+    for item in (order or {}).get("product_items") or []:
+        if not isinstance(item, dict):
+            continue
+        quantity = str(item.get("quantity", "1")).strip()
+        price = item.get("item_price", 0)
+        try:
+            exact = format(Decimal(str(price)), "f")
+        except InvalidOperation:
+            exact = "0"
+        found.append(
+            CartItem(
+                retailer_id=str(item.get("product_retailer_id") or "?")[:100],
+                quantity=int(quantity) if quantity.isdigit() else 1,
+                item_price=exact,
+                currency=str(item.get("currency") or "").upper()[:3],
+            )
+        )
+    return tuple(found)

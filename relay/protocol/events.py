@@ -52,6 +52,7 @@ class ContentType(StrEnum):
     REEL = "REEL"
     CONTACTS = "CONTACTS"
     REACTION = "REACTION"
+    CART = "CART"
     UNSUPPORTED = "UNSUPPORTED"
 
 
@@ -68,6 +69,7 @@ class AttachmentType(StrEnum):
     CONTACTS = "CONTACTS"
     TEMPLATE = "TEMPLATE"
     FALLBACK = "FALLBACK"
+    CART = "CART"
 
 
 class DeliveryState(StrEnum):
@@ -94,6 +96,15 @@ def format_time(dt: datetime) -> str:
     return utc(dt).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class CartItem(_Model):
+    """One line of a WhatsApp catalog cart, as the customer sent it."""
+
+    retailer_id: str
+    quantity: int
+    item_price: str  # in the currency's units, as the channel wrote it ("1499.5"): never a float
+    currency: str
+
+
 class Attachment(_Model):
     type: AttachmentType
     url: str | None = None
@@ -104,6 +115,8 @@ class Attachment(_Model):
     title: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    catalog_id: str | None = None  # CART
+    items: tuple[CartItem, ...] | None = None  # CART: the products, quantities and prices
 
 
 class ProviderError(_Model):
