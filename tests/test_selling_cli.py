@@ -192,3 +192,39 @@ def test_contacts_are_edited_and_merged_by_admins(
     run(member, "sync")
     assert as_json(member, "contact", "show", "IGSID1")["email"] == "asha@example.com"
     assert [c["name"] for c in as_json(member, "contacts", "--search", "asha@")] == ["Asha Verma"]
+
+
+def test_selling_exports_neutralise_formulas_and_keep_filters(
+    team: tuple[Path, Path], tmp_path: Path
+) -> None:
+    admin, _ = team
+    run(admin, "lead", "create", "Asha Verma", "--notes", '=HYPERLINK("http://x")')
+    made = as_json(
+        admin, "order", "create", "Asha Verma", "--item", "@SUM(A1):1:10", "--currency", "USD"
+    )
+    run(admin, "order", "status", made["order_id"][:8], "cancelled")
+    as_json(admin, "order", "create", "Asha Verma", "--item", "Kurta:3:12.5", "--currency", "USD")
+    leads_csv, items_csv, orders_jsonl = (tmp_path / n for n in ("l.csv", "i.csv", "o.jsonl"))
+    run(admin, "export", "leads", "--out", str(leads_csv))
+    (lead,) = list(csv.DictReader(leads_csv.open()))
+    assert lead["notes"] == '\'=HYPERLINK("http://x")'
+    run(admin, "export", "orders", "--items", "--out", str(items_csv), "--status", "cancelled")
+    (item,) = list(csv.DictReader(items_csv.open()))
+    assert (item["item"], item["line_total"], item["line_total_minor"]) == (
+        "'@SUM(A1)",
+        "10.00",
+        "1000",
+    )
+    run(
+        admin,
+        "export",
+        "orders",
+        "--format",
+        "jsonl",
+        "--out",
+        str(orders_jsonl),
+        "--status",
+        "new",
+    )
+    (line,) = [json.loads(x) for x in orders_jsonl.read_text().splitlines()]
+    assert (line["total"], line["total_minor"], line["items"]) == ("37.50", 3750, "3 x Kurta")

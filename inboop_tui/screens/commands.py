@@ -153,6 +153,9 @@ def selling_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
             screen.merge_contact,
         )
         yield SystemCommand("Conversation metadata…", "Free keys and values", screen.edit_metadata)
+        yield SystemCommand(
+            "Contact metadata… (ADMIN)", "Free keys and values", screen.edit_contact_metadata
+        )
     elif isinstance(screen, LeadsScreen):
         yield SystemCommand("Convert to order…", "An order for the lead (o)", screen.action_convert)
         yield SystemCommand("Mark lost…", "With the reason (x)", screen.action_lost)

@@ -364,6 +364,11 @@ class InboxScreen(ActingScreen):
         if row is not None:
             self.selling.merge_contact(row)
 
+    def edit_contact_metadata(self) -> None:
+        row = self._target()
+        if row is not None:
+            self.selling.contact_metadata(row)
+
     def edit_metadata(self) -> None:
         row = self._target()
         if row is not None:

@@ -440,6 +440,27 @@ class SellingDesk:
         if other is not None:
             self.screen.act(lambda a: a.merge_contacts(keep, other), note="Contacts merged.")
 
+    def contact_metadata(self, row: ConversationRow) -> None:
+        card_id: list[str] = []
+
+        def build() -> MetadataDialog:
+            if not self.replica.is_admin():
+                raise ActionError("only an ADMIN may edit a contact")
+            card = self.replica.contact(row.id)
+            if card is None:
+                raise ActionError("this conversation has no contact yet")
+            card_id.append(card.id)
+            return MetadataDialog(card.name, card.metadata)
+
+        def chosen(changes: Any) -> None:
+            if changes:
+                contact_id = card_id[0]
+                self.screen.act(
+                    lambda a: a.update_contact(contact_id, metadata=changes), note="Metadata saved."
+                )
+
+        self.screen.prepare_dialog(build, chosen)
+
     def conversation_metadata(self, row: ConversationRow) -> None:
         def build() -> MetadataDialog:
             return MetadataDialog(row.display_name, self.replica.conversation_metadata(row.id))
