@@ -29,6 +29,7 @@ from inboop_tui.screens.selling_dialogs import (
 from inboop_tui.store.config import ClientConfig, save_config
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
+from inboop_tui.store.queries import InboxFilter
 from inboop_tui.store.selling_actions import ItemInput
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.widgets.thread_view import ThreadView
@@ -215,11 +216,13 @@ async def test_the_board_moves_orders_along_and_leads_close_with_a_reason(
         await settle(pilot)
         assert app.screen.query_one("#column-CONFIRMED", OptionList).option_count == 1
         assert replica.orders(OrderFilter())[0].status == "CONFIRMED"
-        await pilot.press("right")
-        await settle(pilot)
         confirmed = app.screen.query_one("#column-CONFIRMED", OptionList)
-        assert confirmed.has_focus
-        confirmed.highlighted = 0
+        assert confirmed.has_focus and confirmed.highlighted == 0  # the selection moved with it
+        await pilot.press("right")  # the next column; and back
+        await settle(pilot)
+        assert app.screen.query_one("#column-SHIPPED", OptionList).has_focus
+        await pilot.press("left")
+        await settle(pilot)
         await pilot.press("x")  # cancel: allowed before shipping
         await settle(pilot)
         assert app.screen.query_one("#column-CANCELLED", OptionList).option_count == 1
@@ -292,3 +295,43 @@ async def test_a_whatsapp_cart_shows_as_a_cart_and_prefills_an_order(
     (order,) = app.replica.orders(OrderFilter())
     assert order.total == 339800 and order.conversation_id == row.id
     assert [i["retailer_id"] for i in order.items] == ["SKU-KURTA-BLUE", "SKU-DUPATTA"]
+
+
+async def test_the_order_form_keeps_what_was_typed_and_locks_a_shipped_order(
+    team: tuple[Paths, Engine, Path],
+) -> None:
+    paths, engine, _ = team
+    save_config(paths, ClientConfig(user_name="admin", role="ADMIN"))  # no relay: offline
+    app = make_app(paths, engine)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        customer = app.replica.window(InboxFilter(status=None), 0, 1)[0].display_name
+        await pilot.press("f3", "n")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderDialog)
+        type_into(app, "#conversation", "Zed Nobody")
+        app.screen.query_one("#items", TextArea).insert("Kurta:1:999")
+        type_into(app, "#currency", "INR")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderDialog)  # nothing typed is lost
+        assert "no conversation matches 'Zed Nobody'" in text_of(app, "#error")
+        assert app.screen.query_one("#items", TextArea).text == "Kurta:1:999"
+        type_into(app, "#conversation", customer)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, OrdersScreen)
+        (order,) = app.replica.orders(OrderFilter())
+        for status in ("CONFIRMED", "SHIPPED"):
+            app.replica.actions.set_order_status(order.id, status)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        assert isinstance(app.screen, OrderDialog)
+        assert app.screen.query_one("#items", TextArea).read_only
+        type_into(app, "#notes", "leave it with the guard")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shipped = app.replica.orders(OrderFilter())[0]
+        assert shipped.notes == "leave it with the guard" and shipped.items == order.items

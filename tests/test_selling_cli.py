@@ -132,11 +132,14 @@ def test_payment_settings_warn_and_the_order_is_still_made(team: tuple[Path, Pat
     )
     assert result.returncode == 0, result.stderr
     assert (
-        "warning: cash on delivery is turned off in the payment settings: ONLINE" in result.stderr
+        "warning: cash on delivery is turned off in the payment settings: recorded as ONLINE"
+        in result.stderr
     )
     order = as_json(member, "orders")[0]
     assert (order["payment_method"], order["payment_provider"]) == ("ONLINE", "STRIPE")
-    assert order["warnings"] == ["cash on delivery is turned off in the payment settings: ONLINE"]
+    assert order["warnings"] == [
+        "cash on delivery is turned off in the payment settings: recorded as ONLINE"
+    ]
 
 
 def test_mistakes_get_one_line_and_change_nothing(team: tuple[Path, Path]) -> None:
@@ -149,6 +152,12 @@ def test_mistakes_get_one_line_and_change_nothing(team: tuple[Path, Path]) -> No
     )
     assert "JPY amounts take no decimals" in refused(
         member, "order", "create", "Asha Verma", "--item", "K:1:9.5", "--currency", "JPY"
+    )
+    assert "'India' is not a country code" in refused(
+        member, *base, "--item", "Kurta:1:9", "--region", "India"
+    )
+    assert "item names are at most 200 characters" in refused(
+        member, *base, "--item", "K" * 201 + ":1:9"
     )
     assert as_json(member, "orders") == []
     ref = as_json(member, *base, "--item", "Kurta:1:999")["order_id"][:8]

@@ -275,7 +275,7 @@ def test_refunds_and_payment_settings_are_for_admins(engine: Engine) -> None:
             None,
             "ONLINE",
             "RAZORPAY",
-            "PAYPAL is not an enabled provider: RAZORPAY instead",
+            "PAYPAL is not an enabled provider: RAZORPAY recorded instead",
         ),
         (
             PaymentConfig(("STRIPE",), None),
@@ -284,7 +284,7 @@ def test_refunds_and_payment_settings_are_for_admins(engine: Engine) -> None:
             None,
             "ONLINE",
             None,
-            "PAYPAL is not an enabled provider: none recorded",
+            "PAYPAL is not an enabled provider: no provider recorded",
         ),
         (
             PaymentConfig(("RAZORPAY",), "RAZORPAY", allow_cod=False),
@@ -302,7 +302,7 @@ def test_refunds_and_payment_settings_are_for_admins(engine: Engine) -> None:
             "AE",
             "ONLINE",
             "RAZORPAY",
-            "cash on delivery is offered in IN, not AE",
+            "cash on delivery is not offered in AE (only in IN)",
         ),
         (
             PaymentConfig(("RAZORPAY",), "RAZORPAY", allow_cod=True, cod_regions=("IN",)),

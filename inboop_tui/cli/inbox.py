@@ -7,6 +7,7 @@ note, mark read, and the workspace SLA. Each change is queued offline like the a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -342,12 +343,15 @@ def report(
     row: ConversationRow | None,
     *,
     send: bool = True,
-    what: str | None = None,
+    what: str | Callable[[], str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Say what was done, after trying to send it at once (it stays queued when offline).
-    ``what`` says it in words instead of the change's summary; warnings go to stderr."""
+    ``what`` says it in words instead of the change's summary (a callable is asked after the
+    send, when the relay's answer may have changed it); warnings go to stderr."""
     outcome = _send_now() if send else None
+    if callable(what):
+        what = what()
     rejected = (
         next((r for r in outcome.rejected if r.id == done.mutation_id), None) if outcome else None
     )

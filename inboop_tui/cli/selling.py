@@ -285,13 +285,13 @@ def order_create(
             metadata=_values(meta),
         )
     order_id = str(done.entity_id)
-    report(
-        as_json,
-        done,
-        row,
-        what=f"order {order_id[:8]} created (its number comes with the sync)",
-        extra={"order_id": order_id},
-    )
+
+    def said() -> str:
+        with replica() as r:
+            number = r.order(order_id).number
+        return f"order {number} created" if number else f"order {order_id[:8]} created"
+
+    report(as_json, done, row, what=said, extra={"order_id": order_id})
 
 
 @order_app.command("status")

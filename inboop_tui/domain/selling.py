@@ -140,22 +140,26 @@ def resolve_payment(
         return Payment(method, provider, tuple(warnings))
     if method == "COD":
         if not config.allow_cod:
-            warnings.append("cash on delivery is turned off in the payment settings: ONLINE")
+            warnings.append(
+                "cash on delivery is turned off in the payment settings: recorded as ONLINE"
+            )
             method = "ONLINE"
         elif config.cod_regions and region not in config.cod_regions:
             where = region or "an unknown region"
             offered = ", ".join(config.cod_regions)
-            warnings.append(f"cash on delivery is offered in {offered}, not {where}: ONLINE")
+            warnings.append(
+                f"cash on delivery is not offered in {where} (only in {offered}): recorded as ONLINE"
+            )
             method = "ONLINE"
     if method == "COD":
         if provider is not None and provider not in config.enabled_providers:
-            warnings.append(f"{provider} is not an enabled provider: none recorded")
+            warnings.append(f"{provider} is not an enabled provider: no provider recorded")
             provider = None
         return Payment(method, provider, tuple(warnings))
     if provider is None or provider not in config.enabled_providers:
         fallback = config.default_provider
         if provider is not None:
-            instead = f"{fallback} instead" if fallback else "none recorded"
+            instead = f"{fallback} recorded instead" if fallback else "no provider recorded"
             warnings.append(f"{provider} is not an enabled provider: {instead}")
         provider = fallback
     return Payment(method, provider, tuple(warnings))

@@ -113,9 +113,13 @@ def render_order(order: OrderRow, at: Any) -> Text:
     if order.notes:
         text.append("\n\nnotes\n", style="bold")
         text.append(order.notes)
+    if order.metadata:
+        text.append("\n\nmetadata", style="bold")
     for key, value in sorted(order.metadata.items()):
         text.append(f"\n{key}: ", style="dim")
         text.append(value)
+    if order.warnings:
+        text.append("\n")
     for warning in order.warnings:
         text.append("\n⚠ ", style="yellow")
         text.append(warning, style="yellow")
@@ -253,10 +257,13 @@ class OrdersScreen(ActingScreen):
                     else PAYMENT_STYLES.get(order.payment_status, ""),
                 )
                 column.add_option(Option(card, id=order.id))
-            if selected is not None and selected.status == status:
+            if selected is not None:
                 for index, order in enumerate(orders):
                     if order.id == selected.id:
+                        # The card moved along: the selection goes with it.
                         column.highlighted = index
+                        if self.board:
+                            column.focus()
 
     def selected(self) -> OrderRow | None:
         if self.board:

@@ -167,6 +167,7 @@ class SellingDesk:
             return OrderDialog(
                 title,
                 ask_conversation=conversation_id is None,
+                find_customer=self._customer_problem,
                 currency=currency or lead_currency or self._currency(),
                 items=items,
                 providers=config.enabled_providers if config else (),
@@ -176,6 +177,18 @@ class SellingDesk:
         self.screen.prepare_dialog(
             build, lambda form: self._order_made(conversation_id, lead_id, form, cart_message_id)
         )
+
+    def _customer_problem(self, text: str) -> str | None:
+        """What is wrong with a customer typed in the order form (None: exactly one matches)."""
+        try:
+            self.replica.find(text)
+        except ActionError as exc:
+            return (
+                str(exc)
+                .replace(" (`inboop conversations`)", "")
+                .replace("try its id", "type a name, handle or phone from the inbox")
+            )
+        return None
 
     def order_from_cart(self, row: ConversationRow) -> None:
         """The customer's newest WhatsApp cart, as a pre-filled order form (the agent decides:
@@ -254,7 +267,7 @@ class SellingDesk:
             )
             for i in order.items
         )
-        warnings = [] if editable else [f"{order.label} has shipped: items and address stay."]
+        warnings = [] if editable else [f"{order.label} has shipped: its items and address stay."]
 
         def build() -> OrderDialog:
             config = self.replica.payment_config()
@@ -269,6 +282,7 @@ class SellingDesk:
                 provider=order.payment_provider or "",
                 providers=config.enabled_providers if config else (),
                 warnings=warnings,
+                locked=not editable,
             )
 
         self.screen.prepare_dialog(build, lambda form: self._order_edited(order, form, editable))
@@ -333,6 +347,9 @@ class SellingDesk:
             )
 
     def pay(self, order: OrderRow, status: str = "PAID") -> None:
+        if order.payment_status == status:
+            self.screen.notify(f"{order.label} is {status.lower()} already.")
+            return
         if status not in PAYMENT_NEXT.get(order.payment_status, ()):
             self.screen.notify(
                 f"{order.label} is {order.payment_status}: it cannot become {status}.",

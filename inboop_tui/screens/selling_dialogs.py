@@ -7,7 +7,7 @@ the same rules the actions use, so a mistake is shown in the form, not after it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -227,9 +227,15 @@ class OrderDialog(_Form[OrderForm]):
         provider: str = "",
         providers: Sequence[str] = (),
         warnings: Sequence[str] = (),
+        locked: bool = False,
+        find_customer: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``locked``: the order has shipped, its items and address stay as they are.
+        ``find_customer`` says what is wrong with a customer typed on the Orders screen."""
         super().__init__()
         self._title = title
+        self._locked = locked
+        self._find_customer = find_customer
         self._ask_conversation = ask_conversation
         self._currency = currency
         self._items = "\n".join(f"{i.name}:{i.quantity}:{i.unit_price}" for i in items)
@@ -248,11 +254,11 @@ class OrderDialog(_Form[OrderForm]):
             if self._ask_conversation:
                 yield _field("Customer", "conversation", "", "name, handle, phone or id")
             yield Label("Items: NAME:QTY:UNIT_PRICE, one per line")
-            yield TextArea(self._items, id="items")
+            yield TextArea(self._items, id="items", read_only=self._locked)
             yield _field("Currency", "currency", self._currency, "INR, USD, JPY…")
             yield Static("", id="total")
             yield Label("Shipping address")
-            yield TextArea(self._address, id="address", soft_wrap=True)
+            yield TextArea(self._address, id="address", soft_wrap=True, read_only=self._locked)
             yield _field("Region", "region", self._region, "country code, e.g. IN")
             with Horizontal(classes="row"):
                 yield Label("Cash on delivery")
@@ -272,7 +278,17 @@ class OrderDialog(_Form[OrderForm]):
     def on_mount(self) -> None:
         first = "#conversation" if self._ask_conversation else "#items"
         self.query_one(first).focus()
+        self.query_one("#region", Input).disabled = self._locked
         self._show_total()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        """A long form: Enter moves on (Ctrl+S saves), so it is never sent half-filled."""
+        self.focus_next()
+
+    def error(self, text: str) -> None:
+        super().error(text)
+        self.query_one("#error").scroll_visible()
 
     @on(TextArea.Changed, "#items")
     @on(Input.Changed, "#currency")
@@ -292,6 +308,11 @@ class OrderDialog(_Form[OrderForm]):
         if self._ask_conversation and not conversation:
             self.error("Name the customer (or the conversation's id).")
             return
+        if conversation and self._find_customer is not None:
+            problem = self._find_customer(conversation)
+            if problem is not None:
+                self.error(problem)
+                return
         try:
             currency = currency_of(self.value("currency"))
             items = parse_items(self.query_one("#items", TextArea).text, currency)
@@ -325,7 +346,8 @@ class StatusChoice:
 
 
 class OrderStatusDialog(ModalScreen[StatusChoice | None]):
-    """Only the transitions the order allows; shipping asks for a tracking number."""
+    """Only the transitions the order allows. When shipping is one of them, the tracking number
+    comes first: Enter there ships the order; the list below offers the other moves."""
 
     DEFAULT_CSS = _css("OrderStatusDialog")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -339,14 +361,17 @@ class OrderStatusDialog(ModalScreen[StatusChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(plain(f"{self._label} is {self._current}: move it to…", "bold"))
+            if "SHIPPED" in self._allowed:
+                yield Input(placeholder="tracking number (optional), Enter ships it", id="tracking")
             yield OptionList(*[Option(s.title(), id=s) for s in self._allowed], id="statuses")
-            yield Input(placeholder="tracking number (for shipped; optional)", id="tracking")
             if not self._allowed:
                 yield Static("It is final: nothing follows.", classes="hint")
+            else:
+                yield Static("Enter chooses · Tab moves · Esc cancels", classes="hint")
 
     def on_mount(self) -> None:
-        if self._allowed == ["SHIPPED"]:
-            self.query_one("#tracking", Input).focus()
+        first = "#tracking" if "SHIPPED" in self._allowed else "#statuses"
+        self.query_one(first).focus()
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -354,17 +379,13 @@ class OrderStatusDialog(ModalScreen[StatusChoice | None]):
 
     @on(Input.Submitted, "#tracking")
     def _typed(self) -> None:
-        """Enter in the tracking field takes the highlighted move (shipped, when it is offered)."""
-        options = self.query_one("#statuses", OptionList)
-        index = options.highlighted or 0
-        if "SHIPPED" in self._allowed and options.highlighted is None:
-            index = self._allowed.index("SHIPPED")
-        if self._allowed:
-            self._choose(self._allowed[index])
+        self._choose("SHIPPED")
 
     def _choose(self, status: str) -> None:
-        tracking = self.query_one("#tracking", Input).value.strip() or None
-        self.dismiss(StatusChoice(status, tracking if status == "SHIPPED" else None))
+        tracking = None
+        if status == "SHIPPED":
+            tracking = self.query_one("#tracking", Input).value.strip() or None
+        self.dismiss(StatusChoice(status, tracking))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

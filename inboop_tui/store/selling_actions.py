@@ -8,6 +8,7 @@ change another agent made first turns this one into a conflict on every replica.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,19 @@ class ItemInput:
         name, quantity, price = parts
         if not quantity.strip().isdigit() or int(quantity) < 1:
             raise ActionError(f"{text!r}: the quantity must be a whole number of at least 1")
+        if len(name.strip()) > 200:
+            raise ActionError(f"item names are at most 200 characters: {name.strip()[:40]!r}…")
         return cls(name.strip(), int(quantity), price.strip())
+
+
+def region_of(text: str | None) -> str | None:
+    """A country code as people type it (``in`` → ``IN``)."""
+    if text is None or not text.strip():
+        return None
+    code = text.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise ActionError(f"{text.strip()!r} is not a country code: use two letters, like IN or AE")
+    return code
 
 
 class SellingActions:
@@ -192,7 +205,7 @@ class SellingActions:
         order_id = str(uuid.uuid4())
         method = "COD" if cod else "ONLINE"
         wanted_provider = provider.strip().upper() if provider else None
-        wanted_region = region.strip().upper() if region else None
+        wanted_region = region_of(region)
         payload = {
             "order_id": order_id,
             "conversation_id": conversation_id,
@@ -245,7 +258,7 @@ class SellingActions:
             "order_id": order.id,
             "items": None if items is None else [self._item(i, order.currency) for i in items],
             "shipping_address": None if address is None else address.strip(),
-            "region": region.strip().upper() if region else None,
+            "region": region_of(region),
             "notes": None if notes is None else notes.strip(),
             "payment_method": None if cod is None else ("COD" if cod else "ONLINE"),
             "payment_provider": provider.strip().upper() if provider else None,
@@ -309,9 +322,7 @@ class SellingActions:
             "enabled_providers": enabled,
             "default_provider": chosen,
             "allow_cod": allow_cod,
-            "cod_regions": tuple(
-                dict.fromkeys(r.strip().upper() for r in cod_regions if r.strip())
-            ),
+            "cod_regions": tuple(dict.fromkeys(region_of(r) for r in cod_regions if r.strip())),
         }
         return self._record(SetPaymentConfig, payload, None)
 
@@ -326,6 +337,8 @@ class SellingActions:
         metadata: Mapping[str, str | None] | None = None,
     ) -> Done:
         self._contact(contact_id)
+        if email and email.strip() and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email.strip()):
+            raise ActionError(f"{email.strip()!r} is not an email address")
         payload = ContactUpdatePayload.model_validate(
             {
                 "contact_id": contact_id,
