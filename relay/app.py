@@ -56,7 +56,15 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
         finally:
             engines.dispose()
 
-    app = FastAPI(title="Inboop relay", version=__version__, lifespan=lifespan)
+    docs = settings.relay_api_docs
+    app = FastAPI(
+        title="Inboop relay",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+    )
     app.add_middleware(AccessLogMiddleware)
     app.add_route("/webhooks/meta", verify_subscription, methods=["GET"], include_in_schema=False)
     app.add_route("/webhooks/meta", receive_delivery, methods=["POST"], include_in_schema=False)

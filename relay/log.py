@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from relay.channels import Normalised
+from relay.channels import ItemFailure, Normalised
 from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.selling_ledger import named_entries
@@ -68,6 +68,24 @@ class FailureCount:
     last_at: str
 
 
+FAILURE_EXAMPLES = 3
+
+
+def summarise_failures(failures: Sequence[ItemFailure]) -> list[tuple[str, int, str]]:
+    """One row per kind of failure in a delivery: its count and the first few examples, so a
+    delivery of a million bad items is one row, not a million."""
+    by_kind: dict[str, list[ItemFailure]] = {}
+    for failure in failures:
+        by_kind.setdefault(failure.kind, []).append(failure)
+    rows = []
+    for kind, found in by_kind.items():
+        examples = "; ".join(f.describe()[:300] for f in found[:FAILURE_EXAMPLES])
+        more = len(found) - FAILURE_EXAMPLES
+        detail = examples if more <= 0 else f"{len(found):,} items, e.g. {examples}; …"
+        rows.append((kind, len(found), detail))
+    return rows
+
+
 def append_deliveries(
     conn: Connection, batch: Sequence[Delivery], *, reprocess: bool = False
 ) -> list[AppendOutcome]:
@@ -96,15 +114,15 @@ def append_deliveries(
             confirming = replies_confirmed_by(event)
             if confirming is not None:
                 confirmations.append(confirming)
-        for failure in delivery.normalised.failures:
+        for kind, count, detail in summarise_failures(delivery.normalised.failures):
             failure_rows.append(
                 {
-                    "kind": failure.kind,
-                    "detail": failure.describe(),
+                    "kind": kind,
+                    "detail": detail,
                     "delivery_id": delivery.id,
                     "first_at": recorded_at,
                     "last_at": recorded_at,
-                    "count": 1,
+                    "count": count,
                 }
             )
         outcomes.append(

@@ -31,6 +31,9 @@ class RelaySettings(BaseSettings):
     # How long a write waits for a database lock before the delivery is answered 503.
     relay_busy_timeout_seconds: float = 10.0
     relay_log_level: str = "INFO"
+    # The API's schema at /openapi.json and its pages at /docs: off unless asked for (they tell
+    # anyone who can reach the relay what it accepts).
+    relay_api_docs: bool = False
 
     # Sending replies. Tokens are secrets: never synced to clients, never logged.
     graph_api_url: str = "https://graph.facebook.com/v23.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -53,7 +54,9 @@ async def receive_delivery(request: Request) -> Response:
         state.writer.count_failure(kind, f"a delivery with a {kind.replace('_', ' ')} was refused")
         return PlainTextResponse("signature missing or wrong", status_code=401)
 
-    delivery = Delivery(new_delivery_id(), now_text(), body, _normalise(body))
+    # In a thread: a huge or odd delivery never holds up the event loop (other deliveries).
+    normalised = await run_in_threadpool(_normalise, body)
+    delivery = Delivery(new_delivery_id(), now_text(), body, normalised)
     try:
         outcome = await state.writer.submit(delivery)
     except Exception:

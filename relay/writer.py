@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from relay.log import (
     AppendOutcome,
@@ -199,14 +200,23 @@ class LogWriter:
         try:
             outcomes, head = await self._in_thread(self._append, [job.work for job in batch])
         except Exception as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not _database_unavailable(exc):
+                # One bad item spoils the batch: find it, and store the others.
                 log.warning("batch of %d appends failed (%s); retrying one by one", len(batch), exc)
                 for job in batch:
                     await self._commit([job])
                 return
-            log.exception("%s could not be stored", _describe(batch[0].work))
-            if not batch[0].future.done():
-                batch[0].future.set_exception(exc)
+            # A locked, busy or failing database fails every item alike: they are all answered
+            # now (Meta retries deliveries), instead of each waiting out the busy timeout.
+            if len(batch) == 1:
+                log.exception("%s could not be stored", _describe(batch[0].work))
+            else:
+                log.error(
+                    "batch of %d appends failed: the database is unavailable (%s)", len(batch), exc
+                )
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
             return
         for job, outcome in zip(batch, outcomes, strict=True):
             if not job.future.done():
@@ -243,6 +253,11 @@ class LogWriter:
             await self._in_thread(self._record, counts)
         except Exception:
             log.exception("could not record %d failure counters", len(counts))
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """The database, not the data: locked, busy, gone, out of space or read-only."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def _describe(work: Work) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from relay.channels import messaging, whatsapp
-from relay.channels.normalised import ItemError, ItemFailure, Normalised
+from relay.channels.normalised import ItemError, ItemFailure, Normalised, unexpected
 from relay.protocol import Channel
 
 _MESSAGING_OBJECTS = {"instagram": Channel.INSTAGRAM, "page": Channel.MESSENGER}
@@ -17,8 +18,10 @@ def normalise_delivery(body: bytes) -> Normalised:
     """Every entry and every item of one delivery; what cannot be read becomes a failure."""
     try:
         document: Any = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Normalised(failures=[ItemFailure("malformed_json", f"body is not JSON: {exc}")])
+    if _ESCAPED_SURROGATE.search(body):
+        document = _without_lone_surrogates(document)
     if not isinstance(document, dict):
         return Normalised(failures=[ItemFailure("malformed_json", "body is not a JSON object")])
     obj = document.get("object")
@@ -42,9 +45,28 @@ def normalise_delivery(body: bytes) -> Normalised:
         except ItemError as exc:
             result.failures.append(ItemFailure(exc.kind, exc.detail, path))
             continue
+        except Exception as exc:
+            result.failures.append(unexpected(exc, path))
+            continue
         result.events.extend(events)
         result.failures.extend(failures)
     return result
+
+
+# JSON may escape half of a UTF-16 pair on its own ("\ud800"): text no database can store. It
+# is looked for in the raw bytes (fast), and only then replaced, with U+FFFD.
+_ESCAPED_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 __all__ = ["ItemFailure", "Normalised", "normalise_delivery"]

@@ -16,6 +16,7 @@ from relay.channels.normalised import (
     optional_dict,
     optional_str,
     require_str,
+    unexpected,
 )
 from relay.protocol import (
     Attachment,
@@ -115,6 +116,8 @@ def normalise_entry(
                 events.extend(_normalise_item(channel, account_id, item, entry, item_path))
             except ItemError as exc:
                 failures.append(ItemFailure(exc.kind, exc.detail, item_path))
+            except Exception as exc:
+                failures.append(unexpected(exc, item_path))
     for index, change in enumerate(entry.get("changes") or []):
         field = change.get("field") if isinstance(change, dict) else None
         failures.append(

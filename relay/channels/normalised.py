@@ -36,19 +36,30 @@ class Normalised:
 
 def from_millis(value: object) -> datetime:
     """Meta messaging timestamps: integer milliseconds since the epoch."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ItemError("malformed_item", f"timestamp {value!r} is not a number")
-    return datetime.fromtimestamp(int(value) / 1000, UTC)
+    return _epoch(value, 1000)
 
 
 def from_seconds(value: object) -> datetime:
     """WhatsApp timestamps: seconds since the epoch, as a string."""
+    return _epoch(value, 1)
+
+
+def _epoch(value: object, per_second: int) -> datetime:
+    """A timestamp a datetime can hold; anything else (``"abc"``, 1e30, NaN, 2^63) fails the
+    one item it is in."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ItemError("malformed_item", f"timestamp {value!r} is not a number")
     try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except ValueError as exc:
-        raise ItemError("malformed_item", f"timestamp {value!r} is not a number") from exc
+        number = int(float(value)) if isinstance(value, str) and "." in value else int(value)
+        return datetime.fromtimestamp(number / per_second, UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        shown = repr(value)[:40]
+        raise ItemError("malformed_item", f"timestamp {shown} is not a time") from exc
+
+
+def unexpected(exc: Exception, path: str) -> ItemFailure:
+    """A normaliser error on one item (a bug, or a shape nobody foresaw): that item fails alone."""
+    return ItemFailure("normaliser_error", f"{type(exc).__name__}: {str(exc)[:200]}", path)
 
 
 def require_str(mapping: object, key: str, where: str) -> str:

@@ -19,6 +19,7 @@ from relay.channels.normalised import (
     optional_dict,
     optional_str,
     require_str,
+    unexpected,
 )
 from relay.protocol import (
     Attachment,
@@ -135,6 +136,8 @@ def normalise_entry(
                     events.extend(handler(account_id, item, contacts))
                 except ItemError as exc:
                     failures.append(ItemFailure(exc.kind, exc.detail, item_path))
+                except Exception as exc:
+                    failures.append(unexpected(exc, item_path))
         for error in value.get("errors") or []:
             failures.append(
                 ItemFailure(
