@@ -308,6 +308,13 @@ def prepare(root: Path, count: int) -> tuple[LocalRelay, FakeGraph, Paths, Traff
     relay.add_user("maria")  # a teammate to assign to and mention
     traffic = Traffic()
     people = simulated_customers(count, traffic.rng)
+    for person in people:  # what Meta's profile lookups answer for them
+        first, _, last = person.name.partition(" ")
+        if person.channel == "INSTAGRAM":
+            handle = person.name.lower().replace(" ", ".")
+            graph.profiles[person.customer_id] = {"name": person.name, "username": handle}
+        elif person.channel == "MESSENGER":
+            graph.profiles[person.customer_id] = {"first_name": first, "last_name": last}
     with httpx.Client(timeout=10) as client:
         for payload in traffic.history(people, int(time.time() * 1000)):
             relay.deliver(client, payload)

@@ -15,6 +15,7 @@ from relay.api import router as api_router
 from relay.hooks import Hooks, Subscriber
 from relay.logs import AccessLogMiddleware
 from relay.outbound.sender import Sender
+from relay.profiles import ProfileFetcher
 from relay.sending_api import router as sending_router
 from relay.settings import RelaySettings
 from relay.state import RelayState, relay_state
@@ -44,12 +45,15 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
             await writer.start()
             sender = Sender(settings, engines.reader, writer)
             await sender.start()
+            profiles = ProfileFetcher(settings, engines.reader, writer, sender.tokens)
+            await profiles.start()
             app.state.relay = RelayState(
                 settings, engines, writer, notifier, app_secret, verify_token, sender
             )
             try:
                 yield
             finally:
+                await profiles.stop()
                 await sender.stop()
                 await writer.stop()
                 await run_in_threadpool(hooks.stop)

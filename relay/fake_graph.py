@@ -24,6 +24,7 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -73,6 +74,18 @@ SERVER_ERROR = (
     graph_error(2, "An unexpected error has occurred. Please retry your request later."),
 )
 BAD_TOKEN = (401, graph_error(190, "Invalid OAuth access token - Cannot parse access token"))
+# A profile Meta will not give: no consent (Instagram), or no such object for this token.
+NO_CONSENT = (400, graph_error(230, "User consent is required to access user profile"))
+NO_SUCH_PROFILE = (
+    400,
+    graph_error(
+        100,
+        "Unsupported get request. Object with ID does not exist, cannot be loaded due to "
+        "missing permissions, or does not support this operation.",
+        subcode=33,
+        kind="GraphMethodException",
+    ),
+)
 
 
 @dataclass
@@ -92,6 +105,9 @@ class FakeGraph:
     app_secret: str | None = None
     waba_id: str = meta.WABA_ID
     templates: list[dict[str, Any]] = field(default_factory=list)
+    # Customer id -> profile fields, an error answer (status, body), or a list of those in turn.
+    profiles: dict[str, Any] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)  # customer ids asked for, in order
     echo_delay: float = 0.05
     read_after: float | None = None  # the customer reads replies this long after they arrive
     sent: list[Sent] = field(default_factory=list)
@@ -152,6 +168,9 @@ class FakeGraph:
 
     def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         parts = request.path.split("?")[0].strip("/").split("/")
+        if method == "GET" and len(parts) == 2 and parts[0] == "v23.0":
+            self._profile(request, parts[1])
+            return
         if len(parts) != 3 or parts[0] != "v23.0":
             self._reply(request, 404, graph_error(803, "Unknown path components"))
             return
@@ -172,6 +191,27 @@ class FakeGraph:
             self._upload(request, node, edge, raw)
         else:
             self._reply(request, 400, graph_error(100, "Unsupported request"))
+
+    def _profile(self, request: BaseHTTPRequestHandler, customer_id: str) -> None:
+        """``GET /{PSID or IGSID}?fields=…`` with a Page or Instagram token."""
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens.values():
+            self._reply(request, *BAD_TOKEN)
+            return
+        with self._lock:
+            self.lookups.append(customer_id)
+        found = self.profiles.get(customer_id)
+        if isinstance(found, list):  # answers in turn; the last one stays
+            found = found.pop(0) if len(found) > 1 else found[0]
+        if found is None:
+            self._reply(request, *NO_SUCH_PROFILE)
+        elif isinstance(found, tuple):
+            self._reply(request, *found)
+        else:
+            query = parse_qs(request.path.split("?", 1)[1]) if "?" in request.path else {}
+            wanted = (query.get("fields") or [""])[0].split(",")
+            answer = {k: v for k, v in found.items() if k in wanted}
+            self._reply(request, 200, {**answer, "id": customer_id})
 
     def _send(self, request: BaseHTTPRequestHandler, account_id: str, raw: bytes) -> None:
         try:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import ItemFailure, Normalised
 from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
+from relay.profile_queue import note_customers
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.selling_ledger import named_entries
 from relay.store.tables import deliveries, events, integration_failures, log_head
@@ -102,6 +103,7 @@ def append_deliveries(
     failure_rows: list[dict[str, Any]] = []
     outcomes: list[AppendOutcome] = []
     confirmations: list[tuple[str, str]] = []
+    new_events: list[ChannelEvent] = []
     for delivery in batch:
         appended = 0
         for event in delivery.normalised.events:
@@ -110,6 +112,7 @@ def append_deliveries(
             seen.add(event.dedup_key)
             last_seq += 1
             appended += 1
+            new_events.append(event)
             event_rows.append(_event_row(event, last_seq, recorded_at, delivery.id))
             confirming = replies_confirmed_by(event)
             if confirming is not None:
@@ -176,6 +179,7 @@ def append_deliveries(
     if event_rows:
         conn.execute(insert(events), event_rows)
         conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+        note_customers(conn, new_events, recorded_at)
     if failure_rows:
         conn.execute(insert(integration_failures), failure_rows)
     for reply_id, channel_message_id in confirmations:

@@ -43,6 +43,9 @@ class RelaySettings(BaseSettings):
     # PHONE_NUMBER_ID=WABA_ID,… for listing templates (else learnt from WhatsApp deliveries).
     whatsapp_business_accounts: str | None = None
     relay_max_upload_bytes: int = 25 * MIB
+    # Instagram and Messenger customers' names, looked up in the background (relay.profiles).
+    profile_lookups_per_second: float = 5.0
+    profile_retry_seconds: float = 30.0  # the first retry of a failed lookup; doubling after
     # A send whose outcome is unknown (a timeout, a relay stopped mid-send) waits this long for
     # Meta's echo or status naming the reply before it is tried again.
     outbound_confirm_seconds: float = 60.0

@@ -151,6 +151,16 @@ class GraphClient:
                 path = None
         return found
 
+    async def profile(self, channel: Channel, customer_id: str, token: str) -> dict[str, Any]:
+        """A customer's profile: Instagram's ``name``, ``username``, ``profile_pic``; Messenger's
+        ``first_name``, ``last_name``, ``profile_pic``."""
+        fields = (
+            "name,username,profile_pic"
+            if channel is Channel.INSTAGRAM
+            else "first_name,last_name,profile_pic"
+        )
+        return await self._get(f"/{customer_id}", token, {"fields": fields})
+
     async def _post(self, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
         return await self._call("POST", path, token, **kwargs)
 

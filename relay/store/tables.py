@@ -144,3 +144,19 @@ selling_ledger = Table(
     Column("number", String(16)),
     Index("ix_selling_ledger_conversation", "kind", "conversation_id", "status"),
 )
+
+# Who each Instagram and Messenger customer is: looked up once through the Graph API by a
+# background worker (relay.profiles), never on the ingest path.
+profile_lookups = Table(
+    "profile_lookups",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("customer_id", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),  # PENDING | DONE | REFUSED | NO_TOKEN
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_profile_lookups_due", "state", "next_attempt_at"),
+)
