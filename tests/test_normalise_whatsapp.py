@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +16,9 @@ from relay.protocol import (
     ContentType,
     DeliveryState,
     Direction,
+    MessageDeleted,
     MessageEchoed,
+    MessageEdited,
     MessageReceived,
     MessageStatus,
     ReactionRemoved,
@@ -384,7 +387,8 @@ def test_unknown_fields_bad_items_and_ignored_fields() -> None:
     )
     payload["entry"][0]["changes"] += [
         {"field": "message_template_status_update", "value": {"event": "APPROVED"}},
-        {"field": "calls", "value": {"calls": []}},
+        {"field": "calls", "value": {"calls": []}},  # understood: calls are not conversations
+        {"field": "some_future_field", "value": {"x": 1}},
     ]
     result = normalise_delivery(mp.body(payload))
     assert [e.dedup_key for e in result.events] == ["msg:WHATSAPP:wamid.ok"]
@@ -393,7 +397,8 @@ def test_unknown_fields_bad_items_and_ignored_fields() -> None:
         "unknown_item",
         "unknown_item",
     ]
-    assert any("calls" in f.detail for f in result.failures)
+    assert any("some_future_field" in f.detail for f in result.failures)
+    assert not any("calls" in f.detail for f in result.failures)
     assert any("queued_somewhere" in f.detail for f in result.failures)
 
 
@@ -415,3 +420,80 @@ def test_a_catalog_cart_is_a_cart_with_its_lines_and_exact_prices() -> None:
         ("SKU-KURTA-BLUE", 2, "1499.5", "INR"),
         ("SKU-DUPATTA", 1, "399", "INR"),
     ]
+
+
+# --- Coexistence, Flows, voice notes, calls: written from Meta's documented shapes -----------
+
+
+def test_coexistence_edits_and_revokes_name_the_original_message() -> None:
+    edit = mp.wa_message(
+        CUSTOMER,
+        "wamid.EDIT1",
+        TS + 60,
+        "edit",
+        {
+            "original_message_id": "wamid.ORIG",
+            "message": {"type": "text", "text": {"body": "two kurtas, not one"}},
+        },
+    )
+    revoke = mp.wa_message(
+        CUSTOMER, "wamid.REV1", TS + 90, "revoke", {"original_message_id": "wamid.ORIG2"}
+    )
+    events = events_of(mp.whatsapp(mp.wa_value(messages=[edit, revoke])))
+    edited = next(e for e in events if isinstance(e, MessageEdited))
+    deleted = next(e for e in events if isinstance(e, MessageDeleted))
+    assert (edited.channel_message_id, edited.text) == ("wamid.ORIG", "two kurtas, not one")
+    assert deleted.channel_message_id == "wamid.ORIG2" and deleted.customer_id == CUSTOMER
+    assert not any(isinstance(e, MessageReceived) for e in events)
+
+
+def test_the_business_apps_echoes_edits_and_deleted_status() -> None:
+    echo = {
+        "from": "15550783881",
+        "to": CUSTOMER,
+        "id": "wamid.E2",
+        "timestamp": str(TS),
+        "type": "edit",
+        "edit": {
+            "original_message_id": "wamid.SENT_FROM_PHONE",
+            "message": {"type": "image", "image": {"caption": "the blue one"}},
+        },
+    }
+    value = mp.wa_value()
+    value["message_echoes"] = [echo]
+    (edited,) = events_of(mp.whatsapp(value, field="smb_message_echoes"))
+    assert isinstance(edited, MessageEdited) and edited.text == "the blue one"
+    deleted_status = mp.wa_status("wamid.GONE", "deleted", TS, CUSTOMER)
+    (deleted,) = events_of(mp.whatsapp(mp.wa_value(statuses=[deleted_status])))
+    assert isinstance(deleted, MessageDeleted) and deleted.channel_message_id == "wamid.GONE"
+
+
+def test_a_played_voice_note_is_read_and_a_flows_reply_is_readable() -> None:
+    played = mp.wa_status("wamid.VOICE", "played", TS, CUSTOMER)
+    (status,) = events_of(mp.whatsapp(mp.wa_value(statuses=[played])))
+    assert isinstance(status, MessageStatus) and status.status is DeliveryState.READ
+    flow = mp.wa_message(
+        CUSTOMER,
+        "wamid.FLOW",
+        TS,
+        "interactive",
+        {
+            "type": "nfm_reply",
+            "nfm_reply": {
+                "name": "flow",
+                "body": "Sent",
+                "response_json": json.dumps(
+                    {"flow_token": "secret", "size": "M", "delivery_city": "Pune"}
+                ),
+            },
+        },
+    )
+    message = message_of(mp.whatsapp(mp.wa_value(messages=[flow])))
+    assert message.message.text == "Sent\nsize: M\ndelivery city: Pune"
+    assert message.message.provider_type == "nfm_reply"
+
+
+def test_calls_history_and_contact_sync_are_understood_not_failures() -> None:
+    for field in ("calls", "history", "smb_app_state_sync"):
+        result = normalise_delivery(mp.body(mp.whatsapp(mp.wa_value(), field=field)))
+        assert (result.events, result.failures) == ([], []), field

@@ -7,6 +7,7 @@ is the ``wa_id``, or WhatsApp's business-scoped ``user_id`` for customers withou
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,7 +33,9 @@ from relay.protocol import (
     DeliveryState,
     Direction,
     MessageBody,
+    MessageDeleted,
     MessageEchoed,
+    MessageEdited,
     MessageReceived,
     MessageStatus,
     ProviderError,
@@ -60,8 +63,9 @@ IGNORED_FIELDS = frozenset(
         "business_status_update",
         "security",
         "user_preferences",
-        "history",
-        "smb_app_state_sync",
+        "history",  # Coexistence: the phone's past messages, synced once; not the inbox's
+        "smb_app_state_sync",  # Coexistence: the phone's contact list
+        "calls",  # the Calling API: calls are not conversations here
     }
 )
 
@@ -77,6 +81,7 @@ _STATUSES: dict[str, DeliveryState] = {
     "sent": DeliveryState.SENT,
     "delivered": DeliveryState.DELIVERED,
     "read": DeliveryState.READ,
+    "played": DeliveryState.READ,  # a voice note was listened to: read, as far as we care
     "failed": DeliveryState.FAILED,
 }
 
@@ -217,9 +222,38 @@ def _inbound(
                 )
             )
         return events
+    changed = _edit_or_revoke(msg, wamid, common)
+    if changed is not None:
+        return [*events, changed]
     body = _body(msg, wamid, Direction.INBOUND)
     events.append(MessageReceived(dedup_key=f"msg:{CHANNEL}:{wamid}", message=body, **common))
     return events
+
+
+def _edit_or_revoke(msg: dict[str, Any], wamid: str, common: dict[str, Any]) -> ChannelEvent | None:
+    """Coexistence: a message edited or deleted (revoked) after it was sent, by the customer or
+    from the WhatsApp Business app; the event names the original message."""
+    kind = msg.get("type")
+    if kind == "revoke":
+        target = require_str(optional_dict(msg, "revoke"), "original_message_id", "revoke")
+        return MessageDeleted(
+            dedup_key=f"del:{CHANNEL}:{target}", channel_message_id=target, **common
+        )
+    if kind == "edit":
+        edit = optional_dict(msg, "edit")
+        target = require_str(edit, "original_message_id", "edit")
+        new = optional_dict(edit, "message")
+        new_kind = str(new.get("type") or "text")
+        text = optional_str(optional_dict(new, "text"), "body") or optional_str(
+            optional_dict(new, new_kind), "caption"
+        )
+        return MessageEdited(
+            dedup_key=f"edit:{CHANNEL}:{target}:{wamid}",
+            channel_message_id=target,
+            text=text,
+            **common,
+        )
+    return None
 
 
 def _echo(
@@ -227,6 +261,15 @@ def _echo(
 ) -> list[ChannelEvent]:
     customer = _customer_of(msg, "to", "to_user_id")
     wamid = require_str(msg, "id", "message echo")
+    common: dict[str, Any] = {
+        "channel": CHANNEL,
+        "account_id": account_id,
+        "customer_id": customer,
+        "occurred_at": from_seconds(msg.get("timestamp")),
+    }
+    changed = _edit_or_revoke(msg, wamid, common)
+    if changed is not None:
+        return [changed]
     return [
         MessageEchoed(
             dedup_key=f"msg:{CHANNEL}:{wamid}",
@@ -286,6 +329,10 @@ def _body(msg: dict[str, Any], wamid: str, direction: Direction) -> MessageBody:
         )
         text = optional_str(reply, "title")
         provider_type = "interactive"
+        flow = optional_dict(interactive, "nfm_reply")
+        if flow:
+            text = _flow_answers(flow)
+            provider_type = "nfm_reply"
     elif kind == "button":
         text = optional_str(optional_dict(msg, "button"), "text")
         provider_type = "button"
@@ -331,6 +378,17 @@ def _status(
 ) -> list[ChannelEvent]:
     wamid = require_str(status, "id", "status")
     raw_state = optional_str(status, "status")
+    if raw_state == "deleted":  # Coexistence: the message was deleted
+        return [
+            MessageDeleted(
+                dedup_key=f"del:{CHANNEL}:{wamid}",
+                channel=CHANNEL,
+                account_id=account_id,
+                customer_id=_customer_of(status, "recipient_id", "recipient_user_id"),
+                occurred_at=from_seconds(status.get("timestamp")),
+                channel_message_id=wamid,
+            )
+        ]
     state = _STATUSES.get(raw_state or "")
     if state is None:
         raise ItemError("unknown_item", f"status {raw_state!r} is not handled")
@@ -364,6 +422,22 @@ def _error(raw: Any) -> ProviderError:
         title=optional_str(raw, "title"),
         message=optional_str(raw, "message") or details,
     )
+
+
+def _flow_answers(flow: dict[str, Any]) -> str:
+    """A WhatsApp Flows reply as readable text: the form's answers, ``field: value`` a line."""
+    raw = flow.get("response_json")
+    try:
+        answers = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        answers = {}
+    lines = [
+        f"{key.replace('_', ' ')}: {value}"
+        for key, value in (answers.items() if isinstance(answers, dict) else [])
+        if key != "flow_token" and value not in (None, "")
+    ]
+    heading = optional_str(flow, "body") or "Form reply"
+    return "\n".join([heading, *lines])
 
 
 def _cart_items(order: dict[str, Any] | None) -> tuple[CartItem, ...]:
