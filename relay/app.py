@@ -28,7 +28,8 @@ from relay.writer import LogNotifier, LogWriter
 def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) -> FastAPI:
     """Build the relay. Raises SettingsError at once when the Meta secrets are missing or a
     token setting is malformed. ``subscribers`` follow the log (``relay.hooks``)."""
-    app_secret, verify_token = settings.require_secrets()
+    _, verify_token = settings.require_secrets()
+    app_secrets = settings.app_secrets()
     settings.check_tokens()
 
     @asynccontextmanager
@@ -48,7 +49,7 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
             profiles = ProfileFetcher(settings, engines.reader, writer, sender.tokens)
             await profiles.start()
             app.state.relay = RelayState(
-                settings, engines, writer, notifier, app_secret, verify_token, sender
+                settings, engines, writer, notifier, app_secrets, verify_token, sender
             )
             try:
                 yield

@@ -82,6 +82,12 @@ class RelaySettings(BaseSettings):
         assert self.meta_app_secret is not None and self.meta_verify_token is not None
         return self.meta_app_secret.get_secret_value(), self.meta_verify_token.get_secret_value()
 
+    def app_secrets(self) -> tuple[str, ...]:
+        """Every Meta app whose deliveries this relay takes: ``INBOOP_META_APP_SECRET`` may list
+        several, comma-separated (an app with Facebook Login and one with Instagram Login)."""
+        secret, _ = self.require_secrets()
+        return tuple(part.strip() for part in secret.split(",") if part.strip())
+
 
 def token_map(value: SecretStr | None, name: str) -> dict[str, str]:
     """``ID=TOKEN,ID=TOKEN`` as a dict; a malformed pair is a SettingsError naming the setting

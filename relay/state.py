@@ -18,7 +18,7 @@ class RelayState:
     engines: Engines
     writer: LogWriter
     notifier: LogNotifier
-    app_secret: str
+    app_secrets: tuple[str, ...]  # a delivery signed with any of them is Meta's
     verify_token: str
     sender: Sender
 

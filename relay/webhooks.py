@@ -49,7 +49,7 @@ async def receive_delivery(request: Request) -> Response:
         return PlainTextResponse("body too large", status_code=413)
 
     header = request.headers.get(SIGNATURE_HEADER)
-    if not signature_matches(state.app_secret, body, header):
+    if not any(signature_matches(secret, body, header) for secret in state.app_secrets):
         kind = "missing_signature" if not header else "bad_signature"
         state.writer.count_failure(kind, f"a delivery with a {kind.replace('_', ' ')} was refused")
         return PlainTextResponse("signature missing or wrong", status_code=401)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from relay import simulator as mp
 from relay.channels import normalise_delivery
-from tests.harness import RelayProcess
+from relay.signing import sign
+from tests.harness import APP_SECRET, RelayProcess
 
 
 def failures(relay: RelayProcess, token: str) -> list[dict[str, Any]]:
@@ -154,3 +155,20 @@ def test_valid_items_survive_any_mix_of_invalid_ones(plan: list[tuple[bool, bool
     result = normalise_delivery(json.dumps({"object": "page", "entry": entries}).encode())
     assert {e.message.channel_message_id for e in result.events} == wanted
     assert len(result.failures) == bad
+
+
+def test_deliveries_from_a_second_meta_app_are_verified_with_its_secret(tmp_path: Path) -> None:
+    """Instagram API with Instagram Login is a second Meta app, with its own secret."""
+    relay = RelayProcess(
+        tmp_path / "relay", INBOOP_META_APP_SECRET=f"{APP_SECRET}, instagram-login-secret"
+    ).start()
+    try:
+        token = relay.add_user("admin", admin=True)
+        ig = mp.body(mp.instagram(mp.text_message(mp.IG_ACCOUNT_ID, "IG9", "ig_9", "from app 2")))
+        fb = mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, "P9", "m_9", "from app 1")))
+        assert relay.post(ig, signature=sign("instagram-login-secret", ig)).status_code == 200
+        assert relay.post(fb).status_code == 200
+        assert relay.post(ig, signature=sign("someone-else", ig)).status_code == 401
+        assert messages(relay, token) == {"ig_9": "from app 2", "m_9": "from app 1"}
+    finally:
+        relay.stop()
