@@ -14,6 +14,8 @@ from relay import __version__
 from relay.api import router as api_router
 from relay.hooks import Hooks, Subscriber
 from relay.logs import AccessLogMiddleware
+from relay.media import MediaFetcher
+from relay.media import router as media_router
 from relay.outbound.sender import Sender
 from relay.profiles import ProfileFetcher
 from relay.sending_api import router as sending_router
@@ -48,12 +50,15 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
             await sender.start()
             profiles = ProfileFetcher(settings, engines.reader, writer, sender.tokens)
             await profiles.start()
+            fetcher = MediaFetcher(settings, engines.reader, writer, sender.tokens)
+            await fetcher.start()
             app.state.relay = RelayState(
                 settings, engines, writer, notifier, app_secrets, verify_token, sender
             )
             try:
                 yield
             finally:
+                await fetcher.stop()
                 await profiles.stop()
                 await sender.stop()
                 await writer.stop()
@@ -76,6 +81,7 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)
     app.include_router(sending_router)
+    app.include_router(media_router)
     return app
 
 

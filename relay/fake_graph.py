@@ -108,6 +108,10 @@ class FakeGraph:
     # Customer id -> profile fields, an error answer (status, body), or a list of those in turn.
     profiles: dict[str, Any] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)  # customer ids asked for, in order
+    # WhatsApp media id -> (bytes, content type), and files served at /cdn/NAME (the CDN links
+    # Instagram and Messenger send; a name missing there is an expired link).
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    cdn: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     echo_delay: float = 0.05
     read_after: float | None = None  # the customer reads replies this long after they arrive
     sent: list[Sent] = field(default_factory=list)
@@ -168,8 +172,14 @@ class FakeGraph:
 
     def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         parts = request.path.split("?")[0].strip("/").split("/")
+        if method == "GET" and len(parts) == 2 and parts[0] in ("cdn", "media-files"):
+            self._file(request, parts[0], parts[1])
+            return
         if method == "GET" and len(parts) == 2 and parts[0] == "v23.0":
-            self._profile(request, parts[1])
+            if parts[1] in self.media:
+                self._media_info(request, parts[1])
+            else:
+                self._profile(request, parts[1])
             return
         if len(parts) != 3 or parts[0] != "v23.0":
             self._reply(request, 404, graph_error(803, "Unknown path components"))
@@ -191,6 +201,54 @@ class FakeGraph:
             self._upload(request, node, edge, raw)
         else:
             self._reply(request, 400, graph_error(100, "Unsupported request"))
+
+    @property
+    def base(self) -> str:
+        return self.url.removesuffix("/v23.0")
+
+    def cdn_url(self, name: str) -> str:
+        return f"{self.base}/cdn/{name}"
+
+    def _media_info(self, request: BaseHTTPRequestHandler, media_id: str) -> None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens.values():
+            self._reply(request, *BAD_TOKEN)
+            return
+        data, content_type = self.media[media_id]
+        self._reply(
+            request,
+            200,
+            {
+                "url": f"{self.base}/media-files/{media_id}",
+                "mime_type": content_type,
+                "file_size": len(data),
+                "id": media_id,
+                "messaging_product": "whatsapp",
+            },
+        )
+
+    def _file(self, request: BaseHTTPRequestHandler, where: str, name: str) -> None:
+        """A CDN link (no token), or a WhatsApp media file (the token it was asked with)."""
+        if where == "media-files":
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token not in self.tokens.values():
+                self._reply(request, *BAD_TOKEN)
+                return
+            found = self.media.get(name)
+        else:
+            found = self.cdn.get(name)
+        if found is None:
+            request.send_response(403)
+            request.send_header("Content-Type", "text/html")
+            request.end_headers()
+            request.wfile.write(b"<html>URL signature expired</html>")
+            return
+        data, content_type = found
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
 
     def _profile(self, request: BaseHTTPRequestHandler, customer_id: str) -> None:
         """``GET /{PSID or IGSID}?fields=…`` with a Page or Instagram token."""

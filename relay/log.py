@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import ItemFailure, Normalised
 from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
-from relay.profile_queue import note_customers
+from relay.profile_queue import note_customers, note_media
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.selling_ledger import named_entries
 from relay.store.tables import deliveries, events, integration_failures, log_head
@@ -180,6 +180,7 @@ def append_deliveries(
         conn.execute(insert(events), event_rows)
         conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
         note_customers(conn, new_events, recorded_at)
+        note_media(conn, new_events, recorded_at)
     if failure_rows:
         conn.execute(insert(integration_failures), failure_rows)
     for reply_id, channel_message_id in confirmations:

@@ -1,5 +1,6 @@
-"""Ingestion's part of the profile lookups (``relay.profiles``): note the Instagram and
-Messenger customers not seen before, in the delivery's own transaction, and nothing more."""
+"""Ingestion's part of the background work: note the Instagram and Messenger customers not seen
+before (``relay.profiles``) and the attachments to fetch (``relay.media``), in the delivery's own
+transaction, and nothing more."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, insert, select, tuple_
 
-from relay.protocol import Channel, ChannelEvent, MessageReceived
-from relay.store.tables import profile_lookups
+from relay.protocol import Channel, ChannelEvent, MessageEchoed, MessageReceived
+from relay.store.tables import media, profile_lookups
 
 LOOKED_UP = (Channel.INSTAGRAM.value, Channel.MESSENGER.value)
 
@@ -51,3 +52,46 @@ def note_customers(conn: Connection, events: Sequence[ChannelEvent], now: str) -
                 for channel, account, customer in fresh
             ],
         )
+
+
+FETCHED = frozenset({"IMAGE", "VIDEO", "AUDIO", "FILE", "STICKER"})
+
+
+def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> None:
+    """Attachments of new messages with something to fetch (a link, or a WhatsApp media id)."""
+    rows = {}
+    for event in events:
+        if not isinstance(event, MessageReceived | MessageEchoed):
+            continue
+        for index, attachment in enumerate(event.message.attachments):
+            if attachment.type.value not in FETCHED:
+                continue
+            url = attachment.url if event.channel is not Channel.WHATSAPP else None
+            media_id = attachment.media_id if event.channel is Channel.WHATSAPP else None
+            if not url and not media_id:
+                continue
+            key = (event.channel.value, event.message.channel_message_id, index)
+            rows[key] = {
+                "channel": key[0],
+                "message_id": key[1],
+                "idx": index,
+                "account_id": event.account_id,
+                "source_url": url,
+                "media_id": media_id,
+                "state": "PENDING",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+    if not rows:
+        return
+    columns = tuple_(media.c.channel, media.c.message_id, media.c.idx)
+    known = set(
+        conn.execute(
+            select(media.c.channel, media.c.message_id, media.c.idx).where(
+                columns.in_(sorted(rows))
+            )
+        ).tuples()
+    )
+    fresh = [row for found, row in sorted(rows.items()) if found not in known]
+    if fresh:
+        conn.execute(insert(media), fresh)

@@ -46,6 +46,9 @@ class RelaySettings(BaseSettings):
     # Instagram and Messenger customers' names, looked up in the background (relay.profiles).
     profile_lookups_per_second: float = 5.0
     profile_retry_seconds: float = 30.0  # the first retry of a failed lookup; doubling after
+    # Attachments of new messages, fetched into the relay's store (relay.media).
+    media_max_bytes: int = 25 * MIB
+    media_retention_days: int = 90  # 0 keeps them for ever
     # A send whose outcome is unknown (a timeout, a relay stopped mid-send) waits this long for
     # Meta's echo or status naming the reply before it is tried again.
     outbound_confirm_seconds: float = 60.0

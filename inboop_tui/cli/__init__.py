@@ -6,7 +6,7 @@ queued and pushed at the next sync), printing one line, or JSON with ``--json``.
 
 from __future__ import annotations
 
-from inboop_tui.cli import inbox, replies, selling, setup  # noqa: F401  (they add their commands)
+from inboop_tui.cli import inbox, media, replies, selling, setup  # noqa: F401  (they add their commands)
 from inboop_tui.cli.common import app
 
 

@@ -551,3 +551,59 @@ def mark_viewed(conn: Connection, conversation_id: str, at: str) -> None:
 def _attachment(data: dict[str, Any]) -> Attachment:
     items = data.pop("items", None)
     return Attachment(**data, items=None if items is None else tuple(items))
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """An attachment of a conversation's message, by what the relay knows it by."""
+
+    channel: str
+    message_id: str
+    index: int
+    type: str
+    sent_at: str
+    direction: str
+    filename: str | None
+    mime_type: str | None
+    caption: str | None
+
+
+FILES = ("IMAGE", "VIDEO", "AUDIO", "FILE", "STICKER")
+
+
+def attachments_of(conn: Connection, conversation_id: str, limit: int = 50) -> list[AttachmentRef]:
+    """Files sent in a conversation, newest first."""
+    rows = conn.execute(
+        select(
+            messages.c.channel,
+            messages.c.channel_message_id,
+            messages.c.sent_at,
+            messages.c.direction,
+            messages.c.attachments,
+        )
+        .where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.has_body.is_(True),
+            messages.c.attachments != "[]",
+        )
+        .order_by(messages.c.sent_at.desc())
+        .limit(limit)
+    ).all()
+    found = []
+    for row in rows:
+        for index, a in enumerate(json.loads(row.attachments)):
+            if a.get("type") in FILES:
+                found.append(
+                    AttachmentRef(
+                        row.channel,
+                        row.channel_message_id,
+                        index,
+                        a["type"],
+                        row.sent_at,
+                        row.direction,
+                        a.get("filename"),
+                        a.get("mime_type"),
+                        a.get("caption"),
+                    )
+                )
+    return found

@@ -34,12 +34,14 @@ from inboop_tui.store.diagnostics import (
 )
 from inboop_tui.store.queries import (
     THREAD_LIMIT,
+    AttachmentRef,
     ConversationRow,
     InboxFilter,
     Member,
     MessageRow,
     NoteRow,
     Viewpoint,
+    attachments_of,
     conversation,
     conversation_window,
     count_conversations,
@@ -253,6 +255,10 @@ class Replica:
             )
 
     # --- replying -----------------------------------------------------------------------------
+
+    def attachments(self, conversation_id: str) -> list[AttachmentRef]:
+        with self._reading() as conn:
+            return attachments_of(conn, conversation_id)
 
     def draft(self, conversation_id: str) -> str:
         with self._reading() as conn:

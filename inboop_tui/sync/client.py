@@ -134,6 +134,14 @@ class RelayClient:
             )
         return answer
 
+    def media(
+        self, channel: str, message_id: str, index: int = 0, *, timeout: float = 120.0
+    ) -> tuple[bytes, str]:
+        """An attachment's file as the relay stored it, and its content type."""
+        params = {"channel": channel, "message_id": message_id, "index": index}
+        response = self._request("GET", "/v1/media", params=params, timeout=timeout, raw=True)
+        return response.content, response.headers.get("content-type", "application/octet-stream")
+
     def diagnostics(self, *, timeout: float = 10.0) -> dict[str, Any]:
         return self._get("/v1/diagnostics", {}, timeout)
 
@@ -170,7 +178,9 @@ class RelayClient:
         json: Any = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        raw: bool = False,
     ) -> Any:
+        """The answer's JSON (``raw``: the response itself); every failure a SyncError."""
         try:
             response = self._http.request(
                 method,
@@ -219,6 +229,8 @@ class RelayClient:
                 transient=False,
                 status=response.status_code,
             )
+        if raw:
+            return response
         try:
             return response.json()
         except ValueError as exc:

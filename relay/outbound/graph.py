@@ -151,6 +151,10 @@ class GraphClient:
                 path = None
         return found
 
+    async def media_info(self, media_id: str, token: str) -> dict[str, Any]:
+        """A WhatsApp media id's short-lived download link (``url``), type and size."""
+        return await self._get(f"/{media_id}", token, None)
+
     async def profile(self, channel: Channel, customer_id: str, token: str) -> dict[str, Any]:
         """A customer's profile: Instagram's ``name``, ``username``, ``profile_pic``; Messenger's
         ``first_name``, ``last_name``, ``profile_pic``."""

@@ -160,3 +160,26 @@ profile_lookups = Table(
     Column("updated_at", String(32), nullable=False),
     Index("ix_profile_lookups_due", "state", "next_attempt_at"),
 )
+
+# Attachments of new messages, fetched into the relay's own store (relay.media): one row per
+# attachment, the file under ``media/`` named by its SHA-256 (the same file is kept once).
+media = Table(
+    "media",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("message_id", String(256), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("account_id", String(128), nullable=False),
+    Column("source_url", Text),  # Instagram and Messenger: a CDN link that expires
+    Column("media_id", String(256)),  # WhatsApp: fetched through the Cloud API
+    Column("state", String(16), nullable=False),  # PENDING | STORED | FAILED | EXPIRED
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("content_type", String(127)),
+    Column("size", BigInteger),
+    Column("sha256", String(64)),
+    Column("stored_at", String(32)),
+    Column("error", Text),
+    Index("ix_media_due", "state", "next_attempt_at"),
+    Index("ix_media_stored", "state", "stored_at"),
+)
