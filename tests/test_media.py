@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from inboop_tui.screens.selling_dialogs import PickDialog
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.paths import Paths
 from relay import simulator as mp
 from relay.fake_graph import FakeGraph
+from tests.app_support import make_app, settle, wait_until
 from tests.conftest import TOKENS
 from tests.harness import RelayProcess, inboop
 
@@ -133,3 +137,39 @@ def test_files_older_than_the_retention_are_removed(tmp_path: Path, graph: FakeG
         assert not any(p.is_file() for p in (relay.home / "media").rglob("*"))
     finally:
         relay.stop()
+
+
+async def test_the_app_saves_a_customers_file_from_the_relay(
+    media_relay: RelayProcess, graph: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph.media["MEDIA7"] = (JPEG, "image/jpeg")
+    wa = mp.wa_message(
+        "919000000007",
+        "wamid.IMG7",
+        1_764_000_000,
+        "image",
+        {"id": "MEDIA7", "mime_type": "image/jpeg"},
+    )
+    assert media_relay.post(mp.body(mp.whatsapp(mp.wa_value(messages=[wa])))).status_code == 200
+    wait_for(lambda: states(media_relay).get("wamid.IMG7", ("", None))[0] == "STORED")
+    home = tmp_path / "agent"
+    token = media_relay.add_user("ana")
+    assert inboop(home, "login", media_relay.url, "--token", token).returncode == 0
+    assert inboop(home, "sync").returncode == 0
+    downloads = tmp_path / "downloads"
+    monkeypatch.setenv("INBOOP_DOWNLOADS", str(downloads))
+    paths = Paths(home, home)
+    engine = open_replica(paths.database)
+    try:
+        app = make_app(paths, engine)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("F")
+            await settle(pilot)
+            assert isinstance(app.screen, PickDialog)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(downloads.glob("*.jpg")))
+        (saved,) = downloads.glob("*.jpg")
+        assert saved.read_bytes() == JPEG
+    finally:
+        engine.dispose()

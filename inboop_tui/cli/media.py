@@ -7,8 +7,6 @@ Nth (default: the newest) to ``--out`` (a file or a folder; default: the current
 
 from __future__ import annotations
 
-import mimetypes
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,19 +15,10 @@ import typer
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, replica
 from inboop_tui.cli.inbox import ConvArgument
 from inboop_tui.store.paths import resolve_paths
-from inboop_tui.store.queries import AttachmentRef
+from inboop_tui.sync.media import MediaError, save_attachment
 
 media_app = typer.Typer(help="Files customers sent: list and save them.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
-
-
-def _name(ref: AttachmentRef, content_type: str | None = None) -> str:
-    if ref.filename:
-        return Path(ref.filename).name
-    kind = (content_type or ref.mime_type or "").split(";")[0]
-    suffix = mimetypes.guess_extension(kind) or ""
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref.message_id)[-40:]
-    return f"{ref.type.lower()}-{stem}-{ref.index}{suffix}"
 
 
 @media_app.command("list")
@@ -59,8 +48,6 @@ def media_save(
     as_json: JsonOption = False,
 ) -> None:
     """Save one of the conversation's files from the relay."""
-    from inboop_tui.sync.client import RelayClient, SyncError
-
     with replica() as r:
         row = r.find(conv)
         found = r.attachments(row.id)
@@ -69,25 +56,12 @@ def media_save(
     if number > len(found):
         raise fail(f"there are {len(found)} file(s): `inboop media list {conv}` numbers them")
     ref = found[number - 1]
-    config = load(resolve_paths())
-    if not config.is_configured:
-        raise fail("files come from the relay: run `inboop login RELAY_URL --token TOKEN` first")
-    assert config.relay_url is not None and config.token is not None
     try:
-        with RelayClient(config.relay_url, config.token) as client:
-            data, content_type = client.media(ref.channel, ref.message_id, ref.index)
-    except SyncError as exc:
+        target, size, content_type = save_attachment(load(resolve_paths()), ref, out)
+    except MediaError as exc:
         raise fail(str(exc)) from None
-    target = out.expanduser() / _name(ref, content_type) if out.expanduser().is_dir() else out
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, target)
-    except OSError as exc:
-        raise fail(f"cannot write {target}: {exc.strerror or exc}") from None
     emit(
         as_json,
-        {"path": str(target), "size": len(data), "content_type": content_type},
-        f"saved {target} ({len(data):,} bytes, {content_type})",
+        {"path": str(target), "size": size, "content_type": content_type},
+        f"saved {target} ({size:,} bytes, {content_type})",
     )

@@ -132,6 +132,14 @@ def selling_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
             "A lead when there is none NEW, else an order for it ($)",
             screen.action_sell,
         )
+        yield SystemCommand(
+            "Save a file…", "A file the customer sent, from the relay (F)", screen.action_files
+        )
+        yield SystemCommand(
+            "Open a file…",
+            "Save it and open it with the system's viewer",
+            partial(screen.action_files, True),
+        )
         yield SystemCommand("Create lead…", "A new buying opportunity", screen.new_lead)
         yield SystemCommand("Create order…", "An order from this conversation", screen.new_order)
         yield SystemCommand(

@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from inboop_tui.domain.notes import CannedState
+from inboop_tui.domain.timing import local_when
 from inboop_tui.screens.acting import ActingScreen
 from inboop_tui.screens.dialogs import (
     AssignChoice,
@@ -37,9 +38,17 @@ from inboop_tui.screens.dialogs import (
 )
 from inboop_tui.screens.replying import ReplyDesk
 from inboop_tui.screens.selling_desk import SellingDesk
-from inboop_tui.store.queries import ACTIVE, THREAD_LIMIT, ConversationRow, InboxFilter
+from inboop_tui.screens.selling_dialogs import PickDialog
+from inboop_tui.store.queries import (
+    ACTIVE,
+    THREAD_LIMIT,
+    AttachmentRef,
+    ConversationRow,
+    InboxFilter,
+)
 from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.store.selling_queries import ContactCard
+from inboop_tui.sync.media import MediaError, downloads_folder, open_with_system, save_attachment
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import ConversationList
@@ -113,6 +122,7 @@ class InboxScreen(ActingScreen):
         Binding("dollar_sign", "sell", "Lead/order"),
         Binding("B", "order_from_cart", "Order from cart", show=False),
         Binding("K", "toggle_contact", "Contact", show=False),
+        Binding("F", "files", "Files", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
     ]
 
@@ -373,6 +383,58 @@ class InboxScreen(ActingScreen):
         row = self._target()
         if row is not None:
             self.selling.conversation_metadata(row)
+
+    # --- files --------------------------------------------------------------------------
+
+    def action_files(self, open_it: bool = False) -> None:
+        """The conversation's files, newest first; the one chosen is saved (and opened)."""
+        row = self._target()
+        if row is None:
+            return
+        refs: list[AttachmentRef] = []
+
+        def build() -> PickDialog:
+            refs.extend(self._replica.attachments(row.id))
+            choices = [
+                (
+                    str(n),
+                    f"{local_when(ref.sent_at, self._replica.clock())}  "
+                    f"{'←' if ref.direction == 'INBOUND' else '→'} {ref.type.lower()}  "
+                    f"{ref.filename or ref.caption or ''}".rstrip(),
+                )
+                for n, ref in enumerate(refs)
+            ]
+            verb = "Open" if open_it else "Save"
+            where = downloads_folder()
+            return PickDialog(
+                f"{verb} a file from {row.display_name} (to {where})",
+                choices,
+                "No files in this conversation.",
+            )
+
+        self.prepare_dialog(build, lambda chosen: self._file_chosen(refs, chosen, open_it))
+
+    def _file_chosen(self, refs: list[AttachmentRef], chosen: str | None, open_it: bool) -> None:
+        if chosen is not None:
+            self.save_file(refs[int(chosen)], open_it)
+
+    @work(thread=True, group="media", description="save a file", exit_on_error=False)
+    def save_file(self, ref: AttachmentRef, open_it: bool) -> None:
+        try:
+            path, size, _ = save_attachment(
+                self.app.config,  # type: ignore[attr-defined]
+                ref,
+                downloads_folder(),
+                folder=True,
+            )
+        except MediaError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        said = f"Saved {path} ({size:,} bytes)."
+        if open_it:
+            problem = open_with_system(path)
+            said = problem or f"Opened {path}."
+        self.app.call_from_thread(self.notify, said, markup=False)
 
     def action_toggle_contact(self) -> None:
         pane = self.query_one("#contact-pane")

@@ -513,6 +513,12 @@ class PickDialog(ModalScreen[str | None]):
             if not self._choices:
                 yield Static(self._empty, classes="hint")
 
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.focus()
+        if self._choices:
+            options.highlighted = 0
+
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -1,0 +1,71 @@
+"""Saving a file a customer sent: from the relay (which fetched it before the channel's link
+expired) to a local file. The CLI and the app share it."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from inboop_tui.store.config import ClientConfig
+from inboop_tui.store.queries import AttachmentRef
+from inboop_tui.sync.client import RelayClient, SyncError
+
+
+class MediaError(Exception):
+    """The file could not be saved; the message says why in one line."""
+
+
+def file_name(ref: AttachmentRef, content_type: str | None = None) -> str:
+    if ref.filename:
+        return Path(ref.filename).name
+    kind = (content_type or ref.mime_type or "").split(";")[0]
+    suffix = mimetypes.guess_extension(kind) or ""
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref.message_id)[-40:]
+    return f"{ref.type.lower()}-{stem}-{ref.index}{suffix}"
+
+
+def save_attachment(
+    config: ClientConfig, ref: AttachmentRef, out: Path, *, folder: bool = False
+) -> tuple[Path, int, str]:
+    """Write the file to ``out``: into it when it is a folder (``folder``: made if missing),
+    else as that file. The path, its size and its content type."""
+    if not config.is_configured:
+        raise MediaError(
+            "files come from the relay: run `inboop login RELAY_URL --token TOKEN` first"
+        )
+    assert config.relay_url is not None and config.token is not None
+    try:
+        with RelayClient(config.relay_url, config.token) as client:
+            data, content_type = client.media(ref.channel, ref.message_id, ref.index)
+    except SyncError as exc:
+        raise MediaError(str(exc)) from None
+    place = out.expanduser()
+    into = folder or place.is_dir() or str(out).endswith(os.sep)
+    target = place / file_name(ref, content_type) if into else place
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError as exc:
+        raise MediaError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target, len(data), content_type
+
+
+def downloads_folder() -> Path:
+    """Where the app saves files: ``$INBOOP_DOWNLOADS``, else ``~/Downloads/inboop``."""
+    chosen = os.environ.get("INBOOP_DOWNLOADS")
+    return Path(chosen).expanduser() if chosen else Path.home() / "Downloads" / "inboop"
+
+
+def open_with_system(path: Path) -> str | None:
+    """Open a saved file with the system's opener; None if it was started, else why not."""
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        return f"no {opener} on this machine: the file is at {path}"
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return None
