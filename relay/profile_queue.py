@@ -26,15 +26,16 @@ def note_customers(conn: Connection, events: Sequence[ChannelEvent], now: str) -
     key = tuple_(
         profile_lookups.c.channel, profile_lookups.c.account_id, profile_lookups.c.customer_id
     )
-    known = set(
-        conn.execute(
+    known = {
+        (channel, account, customer)
+        for channel, account, customer in conn.execute(
             select(
                 profile_lookups.c.channel,
                 profile_lookups.c.account_id,
                 profile_lookups.c.customer_id,
             ).where(key.in_(sorted(wanted)))
-        ).tuples()
-    )
+        )
+    }
     fresh = sorted(wanted - known)
     if fresh:
         conn.execute(
@@ -85,13 +86,14 @@ def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> No
     if not rows:
         return
     columns = tuple_(media.c.channel, media.c.message_id, media.c.idx)
-    known = set(
-        conn.execute(
+    known = {
+        (channel, message_id, idx)
+        for channel, message_id, idx in conn.execute(
             select(media.c.channel, media.c.message_id, media.c.idx).where(
                 columns.in_(sorted(rows))
             )
-        ).tuples()
-    )
+        )
+    }
     fresh = [row for found, row in sorted(rows.items()) if found not in known]
     if fresh:
         conn.execute(insert(media), fresh)

@@ -226,10 +226,14 @@ def test_unsupported_message_is_kept_typed_unsupported() -> None:
             {"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}
         ],
     )
-    message = message_of(mp.whatsapp(mp.wa_value(messages=[msg])))
+    result = normalise_delivery(mp.body(mp.whatsapp(mp.wa_value(messages=[msg]))))
+    (message,) = [e for e in result.events if isinstance(e, MessageReceived)]
     assert message.message.content_type is ContentType.UNSUPPORTED
     assert message.message.provider_type == "unsupported"
     assert message.message.text == "Message type unknown"
+    (failure,) = result.failures  # and WhatsApp's error is an integration failure, with its code
+    assert failure.kind == "provider_error" and '"code":"131051"' in failure.detail
+    assert failure.path.endswith("value.messages[0]")
 
 
 def test_reply_context() -> None:

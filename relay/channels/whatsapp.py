@@ -139,6 +139,12 @@ def normalise_entry(
                     if not isinstance(item, dict):
                         raise ItemError("malformed_item", "item is not an object")
                     events.extend(handler(account_id, item, contacts))
+                    if key == "messages":
+                        # What WhatsApp could not deliver to us (131051 unsupported type, …):
+                        # the message stays, and the error is an integration failure too.
+                        for error in item.get("errors") or []:
+                            detail = _error(error).model_dump_json(exclude_none=True)
+                            failures.append(ItemFailure("provider_error", detail, item_path))
                 except ItemError as exc:
                     failures.append(ItemFailure(exc.kind, exc.detail, item_path))
                 except Exception as exc:
