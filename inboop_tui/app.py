@@ -72,7 +72,7 @@ class InboopApp(App[None]):
         Binding("f3", "orders", "Orders"),
         Binding("f4", "payments", "Payments"),
         Binding("D", "diagnostics", "Diagnostics"),
-        Binding("question_mark", "show_help_panel", "Keys", show=False),
+        Binding("question_mark", "toggle_keys", "Keys", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -373,6 +373,13 @@ class InboopApp(App[None]):
                 return client.diagnostics()
 
         return ask
+
+    def action_toggle_keys(self) -> None:
+        """``?`` shows the keys of the screen, and hides them again."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_toggle_bell(self) -> None:
         config = self.config

@@ -261,6 +261,12 @@ async def test_tab_moves_between_panes_and_escape_closes_the_keys(
         await pilot.press("escape")
         await settle(pilot)
         assert not app.screen.query("HelpPanel")
+        await pilot.press("question_mark")  # ? shows the keys, and ? hides them again
+        await settle(pilot)
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert not app.screen.query("HelpPanel")
 
 
 async def test_the_selection_follows_the_conversation_when_new_messages_arrive(

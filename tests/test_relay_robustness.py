@@ -172,3 +172,39 @@ def test_deliveries_from_a_second_meta_app_are_verified_with_its_secret(tmp_path
         assert messages(relay, token) == {"ig_9": "from app 2", "m_9": "from app 1"}
     finally:
         relay.stop()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["good", "change", "item"]), junk), min_size=1, max_size=8)
+)
+def test_whatsapp_changes_and_items_fail_alone_too(plan: list[tuple[str, Any]]) -> None:
+    """WhatsApp nests one level deeper: entry → change → item. A bad change or item fails alone."""
+    changes: list[Any] = []
+    wanted: set[str] = set()
+    bad = 0
+    for index, (kind, garbage) in enumerate(plan):
+        good = mp.wa_text("919000000001", f"wamid.{index}", 1_764_000_000 + index, "hi")
+        if kind == "change":
+            changes.append(
+                {
+                    "field": "messages",
+                    "value": garbage if not isinstance(garbage, dict) else [garbage],
+                }
+            )
+            bad += 1
+            continue
+        value = mp.wa_value(messages=[good])
+        wanted.add(f"wamid.{index}")
+        if kind == "item":
+            value["messages"].append(garbage if not isinstance(garbage, dict) else {"x": garbage})
+            bad += 1
+        changes.append({"field": "messages", "value": value})
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": mp.WABA_ID, "changes": changes}],
+    }
+    result = normalise_delivery(json.dumps(body).encode())
+    received = {e.message.channel_message_id for e in result.events if e.type == "message.received"}
+    assert received == wanted
+    assert len(result.failures) == bad
