@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from relay.channels import ItemFailure, Normalised
+from relay.identities import canonical_customers
 from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_by
 from relay.profile_queue import note_customers, note_media
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
@@ -96,6 +97,8 @@ def append_deliveries(
     failures marked resolved instead of inserted.
     """
     last_seq = _lock_head(conn)
+    for delivery in batch:  # one WhatsApp person, one conversation (relay.identities)
+        delivery.normalised.events = canonical_customers(conn, delivery.normalised.events)
     keys = [event.dedup_key for d in batch for event in d.normalised.events]
     seen = existing_keys(conn, keys)
     recorded_at = now_text()

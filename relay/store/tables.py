@@ -183,3 +183,13 @@ media = Table(
     Index("ix_media_due", "state", "next_attempt_at"),
     Index("ix_media_stored", "state", "stored_at"),
 )
+
+# Every id a WhatsApp customer was seen by (a phone's wa_id, a business-scoped user_id) and the
+# id their conversation is keyed by: the first one seen, so a person is one conversation.
+whatsapp_identities = Table(
+    "whatsapp_identities",
+    metadata,
+    Column("account_id", String(128), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("canonical", String(128), nullable=False),
+)

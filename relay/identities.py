@@ -1,0 +1,74 @@
+"""One WhatsApp person, one conversation, on every replica.
+
+WhatsApp customers are known by a phone's ``wa_id`` and, since usernames, by a business-scoped
+``user_id`` (``BR.1502576394655843``); a message may carry either or both, and the phone may be
+missing once a person adopts a username. The relay keys each person by the first id it saw
+them by, and rewrites every WhatsApp event's ``customer_id`` to it before the event enters the
+log, so every replica gets the same conversation without knowing any of this:
+
+- an id never seen before keys its own conversation;
+- a contact that carries both ids (``contacts[]`` with ``wa_id`` and ``user_id``) links them:
+  the id that already has a conversation keeps it and the other joins it; if neither had one,
+  the ``wa_id`` keys it (replies are sent to a number);
+- two ids that each had a conversation before they were linked stay two conversations (the log
+  is never rewritten); that is only a person's history from before WhatsApp told us both ids.
+
+The rewrite happens under the log's head lock, in the delivery's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert, select, tuple_
+
+from relay.protocol import Channel, ChannelEvent, ContactProfile
+from relay.store.tables import whatsapp_identities as identities
+
+
+def canonical_customers(conn: Connection, events: Sequence[ChannelEvent]) -> list[ChannelEvent]:
+    whatsapp = [e for e in events if e.channel is Channel.WHATSAPP]
+    if not whatsapp:
+        return list(events)
+    links = [
+        (e.account_id, e.wa_id, e.user_id)
+        for e in whatsapp
+        if isinstance(e, ContactProfile) and e.wa_id and e.user_id
+    ]
+    wanted = {(e.account_id, e.customer_id) for e in whatsapp}
+    wanted |= {(a, w) for a, w, _ in links} | {(a, u) for a, _, u in links}
+    key = tuple_(identities.c.account_id, identities.c.alias)
+    known: dict[tuple[str, str], str] = {
+        (account, alias): canonical
+        for account, alias, canonical in conn.execute(
+            select(identities.c.account_id, identities.c.alias, identities.c.canonical).where(
+                key.in_(sorted(wanted))
+            )
+        )
+    }
+    fresh: dict[tuple[str, str], str] = {}
+    for account, wa_id, user_id in links:
+        assert wa_id is not None and user_id is not None
+        canonical = known.get((account, wa_id)) or known.get((account, user_id)) or wa_id
+        for alias in (wa_id, user_id):
+            if (account, alias) not in known:
+                known[(account, alias)] = fresh[(account, alias)] = canonical
+    for event in whatsapp:
+        seen = (event.account_id, event.customer_id)
+        if seen not in known:
+            known[seen] = fresh[seen] = event.customer_id
+    if fresh:
+        conn.execute(
+            insert(identities),
+            [
+                {"account_id": account, "alias": alias, "canonical": canonical}
+                for (account, alias), canonical in sorted(fresh.items())
+            ],
+        )
+    return [
+        event.model_copy(update={"customer_id": known[(event.account_id, event.customer_id)]})
+        if event.channel is Channel.WHATSAPP
+        and known[(event.account_id, event.customer_id)] != event.customer_id
+        else event
+        for event in events
+    ]
