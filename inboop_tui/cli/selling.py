@@ -76,6 +76,12 @@ def lead_json(row: LeadRow) -> dict[str, Any]:
     return data
 
 
+LEAD_HEADER = (
+    f"{'LEAD':<8}  {'STATUS':<9}  {'CUSTOMER':<22}  {'CHANNEL':<9}  {'VALUE':>16}  "
+    f"{'ASSIGNEE':<14}  CREATED     ORDERS"
+)
+
+
 def describe_lead(row: LeadRow) -> str:
     value = format_money(row.value_amount, row.value_currency) or "-"
     columns = [
@@ -216,6 +222,8 @@ def leads(
         return
     if not rows:
         typer.echo("no leads match")
+        return
+    typer.echo(LEAD_HEADER)
     for row in rows:
         typer.echo(describe_lead(row))
 
@@ -228,6 +236,12 @@ def order_json(row: OrderRow) -> dict[str, Any]:
     data["total_text"] = format_money(row.total, row.currency)
     data["flagged"] = row.flagged
     return data
+
+
+ORDER_HEADER = (
+    f"{'ORDER':<16}  {'CUSTOMER':<22}  {'CHANNEL':<9}  {'STATUS':<9}  {'PAYMENT':<8}  "
+    f"{'METHOD':<16}  {'TOTAL':>16}  CREATED"
+)
 
 
 def describe_order(row: OrderRow) -> str:
@@ -425,6 +439,8 @@ def orders(
         return
     if not rows:
         typer.echo("no orders match")
+        return
+    typer.echo(ORDER_HEADER)
     for row in rows:
         typer.echo(describe_order(row))
 

@@ -105,6 +105,8 @@ def render_lead(
 
 class LeadsScreen(ActingScreen):
     BINDINGS = [
+        Binding("g", "edge(0)", "First", show=False),
+        Binding("G", "edge(1)", "Last", show=False),
         Binding("escape", "back", "Inbox"),
         Binding("enter", "open_conversation", "Conversation"),
         Binding("o", "convert", "Convert to order"),
@@ -337,3 +339,9 @@ class LeadsScreen(ActingScreen):
         lead = self.selected()
         if lead is not None:
             self.selling.lead_metadata(lead)
+
+    def action_edge(self, last: int) -> None:
+        """g: the newest; G: the oldest (as in less and vim)."""
+        table = self.query_one("#leads-table", DataTable)
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1 if last else 0)

@@ -136,6 +136,8 @@ def render_order(order: OrderRow, at: Any) -> Text:
 
 class OrdersScreen(ActingScreen):
     BINDINGS = [
+        Binding("g", "edge(0)", "First", show=False),
+        Binding("G", "edge(1)", "Last", show=False),
         Binding("escape", "back", "Inbox"),
         Binding("enter", "open_order", "Open"),
         Binding("b", "toggle_board", "Table/board"),
@@ -397,6 +399,12 @@ class OrdersScreen(ActingScreen):
 
     def action_new_order(self) -> None:
         self.selling.new_order(None)
+
+    def action_edge(self, last: int) -> None:
+        """g: the newest; G: the oldest (in the table, as in less and vim)."""
+        table = self.query_one("#orders-table", DataTable)
+        if not self.board and table.row_count:
+            table.move_cursor(row=table.row_count - 1 if last else 0)
 
 
 class OrderDetailScreen(ActingScreen):

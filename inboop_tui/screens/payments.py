@@ -73,6 +73,8 @@ def render_payments(report: PaymentsReport, config: PaymentConfig | None) -> Ren
 
 class PaymentsScreen(ActingScreen):
     BINDINGS = [
+        Binding("g", "edge(0)", "First", show=False),
+        Binding("G", "edge(1)", "Last", show=False),
         Binding("escape", "app.switch_mode('inbox')", "Inbox"),
         Binding("p", "paid", "Mark paid"),
         Binding("enter", "open_order", "Open"),
@@ -181,3 +183,9 @@ class PaymentsScreen(ActingScreen):
 
     def action_settings(self) -> None:
         self.selling.payment_settings()
+
+    def action_edge(self, last: int) -> None:
+        """g: the newest; G: the oldest (as in less and vim)."""
+        table = self.query_one("#unpaid", DataTable)
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1 if last else 0)
