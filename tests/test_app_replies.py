@@ -280,9 +280,9 @@ async def test_the_canned_replies_dialog_adds_edits_uses_and_deletes(
         await settle(pilot)
         assert [c.title for c in replica.canned()] == ["Available"]
         await pilot.press("C")
-        await settle(pilot)
-        await pilot.press("enter")  # into the reply box, filled in
-        await settle(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, CannedDialog))
+        await pilot.press("enter")  # into the reply box, filled in (by a worker: wait for it)
+        await wait_until(pilot, lambda: bool(composer(app).text))
         assert composer(app).text == "Yes Isha, it's in stock [b]now[/b]"
         await pilot.press("escape", "C")
         await settle(pilot)
