@@ -20,9 +20,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from inboop_tui.domain.money import format_money
 from inboop_tui.domain.timing import relative
-from inboop_tui.screens.acting import ActingScreen
+from inboop_tui.screens.listing import FilteredScreen, next_in
 from inboop_tui.screens.selling_desk import SellingDesk
-from inboop_tui.screens.selling_dialogs import RangeChoice, RangeDialog
 from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import LeadFilter, LeadRow, OrderFilter, OrderRow
@@ -31,14 +30,9 @@ from inboop_tui.widgets.status_bar import StatusBar
 
 LIMIT = 500
 STATUS_CYCLE: list[str | None] = ["NEW", "CONVERTED", "LOST", "CLOSED", None]
-ASSIGNEE_CYCLE: list[str | None] = [None, "me", "unassigned"]
 ORDERS_CYCLE: list[bool | None] = [None, True, False]
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 STATUS_STYLES = {"NEW": "bold green", "CONVERTED": "cyan", "LOST": "red", "CLOSED": "dim"}
-
-
-def _next(cycle: list[Any], current: Any) -> Any:
-    return cycle[(cycle.index(current) + 1) % len(cycle)]
 
 
 def describe_leads_filter(f: LeadFilter, shown: int, total: int) -> Text:
@@ -103,7 +97,9 @@ def render_lead(
     return text
 
 
-class LeadsScreen(ActingScreen):
+class LeadsScreen(FilteredScreen):
+    RANGE_TITLE = "Leads created…"
+
     BINDINGS = [
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
@@ -238,60 +234,13 @@ class LeadsScreen(ActingScreen):
 
     # --- filters -------------------------------------------------------------------------
 
-    def set_filter(self, f: LeadFilter) -> None:
-        self.filter = f
-        self.refresh_data()
-
     def action_cycle_status(self) -> None:
-        self.set_filter(replace(self.filter, status=_next(STATUS_CYCLE, self.filter.status)))
-
-    def action_cycle_assignee(self) -> None:
-        current = (
-            "me"
-            if self.filter.assignee == self._replica.me and self.filter.assignee
-            else self.filter.assignee
-        )
-        wanted = _next(ASSIGNEE_CYCLE, current if current in ASSIGNEE_CYCLE else None)
-        self.set_filter(
-            replace(self.filter, assignee=self._replica.me if wanted == "me" else wanted)
-        )
+        self.set_filter(replace(self.filter, status=next_in(STATUS_CYCLE, self.filter.status)))
 
     def action_cycle_orders(self) -> None:
         self.set_filter(
-            replace(self.filter, has_orders=_next(ORDERS_CYCLE, self.filter.has_orders))
+            replace(self.filter, has_orders=next_in(ORDERS_CYCLE, self.filter.has_orders))
         )
-
-    def action_range(self) -> None:
-        self.app.push_screen(
-            RangeDialog("Leads created…", self.filter.created_from, self.filter.created_to),
-            self._range_chosen,
-        )
-
-    def _range_chosen(self, choice: RangeChoice | None) -> None:
-        if choice is not None:
-            self.set_filter(replace(self.filter, created_from=choice.start, created_to=choice.end))
-
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.display = True
-        search.focus()
-
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self.set_filter(replace(self.filter, search=event.value.strip()))
-
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self) -> None:
-        self.query_one(DataTable).focus()
-
-    def action_back(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus or search.value:
-            search.value = ""
-            search.display = False
-            self.query_one(DataTable).focus()
-            return
-        self.app.switch_mode("inbox")
 
     # --- actions -------------------------------------------------------------------------
 

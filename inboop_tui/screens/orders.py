@@ -23,8 +23,8 @@ from textual.widgets.option_list import Option
 from inboop_tui.domain.money import format_money
 from inboop_tui.domain.timing import local_stamp, relative
 from inboop_tui.screens.acting import ActingScreen
+from inboop_tui.screens.listing import FilteredScreen, next_in
 from inboop_tui.screens.selling_desk import SellingDesk
-from inboop_tui.screens.selling_dialogs import RangeChoice, RangeDialog
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
@@ -36,7 +36,6 @@ STATUS_CYCLE: list[str | None] = [None, *BOARD]
 PAYMENT_CYCLE: list[str | None] = [None, "UNPAID", "PAID", "REFUNDED"]
 METHOD_CYCLE: list[str | None] = [None, "ONLINE", "COD"]
 CHANNEL_CYCLE: list[str | None] = [None, "INSTAGRAM", "WHATSAPP", "MESSENGER"]
-ASSIGNEE_CYCLE: list[str | None] = [None, "me", "unassigned"]
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 STATUS_STYLES = {
     "NEW": "bold",
@@ -46,10 +45,6 @@ STATUS_STYLES = {
     "CANCELLED": "dim",
 }
 PAYMENT_STYLES = {"UNPAID": "yellow", "PAID": "green", "REFUNDED": "magenta"}
-
-
-def _next(cycle: list[Any], current: Any) -> Any:
-    return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]
 
 
 def describe_orders_filter(f: OrderFilter, shown: int, total: int) -> Text:
@@ -134,7 +129,9 @@ def render_order(order: OrderRow, at: Any) -> Text:
     return text
 
 
-class OrdersScreen(ActingScreen):
+class OrdersScreen(FilteredScreen):
+    RANGE_TITLE = "Orders created…"
+
     BINDINGS = [
         Binding("g", "edge(0)", "First", show=False),
         Binding("G", "edge(1)", "Last", show=False),
@@ -310,65 +307,23 @@ class OrdersScreen(ActingScreen):
         if target.highlighted is None and target.option_count:
             target.highlighted = 0
 
-    def set_filter(self, f: OrderFilter) -> None:
-        self.filter = f
-        self.refresh_data()
-
     def action_cycle_status(self) -> None:
-        self.set_filter(replace(self.filter, status=_next(STATUS_CYCLE, self.filter.status)))
+        self.set_filter(replace(self.filter, status=next_in(STATUS_CYCLE, self.filter.status)))
 
     def action_cycle_payment(self) -> None:
-        self.set_filter(replace(self.filter, payment=_next(PAYMENT_CYCLE, self.filter.payment)))
+        self.set_filter(replace(self.filter, payment=next_in(PAYMENT_CYCLE, self.filter.payment)))
 
     def action_cycle_method(self) -> None:
-        self.set_filter(replace(self.filter, method=_next(METHOD_CYCLE, self.filter.method)))
+        self.set_filter(replace(self.filter, method=next_in(METHOD_CYCLE, self.filter.method)))
 
     def action_cycle_channel(self) -> None:
-        self.set_filter(replace(self.filter, channel=_next(CHANNEL_CYCLE, self.filter.channel)))
+        self.set_filter(replace(self.filter, channel=next_in(CHANNEL_CYCLE, self.filter.channel)))
 
-    def action_cycle_assignee(self) -> None:
-        me = self._replica.me
-        current = "me" if me is not None and self.filter.assignee == me else self.filter.assignee
-        wanted = _next(ASSIGNEE_CYCLE, current)
-        self.set_filter(replace(self.filter, assignee=me if wanted == "me" else wanted))
-
-    def action_range(self) -> None:
-        self.app.push_screen(
-            RangeDialog("Orders created…", self.filter.created_from, self.filter.created_to),
-            self._range_chosen,
-        )
-
-    def _range_chosen(self, choice: RangeChoice | None) -> None:
-        if choice is not None:
-            self.set_filter(replace(self.filter, created_from=choice.start, created_to=choice.end))
-
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.display = True
-        search.focus()
-
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self.set_filter(replace(self.filter, search=event.value.strip()))
-
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self) -> None:
-        self._focus_view()
-
-    def _focus_view(self) -> None:
+    def focus_list(self) -> None:
         if self.board:
             self.action_column(0)
         else:
             self.query_one("#orders-table", DataTable).focus()
-
-    def action_back(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus or search.value:
-            search.value = ""
-            search.display = False
-            self._focus_view()
-            return
-        self.app.switch_mode("inbox")
 
     # --- actions -------------------------------------------------------------------------
 
