@@ -15,6 +15,7 @@ what it answers next per account: an error, a timeout, a hang.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -73,6 +74,9 @@ SERVER_ERROR = (
     500,
     graph_error(2, "An unexpected error has occurred. Please retry your request later."),
 )
+# A WhatsApp business-scoped user id: a country code, a dot, then up to 128 letters and digits
+# (a parent id has ``ENT.`` between them).
+BSUID = re.compile(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}")
 BAD_TOKEN = (401, graph_error(190, "Invalid OAuth access token - Cannot parse access token"))
 # A profile Meta will not give: no consent (Instagram), or no such object for this token.
 NO_CONSENT = (400, graph_error(230, "User consent is required to access user profile"))
@@ -286,6 +290,9 @@ class FakeGraph:
             self._reply(request, *answer)
             return
         whatsapp = body.get("messaging_product") == "whatsapp"
+        if whatsapp and (problem := _whatsapp_recipient_problem(body)):
+            self._reply(request, 400, graph_error(100, problem))
+            return
         with self._lock:
             self._counter += 1
             message_id = (
@@ -309,7 +316,11 @@ class FakeGraph:
                 200,
                 {
                     "messaging_product": "whatsapp",
-                    "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                    "contacts": [
+                        {"input": body["to"], "wa_id": body["to"]}
+                        if "to" in body
+                        else {"input": body["recipient"], "user_id": body["recipient"]}
+                    ],
                     "messages": [{"id": message_id}],
                 },
             )
@@ -367,10 +378,14 @@ class FakeGraph:
         time.sleep(self.echo_delay)
         now_ms = int(time.time() * 1000)
         if body.get("messaging_product") == "whatsapp":
-            customer = str(body.get("to"))
             statuses = ["sent", "delivered"] + (["read"] if self.read_after is not None else [])
             for index, state in enumerate(statuses):
-                status = meta.wa_status(message_id, state, now_ms // 1000 + index, customer)
+                status = meta.wa_status(message_id, state, now_ms // 1000 + index, "")
+                if "to" in body:
+                    status["recipient_id"] = str(body["to"])
+                else:  # someone known by their business-scoped user id only
+                    del status["recipient_id"]
+                    status["recipient_user_id"] = str(body["recipient"])
                 status["biz_opaque_callback_data"] = body.get("biz_opaque_callback_data")
                 payload = meta.whatsapp(
                     meta.wa_value(statuses=[status], phone_number_id=account_id)
@@ -426,3 +441,16 @@ class FakeGraph:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+
+
+def _whatsapp_recipient_problem(body: dict[str, Any]) -> str | None:
+    """Cloud API's check of who a message is for: a phone number in ``to`` or a
+    business-scoped user id (``CC.digits-and-letters``) in ``recipient``."""
+    to, recipient = body.get("to"), body.get("recipient")
+    if to is None and recipient is None:
+        return "(#100) The parameter to is required."
+    if to is not None and not str(to).lstrip("+").isdigit():
+        return "(#100) Invalid parameter: to must be a phone number"
+    if recipient is not None and not BSUID.fullmatch(str(recipient)):
+        return "(#100) Invalid parameter: recipient must be a business-scoped user id"
+    return None

@@ -4,10 +4,12 @@ wa_id, a business-scoped user_id (since usernames), or both. The real relay and 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from relay import simulator as mp
+from relay.fake_graph import FakeGraph
 from tests.harness import RelayProcess, inboop
 
 T = 1_764_000_000
@@ -74,3 +76,35 @@ def test_ids_seen_alone_or_together_lead_to_one_conversation(
     assert conversations(relay, home) == {phone: 3, other_user: 2}
     shown = json.loads(inboop(home, "show", phone, "--json").stdout)
     assert [m["text"] for m in shown["messages"]] == ["hi", "still me", "me again"]
+
+
+def test_a_customer_known_only_by_user_id_gets_replies(
+    sending_relay: RelayProcess, graph: FakeGraph, tmp_path: Path
+) -> None:
+    """Cloud API takes a business-scoped id in ``recipient`` (``to`` is for phone numbers);
+    its statuses come back with ``recipient_user_id`` and land on the same conversation."""
+    home = tmp_path / "agent"
+    token = sending_relay.add_user("admin", admin=True)
+    assert inboop(home, "login", sending_relay.url, "--token", token).returncode == 0
+    user = "IN.1502576394655843"
+    now = int(time.time())
+    inbound = mp.body(mp.whatsapp(by_user_id(user, "wamid.U1", now, "price?", "kabir.k")))
+    assert sending_relay.post(inbound).status_code == 200
+    assert inboop(home, "sync").returncode == 0
+    replied = inboop(home, "reply", user, "₹1,499")
+    assert replied.returncode == 0, replied.stderr
+
+    def delivered() -> bool:
+        inboop(home, "sync")
+        shown = json.loads(inboop(home, "show", user, "--json").stdout)["messages"]
+        return [m["delivery_status"] for m in shown if m["direction"] == "OUTBOUND"] == [
+            "DELIVERED"
+        ]
+
+    deadline = time.monotonic() + 30
+    while not delivered():
+        assert time.monotonic() < deadline, "the reply was never delivered"
+        time.sleep(0.2)
+    (sent,) = graph.sent
+    assert sent.body["recipient"] == user and "to" not in sent.body
+    assert conversations(sending_relay, home) == {user: 2}

@@ -254,11 +254,17 @@ def _messaging_body(reply_id: str, payload: ReplyPayload, media_id: str | None) 
     }
 
 
+def whatsapp_recipient(customer_id: str) -> dict[str, str]:
+    """Who a WhatsApp message goes to: a phone's wa_id is ``to``; a business-scoped user id
+    (``IN.1502576394655843``, for someone known only by a username) is ``recipient``."""
+    return {"to": customer_id} if customer_id.isdigit() else {"recipient": customer_id}
+
+
 def _whatsapp_body(reply_id: str, payload: ReplyPayload, media_id: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": payload.customer_id,
+        **whatsapp_recipient(payload.customer_id),
         "biz_opaque_callback_data": reply_tag(reply_id),
     }
     if payload.template is not None:
