@@ -28,8 +28,9 @@ from sqlalchemy import Connection, Engine, func, select, update
 from starlette.concurrency import run_in_threadpool
 
 from relay.api import current_user
+from relay.log import append_events
 from relay.outbound.graph import GraphClient, GraphError
-from relay.protocol import Channel, format_time
+from relay.protocol import AttachmentFetched, Channel, format_time
 from relay.settings import RelaySettings
 from relay.state import relay_state
 from relay.store.tables import media
@@ -56,6 +57,7 @@ class Pending:
     message_id: str
     idx: int
     account_id: str
+    customer_id: str | None
     source_url: str | None
     media_id: str | None
     attempts: int
@@ -134,6 +136,7 @@ class MediaFetcher:
                     media.c.message_id,
                     media.c.idx,
                     media.c.account_id,
+                    media.c.customer_id,
                     media.c.source_url,
                     media.c.media_id,
                     media.c.attempts,
@@ -149,13 +152,12 @@ class MediaFetcher:
         try:
             data, content_type = await self._download(item)
         except MediaRefused as exc:
-            refused = str(exc)
-            await self.writer.submit_task(lambda conn: _settle(conn, item, "FAILED", refused))
+            await self._give_up(item, str(exc))
             return
         except (GraphError, httpx.HTTPError) as exc:
             reason = str(exc) or type(exc).__name__
             if item.attempts + 1 >= MAX_ATTEMPTS:
-                await self.writer.submit_task(lambda conn: _settle(conn, item, "FAILED", reason))
+                await self._give_up(item, reason)
                 return
             retry_at = format_time(now + timedelta(seconds=30.0 * 2**item.attempts))
             await self.writer.submit_task(lambda conn: _retry(conn, item, reason, retry_at))
@@ -177,8 +179,18 @@ class MediaFetcher:
                     error=None,
                 )
             )
+            _tell(conn, item, now, size=len(data), content_type=content_type)
 
         await self.writer.submit_task(stored)
+
+    async def _give_up(self, item: Pending, reason: str) -> None:
+        now = self.clock()
+
+        def failed(conn: Connection) -> None:
+            _settle(conn, item, "FAILED", reason)
+            _tell(conn, item, now, error=reason)
+
+        await self.writer.submit_task(failed)
 
     async def _download(self, item: Pending) -> tuple[bytes, str]:
         headers: dict[str, str] = {}
@@ -260,6 +272,23 @@ def _key(item: Pending) -> tuple[Any, ...]:
         media.c.message_id == item.message_id,
         media.c.idx == item.idx,
     )
+
+
+def _tell(conn: Connection, item: Pending, at: datetime, **outcome: Any) -> None:
+    """Every replica learns how the fetch ended: the file's size and type, or why not."""
+    if item.customer_id is None:  # noted before the relay kept customers here
+        return
+    event = AttachmentFetched(
+        dedup_key=f"media:{item.channel}:{item.message_id}:{item.idx}",
+        channel=Channel(item.channel),
+        account_id=item.account_id,
+        customer_id=item.customer_id,
+        occurred_at=at,
+        channel_message_id=item.message_id,
+        index=item.idx,
+        **outcome,
+    )
+    append_events(conn, [event])
 
 
 def _settle(conn: Connection, item: Pending, state: str, reason: str) -> None:

@@ -77,6 +77,7 @@ def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> No
                 "message_id": key[1],
                 "idx": index,
                 "account_id": event.account_id,
+                "customer_id": event.customer_id,
                 "source_url": url,
                 "media_id": media_id,
                 "state": "PENDING",

@@ -6,6 +6,7 @@ Runs the real store (``inboop_tui.store.apply``) on a real SQLite file for every
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from inboop_tui.store.queries import thread
 from inboop_tui.store.rebuild import digest, rebuild
 from relay import simulator as mp
 from relay.channels import normalise_delivery
-from relay.protocol import ChannelEvent
+from relay.protocol import AttachmentFetched, Channel, ChannelEvent
 from tests.harness import log_entries
 
 PAGE, IG, PN, T0 = mp.PAGE_ID, mp.IG_ACCOUNT_ID, mp.PHONE_NUMBER_ID, mp.T0_MS
@@ -110,11 +111,27 @@ def _events() -> list[ChannelEvent]:
         },
     ]
     deliveries.append(mp.whatsapp(echo_value, field="smb_message_echoes"))
+    photo = mp.wa_message("91", "wamid.I", S0 + 70, "image", {"id": "MEDIA1", "caption": "this"})
+    deliveries.append(mp.whatsapp(mp.wa_value(messages=[photo])))
     events: list[ChannelEvent] = []
     for delivery in deliveries:
         result = normalise_delivery(mp.body(delivery))
         assert result.failures == []
         events.extend(result.events)
+    # What the relay's media fetcher appends once it has the file.
+    events.append(
+        AttachmentFetched(
+            dedup_key="media:WHATSAPP:wamid.I:0",
+            channel=Channel.WHATSAPP,
+            account_id=PN,
+            customer_id="91",
+            occurred_at=datetime.fromtimestamp(S0 + 75, UTC),
+            channel_message_id="wamid.I",
+            index=0,
+            size=245_000,
+            content_type="image/jpeg",
+        )
+    )
     return events
 
 
@@ -173,6 +190,7 @@ def test_baseline_has_the_expected_meaning() -> None:
     assert whatsapp["wamid.O"].delivery_status == "READ"
     assert whatsapp["wamid.O"].reactions == {"CUSTOMER": "👍"}
     assert whatsapp["wamid.F"].delivery_status == "FAILED"
+    assert whatsapp["wamid.I"].attachments[0].size == 245_000
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,9 @@ and idempotent, so the same set of events gives the same row in any order, with 
 - delivery state only moves forward (``QUEUED < SENT < FAILED < DELIVERED < READ``);
 - edits: the newest by provider time wins (then by edit count);
 - a delete is final;
-- reactions: per side (customer, business), the newest set/remove wins.
+- reactions: per side (customer, business), the newest set/remove wins;
+- what the relay's fetch of each attachment ended with: one fact per attachment, kept apart
+  from the body so either may come first.
 
 Facts about a message that has not arrived yet (a status, a reaction, a read-by-mid) make a
 placeholder row (``has_body`` false) that the body fills in when it comes.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from relay.protocol import (
+    AttachmentFetched,
     DeliveryState,
     MessageBody,
     MessageDeleted,
@@ -81,6 +84,9 @@ class MessageState:
     # When the channel had it: watermarks ("read up to t") reach a message only from then.
     # A message received or echoed had it at once; one of our replies once it is sent.
     channel_at: str | None = None
+    # The relay's store, per attachment index: {"0": {"size": n, "content_type": t}} once it
+    # has the file, {"0": {"error": why}} when it gave up.
+    media: str = "{}"
 
     @property
     def text(self) -> str | None:
@@ -186,6 +192,29 @@ def _removal_first(emoji: str) -> tuple[int, str]:
     return (1, "") if emoji == "" else (0, emoji)
 
 
+def with_fetched(state: MessageState, event: AttachmentFetched) -> MessageState:
+    found: dict[str, Any] = json.loads(state.media)
+    outcome = {
+        key: value
+        for key, value in (
+            ("size", event.size),
+            ("content_type", event.content_type),
+            ("error", event.error),
+        )
+        if value is not None
+    }
+    found[str(event.index)] = _either_outcome(found.get(str(event.index)), outcome)
+    return replace(state, media=json.dumps(found, sort_keys=True, ensure_ascii=False))
+
+
+def _either_outcome(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
+    """Two reports of one fetch (the log has one; a merge may meet two): a stored file wins,
+    then the smaller report, so any order agrees."""
+    if a is None:
+        return b
+    return min(a, b, key=lambda o: ("error" in o, json.dumps(o, sort_keys=True)))
+
+
 def with_read_mark(state: MessageState, status: str) -> MessageState:
     return replace(state, marks_up_to=later_status(state.marks_up_to, status))
 
@@ -240,7 +269,14 @@ def merge_facts(target: MessageState, other: MessageState) -> MessageState:
             _removal_first(current[1]),
         ):
             mine[side] = value
-    return replace(merged, reactions=json.dumps(mine, sort_keys=True, ensure_ascii=False))
+    media: dict[str, Any] = json.loads(merged.media)
+    for index, outcome in json.loads(other.media).items():
+        media[index] = _either_outcome(media.get(index), outcome)
+    return replace(
+        merged,
+        reactions=json.dumps(mine, sort_keys=True, ensure_ascii=False),
+        media=json.dumps(media, sort_keys=True, ensure_ascii=False),
+    )
 
 
 def preview_text(state: MessageState) -> str:
@@ -254,3 +290,15 @@ def preview_text(state: MessageState) -> str:
     if attachments:
         return f"[{attachments[0]['type'].lower().replace('_', ' ')}]"
     return f"[{(state.content_type or 'unsupported').lower()}]"
+
+
+def file_size(size: int) -> str:
+    """A file's size as people read it: ``812 B``, ``245 KB``, ``3.4 MB``."""
+    if size < 1000:
+        return f"{size} B"
+    value, unit = float(size), "B"
+    for larger in ("KB", "MB", "GB"):
+        value, unit = value / 1000, larger
+        if value < 999.5:
+            break
+    return f"{value:.1f} {unit}" if value < 9.95 else f"{value:.0f} {unit}"

@@ -32,6 +32,7 @@ from inboop_tui.domain.messages import (
     with_delete,
     with_edit,
     with_explicit_delivery,
+    with_fetched,
     with_reaction,
     with_read_mark,
     with_reply_failed,
@@ -41,6 +42,7 @@ from inboop_tui.domain.messages import (
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.selling import LeadState, OrderState
 from relay.protocol import (
+    AttachmentFetched,
     ChannelEvent,
     ContactProfile,
     MessageDeleted,
@@ -178,7 +180,13 @@ def message_ids_of(event: ChannelEvent) -> tuple[str, ...]:
     if isinstance(event, ReplyFailed):
         return (reply_key(event.reply_id),)
     if isinstance(
-        event, MessageEdited | MessageDeleted | ReactionSet | ReactionRemoved | MessageStatus
+        event,
+        MessageEdited
+        | MessageDeleted
+        | ReactionSet
+        | ReactionRemoved
+        | MessageStatus
+        | AttachmentFetched,
     ):
         return (event.channel_message_id,)
     if isinstance(event, Watermark):
@@ -233,6 +241,8 @@ def apply_event(s: Slice, event: ChannelEvent) -> None:
         change_message(s, cid, channel, event.channel_message_id, lambda m: with_reaction(m, event))
     elif isinstance(event, MessageStatus):
         change_message(s, cid, channel, event.channel_message_id, lambda m: with_status(m, event))
+    elif isinstance(event, AttachmentFetched):
+        change_message(s, cid, channel, event.channel_message_id, lambda m: with_fetched(m, event))
     elif isinstance(event, Watermark):
         status = event.status.value
         for mid in event.channel_message_ids:

@@ -131,6 +131,10 @@ class Attachment:
     longitude: float | None = None
     catalog_id: str | None = None
     items: tuple[dict[str, Any], ...] | None = None  # a cart's lines
+    # What the relay's fetch of the file ended with (``attachment.fetched``): its size once
+    # the relay keeps it, or why it does not; neither while the fetch is under way.
+    size: int | None = None
+    unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +527,7 @@ def _message_row(row: Any) -> MessageRow:
         delivery_status=row["delivery_status"],
         delivery_error=row["delivery_error"],
         reactions=reactions,
-        attachments=tuple(_attachment(a) for a in json.loads(row["attachments"])),
+        attachments=_attachments(row["attachments"], row["media"]),
         reply_to=row["reply_to"],
         provider_type=row["provider_type"],
         reply_id=row["reply_id"],
@@ -548,9 +552,21 @@ def mark_viewed(conn: Connection, conversation_id: str, at: str) -> None:
     )
 
 
-def _attachment(data: dict[str, Any]) -> Attachment:
-    items = data.pop("items", None)
-    return Attachment(**data, items=None if items is None else tuple(items))
+def _attachments(raw: str, media: str) -> tuple[Attachment, ...]:
+    fetched: dict[str, dict[str, Any]] = json.loads(media)
+    found = []
+    for index, data in enumerate(json.loads(raw)):
+        items = data.pop("items", None)
+        outcome = fetched.get(str(index), {})
+        found.append(
+            Attachment(
+                **data,
+                items=None if items is None else tuple(items),
+                size=outcome.get("size"),
+                unavailable=outcome.get("error"),
+            )
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -566,9 +582,12 @@ class AttachmentRef:
     filename: str | None
     mime_type: str | None
     caption: str | None
+    size: int | None = None  # once the relay keeps the file
+    unavailable: str | None = None  # why the relay does not keep it
 
 
 FILES = ("IMAGE", "VIDEO", "AUDIO", "FILE", "STICKER")
+PICTURES = ("IMAGE", "STICKER")
 
 
 def attachments_of(conn: Connection, conversation_id: str, limit: int = 50) -> list[AttachmentRef]:
@@ -580,6 +599,7 @@ def attachments_of(conn: Connection, conversation_id: str, limit: int = 50) -> l
             messages.c.sent_at,
             messages.c.direction,
             messages.c.attachments,
+            messages.c.media,
         )
         .where(
             messages.c.conversation_id == conversation_id,
@@ -591,19 +611,21 @@ def attachments_of(conn: Connection, conversation_id: str, limit: int = 50) -> l
     ).all()
     found = []
     for row in rows:
-        for index, a in enumerate(json.loads(row.attachments)):
-            if a.get("type") in FILES:
+        for index, a in enumerate(_attachments(row.attachments, row.media)):
+            if a.type in FILES:
                 found.append(
                     AttachmentRef(
                         row.channel,
                         row.channel_message_id,
                         index,
-                        a["type"],
+                        a.type,
                         row.sent_at,
                         row.direction,
-                        a.get("filename"),
-                        a.get("mime_type"),
-                        a.get("caption"),
+                        a.filename,
+                        a.mime_type,
+                        a.caption,
+                        a.size,
+                        a.unavailable,
                     )
                 )
     return found

@@ -147,6 +147,7 @@ messages = Table(
     Column("sent_by", String(128)),
     Column("provider_message_id", String(256)),
     Column("channel_at", String(32)),  # when the channel had it: watermarks reach it from then
+    Column("media", Text, nullable=False, server_default="{}"),  # the relay's fetch of each file
     Index("uq_messages_channel_mid", "channel", "channel_message_id", unique=True),
     Index("ix_messages_thread", "conversation_id", "sent_at", "channel_message_id"),
     Index("ix_messages_sent_at", "sent_at"),

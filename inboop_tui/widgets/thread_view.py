@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from inboop_tui.domain.messages import file_size
 from inboop_tui.domain.money import MoneyError, format_money, parse_amount
 from inboop_tui.domain.timing import local_clock, local_day, local_when, relative, reply_window
 from inboop_tui.store.diagnostics import Change
@@ -154,8 +155,14 @@ def render_message(message: MessageRow, customer: str) -> RenderableType:
             )
             if attachment.latitude is not None and attachment.longitude is not None:
                 where = f"{attachment.latitude:.5f}, {attachment.longitude:.5f} {where}".strip()
+            shown = " ".join(part for part in (extra, where) if part)
+            if attachment.size is not None:  # the relay keeps it: no link that expires
+                shown = " · ".join(part for part in (file_size(attachment.size), extra) if part)
             body.append(f"[{label}] ", style="cyan")
-            body.append(" ".join(part for part in (extra, where) if part) + "\n", style="cyan")
+            body.append(shown, style="cyan")
+            if attachment.unavailable:
+                body.append(f" (not kept by the relay: {attachment.unavailable})", style="dim")
+            body.append("\n")
         if not message.text and not message.attachments:
             body.append(
                 f"({(message.provider_type or message.content_type).lower()} message not shown)\n",

@@ -253,6 +253,18 @@ class ContactProfile(_ChannelEvent):
     user_id: str | None = None
 
 
+class AttachmentFetched(_ChannelEvent):
+    """The relay fetched a message's attachment into its store (``size``, ``content_type``),
+    or gave up on it (``error``: too large, not media, the link expired)."""
+
+    type: Literal["attachment.fetched"] = "attachment.fetched"
+    channel_message_id: str
+    index: int
+    size: int | None = None
+    content_type: str | None = None
+    error: str | None = None
+
+
 class ReplySent(_ChannelEvent):
     """The relay sent one of our replies; the channel knows it by ``channel_message_id``."""
 
@@ -279,6 +291,7 @@ ChannelEvent = Annotated[
     | MessageStatus
     | Watermark
     | ContactProfile
+    | AttachmentFetched
     | ReplySent
     | ReplyFailed,
     Field(discriminator="type"),
@@ -295,6 +308,7 @@ CHANNEL_EVENT_TYPES: frozenset[str] = frozenset(
         "message.status",
         "message.watermark",
         "contact.profile",
+        "attachment.fetched",
         "reply.sent",
         "reply.failed",
     }

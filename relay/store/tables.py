@@ -170,6 +170,7 @@ media = Table(
     Column("message_id", String(256), primary_key=True),
     Column("idx", Integer, primary_key=True),
     Column("account_id", String(128), nullable=False),
+    Column("customer_id", String(128)),  # the conversation's customer, for attachment.fetched
     Column("source_url", Text),  # Instagram and Messenger: a CDN link that expires
     Column("media_id", String(256)),  # WhatsApp: fetched through the Cloud API
     Column("state", String(16), nullable=False),  # PENDING | STORED | FAILED | EXPIRED
