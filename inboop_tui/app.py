@@ -44,6 +44,7 @@ from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderFilter
 from inboop_tui.sync.client import RelayClient, wait_for_news
 from inboop_tui.sync.engine import SyncOutcome, sync
+from inboop_tui.widgets.picture import Graphics
 from inboop_tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger("inboop.app")
@@ -99,9 +100,12 @@ class InboopApp(App[None]):
         *,
         live: bool = True,
         clock: Callable[[], datetime] | None = None,
+        graphics: Graphics | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
+        # The terminal's graphics protocol for pictures (asked before the app starts), or None.
+        self.graphics = graphics
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.engine = engine
         self.live = live
@@ -512,7 +516,9 @@ def create_app(
     *,
     live: bool = True,
     clock: Callable[[], datetime] | None = None,
+    graphics: Graphics | None = None,
 ) -> InboopApp:
     """The app on a replica. ``clock`` gives "now" (tests fix it); ``live`` runs the live sync
-    while a relay is configured."""
-    return InboopApp(paths, engine, live=live, clock=clock)
+    while a relay is configured; ``graphics``: how the terminal draws pictures
+    (``widgets.picture.detect_graphics``)."""
+    return InboopApp(paths, engine, live=live, clock=clock, graphics=graphics)

@@ -334,6 +334,7 @@ def prepare(root: Path, count: int) -> tuple[LocalRelay, FakeGraph, Paths, Traff
 
 def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float = 15.0) -> None:
     from inboop_tui.app import create_app
+    from inboop_tui.widgets.picture import detect_graphics
 
     root = Path(tempfile.mkdtemp(prefix="inboop-demo-"))
     relay: LocalRelay | None = None
@@ -352,7 +353,7 @@ def run_demo(*, customers: int = 24, keep: bool = False, trickle_seconds: float 
         log_to_file(paths)
         engine = open_replica(paths.database)
         try:
-            create_app(paths, engine).run()
+            create_app(paths, engine, graphics=detect_graphics()).run()
         finally:
             engine.dispose()
     finally:

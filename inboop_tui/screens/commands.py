@@ -140,6 +140,11 @@ def selling_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
             "Save it and open it with the system's viewer",
             partial(screen.action_files, True),
         )
+        yield SystemCommand(
+            "View a picture…",
+            "A picture the customer sent, drawn here where the terminal can (v)",
+            screen.action_view_picture,
+        )
         yield SystemCommand("Create lead…", "A new buying opportunity", screen.new_lead)
         yield SystemCommand("Create order…", "An order from this conversation", screen.new_order)
         yield SystemCommand(

@@ -7,6 +7,7 @@ Dialogs return choices; this screen turns them into actions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -36,11 +37,13 @@ from inboop_tui.screens.dialogs import (
     TagDialog,
     TagFilterDialog,
 )
+from inboop_tui.screens.picture_preview import PicturePreview
 from inboop_tui.screens.replying import ReplyDesk
 from inboop_tui.screens.selling_desk import SellingDesk
 from inboop_tui.screens.selling_dialogs import PickDialog
 from inboop_tui.store.queries import (
     ACTIVE,
+    PICTURES,
     THREAD_LIMIT,
     AttachmentRef,
     ConversationRow,
@@ -123,6 +126,7 @@ class InboxScreen(ActingScreen):
         Binding("B", "order_from_cart", "Order from cart", show=False),
         Binding("K", "toggle_contact", "Contact", show=False),
         Binding("F", "files", "Files", show=False),
+        Binding("v", "view_picture", "View picture", show=False),
         Binding("escape", "clear_search", "Clear", show=False),
     ]
 
@@ -388,13 +392,48 @@ class InboxScreen(ActingScreen):
 
     def action_files(self, open_it: bool = False) -> None:
         """The conversation's files, newest first; the one chosen is saved (and opened)."""
+        verb = "Open" if open_it else "Save"
+        self._pick_file(
+            f"{verb} a file from {{name}} (to {downloads_folder()})",
+            "No files in this conversation.",
+            lambda ref: True,
+            lambda ref: self.save_file(ref, open_it),
+        )
+
+    def action_view_picture(self) -> None:
+        """The conversation's pictures, newest first; the one chosen is shown."""
+        self._pick_file(
+            "Look at a picture from {name}",
+            "No pictures in this conversation.",
+            lambda ref: ref.type in PICTURES,
+            self.view_picture,
+        )
+
+    def view_picture(self, ref: AttachmentRef) -> None:
+        row = self._target()
+        self.app.push_screen(
+            PicturePreview(
+                ref,
+                row.display_name if row is not None else "the customer",
+                self.app.config,  # type: ignore[attr-defined]
+                self.app.graphics,  # type: ignore[attr-defined]
+            )
+        )
+
+    def _pick_file(
+        self,
+        title: str,
+        empty: str,
+        wanted: Callable[[AttachmentRef], bool],
+        then: Callable[[AttachmentRef], object],
+    ) -> None:
         row = self._target()
         if row is None:
             return
         refs: list[AttachmentRef] = []
 
         def build() -> PickDialog:
-            refs.extend(self._replica.attachments(row.id))
+            refs.extend(ref for ref in self._replica.attachments(row.id) if wanted(ref))
             choices = [
                 (
                     str(n),
@@ -404,19 +443,13 @@ class InboxScreen(ActingScreen):
                 )
                 for n, ref in enumerate(refs)
             ]
-            verb = "Open" if open_it else "Save"
-            where = downloads_folder()
-            return PickDialog(
-                f"{verb} a file from {row.display_name} (to {where})",
-                choices,
-                "No files in this conversation.",
-            )
+            return PickDialog(title.format(name=row.display_name), choices, empty)
 
-        self.prepare_dialog(build, lambda chosen: self._file_chosen(refs, chosen, open_it))
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                then(refs[int(key)])
 
-    def _file_chosen(self, refs: list[AttachmentRef], chosen: str | None, open_it: bool) -> None:
-        if chosen is not None:
-            self.save_file(refs[int(chosen)], open_it)
+        self.prepare_dialog(build, chosen)
 
     @work(thread=True, group="media", description="save a file", exit_on_error=False)
     def save_file(self, ref: AttachmentRef, open_it: bool) -> None:

@@ -3,12 +3,16 @@ expired) to a local file. The CLI and the app share it."""
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image as PILImage
 
 from inboop_tui.store.config import ClientConfig
 from inboop_tui.store.queries import AttachmentRef
@@ -28,11 +32,8 @@ def file_name(ref: AttachmentRef, content_type: str | None = None) -> str:
     return f"{ref.type.lower()}-{stem}-{ref.index}{suffix}"
 
 
-def save_attachment(
-    config: ClientConfig, ref: AttachmentRef, out: Path, *, folder: bool = False
-) -> tuple[Path, int, str]:
-    """Write the file to ``out``: into it when it is a folder (``folder``: made if missing),
-    else as that file. The path, its size and its content type."""
+def fetch_attachment(config: ClientConfig, ref: AttachmentRef) -> tuple[bytes, str]:
+    """The file and its content type, from the relay's store."""
     if not config.is_configured:
         raise MediaError(
             "files come from the relay: run `inboop login RELAY_URL --token TOKEN` first"
@@ -40,9 +41,43 @@ def save_attachment(
     assert config.relay_url is not None and config.token is not None
     try:
         with RelayClient(config.relay_url, config.token) as client:
-            data, content_type = client.media(ref.channel, ref.message_id, ref.index)
+            return client.media(ref.channel, ref.message_id, ref.index)
     except SyncError as exc:
         raise MediaError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What Pillow reads of an image: enough to describe it, and the image to draw."""
+
+    width: int
+    height: int
+    format: str  # JPEG, PNG, WEBP, GIF …
+    image: PILImage.Image
+
+
+def read_picture(data: bytes) -> Picture:
+    """The image in ``data``; MediaError when it is not one Pillow can read."""
+    try:
+        image = PILImage.open(io.BytesIO(data))
+        image.load()
+    except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        raise MediaError(f"not an image this app can show: {exc}") from None
+    return Picture(image.width, image.height, image.format or "image", image)
+
+
+def save_attachment(
+    config: ClientConfig,
+    ref: AttachmentRef,
+    out: Path,
+    *,
+    folder: bool = False,
+    fetched: tuple[bytes, str] | None = None,
+) -> tuple[Path, int, str]:
+    """Write the file to ``out``: into it when it is a folder (``folder``: made if missing),
+    else as that file (``fetched``: the bytes, when already at hand). The path, its size and
+    its content type."""
+    data, content_type = fetched or fetch_attachment(config, ref)
     place = out.expanduser()
     into = folder or place.is_dir() or str(out).endswith(os.sep)
     target = place / file_name(ref, content_type) if into else place

@@ -1,0 +1,98 @@
+"""A picture a customer sent, drawn in the terminal where the terminal can draw one.
+
+Terminals that speak the Kitty graphics protocol or Sixel show the picture itself (through
+textual-image); everywhere else the app shows what it is in words (its kind, size and
+dimensions, the caption, and the keys that save or open it). Which protocol a terminal speaks
+is asked once, before Textual takes the terminal over (the answer arrives on stdin);
+``INBOOP_IMAGES`` overrides the answer: ``kitty``, ``sixel``, or ``off`` for words only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from PIL import Image as PILImage
+from rich.console import RenderableType
+from rich.text import Text
+
+from inboop_tui.domain.messages import file_size
+from inboop_tui.store.queries import AttachmentRef
+from inboop_tui.sync.media import Picture
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+Graphics = Literal["kitty", "sixel"]
+ENVIRONMENT = "INBOOP_IMAGES"
+
+
+def detect_graphics() -> Graphics | None:
+    """The graphics protocol this terminal speaks, or None. Call it before the app starts."""
+    chosen = os.environ.get(ENVIRONMENT, "auto").strip().lower()
+    if chosen in ("kitty", "sixel"):
+        return "kitty" if chosen == "kitty" else "sixel"
+    if chosen != "auto":
+        return None
+    # Importing textual-image asks the terminal (when there is one) what it can draw.
+    import textual_image.widget  # noqa: F401
+    from textual_image.renderable import Image, SixelImage, TGPImage
+
+    if Image is TGPImage:
+        return "kitty"
+    if Image is SixelImage:
+        return "sixel"
+    return None
+
+
+def picture_widget(graphics: Graphics, image: PILImage.Image) -> Widget:
+    """The picture itself, drawn with the terminal's protocol."""
+    from textual_image.widget import SixelImage, TGPImage
+
+    if graphics == "kitty":
+        return TGPImage(image)
+    return SixelImage(image)
+
+
+def picture_renderable(graphics: Graphics, image: PILImage.Image) -> RenderableType:
+    """The picture for a rich console (the CLI), drawn with the terminal's protocol."""
+    from textual_image.renderable import SixelImage, TGPImage
+
+    if graphics == "kitty":
+        return TGPImage(image)
+    return SixelImage(image)
+
+
+def describe(ref: AttachmentRef, picture: Picture | None, size: int | None) -> Text:
+    """One line of what the file is: kind, size, dimensions and format."""
+    parts = [ref.type.lower()]
+    if size is not None:
+        parts.append(file_size(size))
+    if picture is not None:
+        parts.append(f"{picture.width}x{picture.height} {picture.format}")
+    return Text(" · ".join(parts), style="bold")
+
+
+def words_instead(ref: AttachmentRef, where: Path) -> Text:
+    """The text fallback: the caption, and how to look at the picture elsewhere."""
+    text = Text()
+    if ref.caption:
+        text.append("“")
+        text.append(ref.caption, style="italic")
+        text.append("”\n\n")
+    text.append(
+        "This terminal does not draw pictures: it speaks neither the Kitty graphics protocol "
+        f"nor Sixel (if it does, set {ENVIRONMENT}=kitty or {ENVIRONMENT}=sixel).\n",
+        style="dim",
+    )
+    text.append(f"s saves it to {home_relative(where)} · o opens it with the system's viewer")
+    return text
+
+
+def home_relative(path: Path) -> str:
+    """A path as people write it: ``~/Downloads/inboop`` rather than the full home folder."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
