@@ -313,6 +313,7 @@ def test_business_scoped_user_id_is_kept_when_wa_id_is_empty() -> None:
         "profile": {"name": "Sam", "username": "@sam"},
         "wa_id": "",
         "user_id": "US.13491208655302741918",
+        "parent_user_id": "US.ENT.11815799212886844830",
     }
     profile, message = events_of(mp.whatsapp(mp.wa_value(messages=[msg], contacts=[contact])))
     assert message.customer_id == "US.13491208655302741918"
@@ -322,6 +323,7 @@ def test_business_scoped_user_id_is_kept_when_wa_id_is_empty() -> None:
         "@sam",
         None,
     )
+    assert profile.parent_user_id == "US.ENT.11815799212886844830"
 
 
 def test_echoes_from_the_business_app() -> None:

@@ -200,6 +200,7 @@ def _inbound(
                 phone=optional_str(contact, "wa_id"),
                 wa_id=optional_str(contact, "wa_id"),
                 user_id=optional_str(contact, "user_id"),
+                parent_user_id=optional_str(contact, "parent_user_id"),
             )
         )
     common: dict[str, Any] = {

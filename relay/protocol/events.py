@@ -251,6 +251,8 @@ class ContactProfile(_ChannelEvent):
     phone: str | None = None
     wa_id: str | None = None
     user_id: str | None = None
+    # WhatsApp: the id shared across a business's linked portfolios, where Meta sends one.
+    parent_user_id: str | None = None
 
 
 class AttachmentFetched(_ChannelEvent):
