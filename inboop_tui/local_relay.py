@@ -48,6 +48,7 @@ class LocalRelay:
         self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home / "relay.log"
+        self.serve_args: list[str] = []  # more `inboop-relay serve` options (--proxy-headers)
 
     @property
     def url(self) -> str:
@@ -67,6 +68,7 @@ class LocalRelay:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *self.serve_args,
                 ],
                 env=self.env,
                 stdout=log,

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import DBAPIError
 
 from relay import __version__
-from relay.settings import RelaySettings, SettingsError
-from relay.store.dialect import DatabaseURLError, Engines, create_engines, driver_url
-from relay.store.migrate import upgrade_to_head
+from relay.settings import RelaySettings, SettingsError, load_settings
+from relay.store.dialect import (
+    DatabaseURLError,
+    Engines,
+    create_engines,
+    driver_url,
+    sqlite_path,
+)
+from relay.store.migrate import DatabaseTooNew, upgrade_to_head
 
 app = typer.Typer(
     name="inboop-relay",
@@ -29,7 +39,8 @@ DatabaseOption = Annotated[
     str | None,
     typer.Option(
         "--database",
-        help="Database URL (default: INBOOP_RELAY_DATABASE_URL or a SQLite file in INBOOP_RELAY_HOME).",
+        help="A database URL (sqlite:////srv/relay.db, postgresql://…) or a SQLite file's path "
+        "(default: INBOOP_RELAY_DATABASE_URL, else relay.db in INBOOP_RELAY_HOME).",
     ),
 ]
 
@@ -40,25 +51,37 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _settings(database: str | None) -> RelaySettings:
-    settings = RelaySettings()
-    if database:
-        settings = settings.model_copy(update={"relay_database_url": database})
-    return settings
+    try:
+        if database:
+            return load_settings(relay_database_url=database)
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
 
 
-def _with_database(database: str | None, work: Callable[[Engines], T]) -> T:
+def _with_database(
+    database: str | None, work: Callable[[Engines], T], *, must_exist: bool = True
+) -> T:
+    """Run ``work`` on the migrated database; every database problem is one line. Only
+    ``must_exist=False`` commands (adding the first user) may create a new SQLite file."""
     settings = _settings(database)
     try:
-        engines = create_engines(settings.database_url)
+        engines = create_engines(settings.database_url, must_exist=must_exist)
         try:
             upgrade_to_head(engines.writer)
             return work(engines)
         finally:
             engines.dispose()
-    except DatabaseURLError as exc:
+    except (DatabaseURLError, DatabaseTooNew) as exc:
         raise fail(str(exc)) from None
     except DBAPIError as exc:
-        raise fail(f"database error: {exc.orig}") from None
+        raise fail(database_problem(exc)) from None
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """A driver's error as one line (the first line of its message, without the password)."""
+    first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    return f"database error: {first}"
 
 
 def _version(value: bool) -> None:
@@ -84,12 +107,21 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
     database: DatabaseOption = None,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Take the client's address and scheme from X-Forwarded-For/-Proto "
+            "(only from the addresses in --forwarded-allow-ips).",
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(help="The reverse proxies trusted for those headers, comma-separated."),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the relay: webhooks at /webhooks/meta, the API at /v1, health at /healthz."""
-    import uvicorn
-
     from relay.app import create_app
-    from relay.logs import configure_logging
 
     settings = _settings(database)
     try:
@@ -97,6 +129,41 @@ def serve(
         driver_url(settings.database_url)  # checks the URL before the server starts
     except (SettingsError, DatabaseURLError) as exc:
         raise fail(str(exc)) from None
+    with _serving(settings):
+        # Migrate here, before the server starts: a problem is one line, not a failed lifespan.
+        _with_database(database, lambda engines: None, must_exist=False)
+        listening = _listen(host, port)
+        _run(relay_app, listening, host, port, settings, proxy_headers, forwarded_allow_ips)
+
+
+@contextmanager
+def _serving(settings: RelaySettings) -> Iterator[None]:
+    """One relay per SQLite file: a second one (or a restore) is refused while this runs."""
+    from relay.operate import serving_lock
+
+    path = sqlite_path(driver_url(settings.database_url))
+    if path is None:
+        yield
+        return
+    with serving_lock(path, wait=False) as held:
+        if not held:
+            raise fail(f"another relay is already serving {path}: stop it first")
+        yield
+
+
+def _run(
+    relay_app: Any,
+    listening: socket.socket,
+    host: str,
+    port: int,
+    settings: RelaySettings,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+) -> None:
+    import uvicorn
+
+    from relay.logs import configure_logging
+
     configure_logging(settings.relay_log_level)
     config = uvicorn.Config(
         relay_app,
@@ -106,6 +173,8 @@ def serve(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None,
     )
 
     class RelayServer(uvicorn.Server):
@@ -117,7 +186,36 @@ def serve(
                 state.notifier.close()
             super().handle_exit(sig, frame)
 
-    RelayServer(config).run()
+    RelayServer(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a taken port or a wrong address is one line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise fail(f"--host {host}: not an address of this machine") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise fail(
+                f"port {port} on {host} is already in use (another relay?): stop it, "
+                "or choose another --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise fail(
+                f"not allowed to listen on port {port}: use a port above 1023 behind a "
+                "reverse proxy (see docs/self-hosting.md)"
+            ) from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @users_app.command("add")
@@ -134,7 +232,7 @@ def users_add(
             return add_user(conn, name, admin=admin)
 
     try:
-        token = _with_database(database, work)
+        token = _with_database(database, work, must_exist=False)
     except UserError as exc:
         raise fail(str(exc)) from None
     typer.echo(
@@ -200,6 +298,73 @@ def reprocess_command(
         f"reprocessed {summary.deliveries} deliveries: {summary.appended} new events, "
         f"{summary.still_failing} deliveries still with failures"
     )
+
+
+@app.command("check")
+def check_command(database: DatabaseOption = None) -> None:
+    """Check the settings, secrets, database, migrations and data dir; change nothing. Exits
+    non-zero when the relay would not start or not work."""
+    from relay.operate import check
+
+    report = check(_settings(database))
+    for kind, said in report.lines:
+        typer.echo(f"{kind:<5} {said}")
+    if report.failures:
+        raise fail(
+            f"{report.failures} problem{'s' if report.failures > 1 else ''}: fix "
+            f"{'them' if report.failures > 1 else 'it'} before starting the relay",
+            code=1,
+        )
+    typer.echo("the relay is ready to start")
+
+
+@app.command("backup")
+def backup_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="The backup file, or a folder (named relay-<UTC time>.db in it)."
+        ),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """A consistent copy of the relay's database, taken while it runs (SQLite)."""
+    from relay.operate import OperateError, backup
+
+    settings = _settings(database)
+    try:
+        copied = backup(settings, out)
+    except (OperateError, DatabaseURLError) as exc:
+        raise fail(str(exc)) from None
+    typer.echo(
+        f"backed up the log up to seq {copied.head:,} to {copied.path} ({copied.size:,} bytes)"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    backup_file: Annotated[Path, typer.Argument(help="A file made by `inboop-relay backup`.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Put a backup in place of the relay's database; the relay must be stopped. The database
+    it replaces is kept beside it."""
+    from relay.operate import OperateError, restore
+
+    settings = _settings(database)
+    try:
+        copied, before, kept = restore(settings, backup_file)
+    except (OperateError, DatabaseURLError, DatabaseTooNew) as exc:
+        raise fail(str(exc)) from None
+    except DBAPIError as exc:
+        raise fail(database_problem(exc)) from None
+    typer.echo(f"restored {backup_file}: the log now ends at seq {copied.head:,}")
+    if kept is not None:
+        typer.echo(f"the database it replaced (log up to seq {before or 0:,}) is kept as {kept}")
+    if before is not None and before > copied.head:
+        typer.echo(
+            f"agents whose app pulled past seq {copied.head:,} are told to run "
+            "`inboop sync --resync`; their unsynced changes are kept"
+        )
 
 
 def _since(value: str | None) -> str | None:

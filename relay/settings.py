@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -31,6 +31,12 @@ class RelaySettings(BaseSettings):
     # How long a write waits for a database lock before the delivery is answered 503.
     relay_busy_timeout_seconds: float = 10.0
     relay_log_level: str = "INFO"
+    # The largest body of an agent's API call (pushes of queued changes); files have their own.
+    relay_max_api_body_bytes: int = 4 * MIB
+    # Requests per second from one client address (a burst of five seconds' worth is let
+    # through); 0 turns a limit off. Meta's deliveries come from few addresses in bursts.
+    relay_rate_limit_webhooks: float = 200.0
+    relay_rate_limit_api: float = 50.0
     # The API's schema at /openapi.json and its pages at /docs: off unless asked for (they tell
     # anyone who can reach the relay what it accepts).
     relay_api_docs: bool = False
@@ -57,8 +63,9 @@ class RelaySettings(BaseSettings):
 
     @property
     def database_url(self) -> str:
+        """The database as a URL; a plain path (``/srv/relay.db``) is a SQLite file."""
         if self.relay_database_url:
-            return self.relay_database_url
+            return as_database_url(self.relay_database_url)
         return f"sqlite:///{self.relay_home / 'relay.db'}"
 
     def check_tokens(self) -> None:
@@ -90,6 +97,27 @@ class RelaySettings(BaseSettings):
         several, comma-separated (an app with Facebook Login and one with Instagram Login)."""
         secret, _ = self.require_secrets()
         return tuple(part.strip() for part in secret.split(",") if part.strip())
+
+
+def load_settings(**overrides: object) -> RelaySettings:
+    """The settings from the environment and ``.env``; a value of the wrong kind is a
+    SettingsError that names the variable."""
+    try:
+        settings = RelaySettings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "INBOOP_" + "_".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg'].lower()}")
+        raise SettingsError("; ".join(problems)) from None
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def as_database_url(value: str) -> str:
+    """A database URL as written, or a plain path turned into a SQLite URL."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
 def token_map(value: SecretStr | None, name: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ would hop threads for every statement (measured: see docs/design.md).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,18 +58,26 @@ class Engines:
         self.reader.dispose()
 
 
-def create_engines(url: str, *, busy_seconds: float = 10.0) -> Engines:
-    """Writer and reader engines; a write waits at most ``busy_seconds`` for a lock."""
+def create_engines(url: str, *, busy_seconds: float = 10.0, must_exist: bool = False) -> Engines:
+    """Writer and reader engines; a write waits at most ``busy_seconds`` for a lock.
+
+    A SQLite file is created owner-only (its folder too) unless ``must_exist`` (the admin
+    commands: a mistyped path is an error, not a new empty relay)."""
     full = driver_url(url)
     path = sqlite_path(full)
     if path is None:
         if make_url(full).get_backend_name() == "sqlite":
             raise DatabaseURLError("the relay needs a SQLite file, not an in-memory database")
-        return Engines(
-            create_engine(full, pool_pre_ping=True, pool_size=1, max_overflow=0),
-            create_engine(full, pool_pre_ping=True),
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return Engines(
+                create_engine(full, pool_pre_ping=True, pool_size=1, max_overflow=0),
+                create_engine(full, pool_pre_ping=True),
+            )
+        except ImportError as exc:
+            raise DatabaseURLError(
+                f"the database driver is not installed ({exc.name}): reinstall inboop-relay"
+            ) from None
+    _prepare_file(path, must_exist)
     writer = create_engine(
         full,
         poolclass=QueuePool,
@@ -86,6 +95,27 @@ def create_engines(url: str, *, busy_seconds: float = 10.0) -> Engines:
     _sqlite_pragmas(writer, synchronous="FULL", immediate=True, busy_seconds=busy_seconds)
     _sqlite_pragmas(reader, synchronous="NORMAL", immediate=False, busy_seconds=busy_seconds)
     return Engines(writer, reader)
+
+
+def _prepare_file(path: Path, must_exist: bool) -> None:
+    if must_exist and not path.exists():
+        raise DatabaseURLError(
+            f"there is no relay database at {path}: pass the right --database "
+            "(or set INBOOP_RELAY_HOME), or start the relay once with `inboop-relay serve`"
+        )
+    if not path.parent.is_dir():
+        if path.parent.exists():
+            raise DatabaseURLError(f"{path.parent} is not a folder")
+        try:
+            path.parent.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise DatabaseURLError(f"cannot create {path.parent}: {exc.strerror}") from None
+    if not path.exists():
+        try:
+            # Owner-only from the first byte: it holds customers' messages and users' tokens.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise DatabaseURLError(f"cannot create {path}: {exc.strerror}") from None
 
 
 def _sqlite_pragmas(
