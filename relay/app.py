@@ -7,20 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from relay import __version__
 from relay.api import router as api_router
+from relay.guard import GuardMiddleware
 from relay.hooks import Hooks, Subscriber
 from relay.logs import AccessLogMiddleware
 from relay.media import MediaFetcher
 from relay.media import router as media_router
+from relay.metrics import RelayMetrics, chained
+from relay.observe import router as observe_router
 from relay.outbound.sender import Sender
 from relay.profiles import ProfileFetcher
 from relay.sending_api import router as sending_router
 from relay.settings import RelaySettings
-from relay.state import RelayState, relay_state
+from relay.state import RelayState
 from relay.store.dialect import create_engines
 from relay.store.migrate import upgrade_to_head
 from relay.webhooks import receive_delivery, verify_subscription
@@ -43,17 +44,23 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
             await run_in_threadpool(upgrade_to_head, engines.writer)
             hooks = Hooks(engines.reader, subscribers)
             hooks.start()
-            notifier = LogNotifier(hooks.notify)
-            writer = LogWriter(engines.writer, notifier, settings.relay_failure_flush_seconds)
+            metrics = RelayMetrics()
+            notifier = LogNotifier(chained(hooks.notify, metrics.log_grew))
+            writer = LogWriter(
+                engines.writer,
+                notifier,
+                settings.relay_failure_flush_seconds,
+                on_failure=lambda kind: metrics.failures.labels(kind).inc(),
+            )
             await writer.start()
-            sender = Sender(settings, engines.reader, writer)
+            sender = Sender(settings, engines.reader, writer, metrics=metrics)
             await sender.start()
             profiles = ProfileFetcher(settings, engines.reader, writer, sender.tokens)
             await profiles.start()
             fetcher = MediaFetcher(settings, engines.reader, writer, sender.tokens)
             await fetcher.start()
             app.state.relay = RelayState(
-                settings, engines, writer, notifier, app_secrets, verify_token, sender
+                settings, engines, writer, notifier, app_secrets, verify_token, sender, metrics
             )
             try:
                 yield
@@ -75,23 +82,12 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
         docs_url="/docs" if docs else None,
         redoc_url=None,
     )
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_route("/webhooks/meta", verify_subscription, methods=["GET"], include_in_schema=False)
     app.add_route("/webhooks/meta", receive_delivery, methods=["POST"], include_in_schema=False)
-    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.include_router(observe_router)
     app.include_router(api_router)
     app.include_router(sending_router)
     app.include_router(media_router)
     return app
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """Ready once the lifespan has migrated the database and started the writer; failing when
-    the writer has died (nothing could be stored)."""
-    state = relay_state(request)
-    if not state.writer.alive:
-        return JSONResponse(
-            {"status": "writer stopped", "head": state.notifier.head, "version": __version__},
-            status_code=503,
-        )
-    return JSONResponse({"status": "ok", "head": state.notifier.head, "version": __version__})

@@ -72,6 +72,10 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            seconds = time.perf_counter() - start
+            relay = getattr(scope["app"].state, "relay", None) if "app" in scope else None
+            if relay is not None:
+                relay.metrics.request(scope["method"], scope["path"], status, seconds)
             access_log.info(
                 "request",
                 extra={
@@ -79,7 +83,7 @@ class AccessLogMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "ms": round((time.perf_counter() - start) * 1000, 2),
+                        "ms": round(seconds * 1000, 2),
                         "bytes": size,
                     }
                 },

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from relay.metrics import RelayMetrics
 from relay.outbound.sender import Sender
 from relay.settings import RelaySettings
 from relay.store.dialect import Engines
@@ -21,6 +22,7 @@ class RelayState:
     app_secrets: tuple[str, ...]  # a delivery signed with any of them is Meta's
     verify_token: str
     sender: Sender
+    metrics: RelayMetrics
 
 
 def relay_state(request: Request) -> RelayState:

@@ -20,6 +20,9 @@ from relay.state import relay_state
 
 log = logging.getLogger("inboop.relay.webhooks")
 
+# The ``object`` of Meta's deliveries (anything else is counted as "unknown": no free labels).
+OBJECTS = frozenset({"page", "instagram", "whatsapp_business_account"})
+
 
 async def verify_subscription(request: Request) -> Response:
     state = relay_state(request)
@@ -39,6 +42,7 @@ async def receive_delivery(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         state.writer.count_failure("body_too_large", f"a delivery over {limit} bytes was refused")
+        state.metrics.deliveries.labels("unknown", "too_large").inc()
         return PlainTextResponse("body too large", status_code=413)
     try:
         body = await _read_limited(request, limit)
@@ -46,22 +50,29 @@ async def receive_delivery(request: Request) -> Response:
         return PlainTextResponse("client disconnected", status_code=400)
     if body is None:
         state.writer.count_failure("body_too_large", f"a delivery over {limit} bytes was refused")
+        state.metrics.deliveries.labels("unknown", "too_large").inc()
         return PlainTextResponse("body too large", status_code=413)
 
     header = request.headers.get(SIGNATURE_HEADER)
     if not any(signature_matches(secret, body, header) for secret in state.app_secrets):
         kind = "missing_signature" if not header else "bad_signature"
         state.writer.count_failure(kind, f"a delivery with a {kind.replace('_', ' ')} was refused")
+        state.metrics.deliveries.labels("unknown", kind).inc()
         return PlainTextResponse("signature missing or wrong", status_code=401)
 
     # In a thread: a huge or odd delivery never holds up the event loop (other deliveries).
     normalised = await run_in_threadpool(_normalise, body)
     delivery = Delivery(new_delivery_id(), now_text(), body, normalised)
+    channel = normalised.object if normalised.object in OBJECTS else "unknown"
     try:
         outcome = await state.writer.submit(delivery)
     except Exception:
         log.exception("delivery not stored; asking Meta to retry")
+        state.metrics.deliveries.labels(channel, "not_stored").inc()
         return PlainTextResponse("could not store the delivery; retry later", status_code=503)
+    state.metrics.deliveries.labels(channel, "stored").inc()
+    for failure in normalised.failures:
+        state.metrics.failures.labels(failure.kind).inc()
     log.info(
         "delivery stored",
         extra={

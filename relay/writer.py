@@ -104,6 +104,8 @@ class LogWriter:
     engine: Engine
     notifier: LogNotifier
     flush_seconds: float = 5.0
+    # Told of every counted failure's kind (the relay's metrics).
+    on_failure: Callable[[str], None] | None = None
     _queue: asyncio.Queue[_Job | None] = field(default_factory=asyncio.Queue)
     _counters: dict[str, _Counter] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
@@ -159,6 +161,8 @@ class LogWriter:
     def count_failure(self, kind: str, detail: str) -> None:
         """Count a failure that stores nothing else (a bad signature); written periodically."""
         at = now_text()
+        if self.on_failure is not None:
+            self.on_failure(kind)
         counter = self._counters.get(kind)
         if counter is None:
             self._counters[kind] = _Counter(detail, 1, at, at)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from relay.log import append_events
+from relay.metrics import RelayMetrics
 from relay.outbound.graph import GraphClient, GraphError
 from relay.outbound.queue import (
     Job,
@@ -56,8 +57,10 @@ class Sender:
         reader: Engine,
         writer: LogWriter,
         clock: Callable[[], datetime] | None = None,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.reader = reader
         self.writer = writer
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -179,7 +182,12 @@ class Sender:
             append_events(conn, [record_sent(conn, job, message_id, sent_at)])
 
         await self.writer.submit_task(sent)
+        self._count(job, "sent")
         log.info("reply sent", extra={"fields": {"reply": job.reply_id, "channel": job.channel}})
+
+    def _count(self, job: Job, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.sends.labels(job.channel, outcome).inc()
 
     async def _upload(self, job: Job, token: str) -> str | None:
         attachment = job.payload.attachment
@@ -204,6 +212,7 @@ class Sender:
         if not exc.transient:
             await self._fail(job, error)
             return
+        self._count(job, "retried" if not exc.unknown else "unknown")
         if exc.unknown:
             # It may have reached Meta: wait for the echo or status before trying again.
             await self.writer.submit_task(lambda conn: record_unknown(conn, job, described, now))
@@ -238,6 +247,7 @@ class Sender:
                 append_events(conn, [event])
 
         await self.writer.submit_task(failed)
+        self._count(job, "failed")
         log.warning(
             "reply failed",
             extra={"fields": {"reply": job.reply_id, "code": error.code, "error": error.message}},
