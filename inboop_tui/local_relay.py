@@ -38,14 +38,14 @@ class LocalRelay:
         self.secret = secret or secrets.token_hex(16)
         self.verify_token = verify_token or secrets.token_hex(8)
         self.port = 0
+        inherited = {k: v for k, v in os.environ.items() if k != "INBOOP_RELAY_DATABASE_URL"}
         self.env = {
-            **os.environ,
+            **inherited,
             "INBOOP_RELAY_HOME": str(home),
             "INBOOP_META_APP_SECRET": self.secret,
             "INBOOP_META_VERIFY_TOKEN": self.verify_token,
-            **env,
+            **env,  # INBOOP_RELAY_DATABASE_URL for another database than the home's SQLite
         }
-        self.env.pop("INBOOP_RELAY_DATABASE_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home / "relay.log"
         self.serve_args: list[str] = []  # more `inboop-relay serve` options (--proxy-headers)

@@ -59,12 +59,20 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
             await profiles.start()
             fetcher = MediaFetcher(settings, engines.reader, writer, sender.tokens)
             await fetcher.start()
+            listener = None
+            if engines.writer.dialect.name == "postgresql":
+                from relay.store.listen import AppendListener
+
+                listener = AppendListener(settings.database_url, notifier.wake)
+                await listener.start()
             app.state.relay = RelayState(
                 settings, engines, writer, notifier, app_secrets, verify_token, sender, metrics
             )
             try:
                 yield
             finally:
+                if listener is not None:
+                    await listener.stop()
                 await fetcher.stop()
                 await profiles.stop()
                 await sender.stop()

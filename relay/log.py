@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from relay.channels import ItemFailure, Normalised
 from relay.identities import canonical_customers
@@ -26,6 +26,10 @@ from relay.selling_ledger import named_entries
 from relay.store.tables import deliveries, events, integration_failures, log_head
 
 _KEY_CHUNK = 500
+
+
+# The PostgreSQL channel on which relays sharing a database hear of each other's appends.
+LOG_CHANNEL = "inboop_log"
 
 
 def now_text() -> str:
@@ -181,7 +185,7 @@ def append_deliveries(
         )
     if event_rows:
         conn.execute(insert(events), event_rows)
-        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+        advance_head(conn, last_seq)
         note_customers(conn, new_events, recorded_at)
         note_media(conn, new_events, recorded_at)
     if failure_rows:
@@ -224,7 +228,7 @@ def append_events(conn: Connection, batch: Sequence[ChannelEvent]) -> int:
         rows.append(_event_row(event, last_seq, recorded_at, None))
     if rows:
         conn.execute(insert(events), rows)
-        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+        advance_head(conn, last_seq)
     return len(rows)
 
 
@@ -273,7 +277,7 @@ def append_mutations(conn: Connection, batch: Sequence[Mutation]) -> list[Mutati
             rows.append(_entry_row(last_seq, named_key, "domain", named.type, payload, *times))
     if rows:
         conn.execute(insert(events), rows)
-        conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+        advance_head(conn, last_seq)
     return outcomes
 
 
@@ -325,6 +329,14 @@ def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> N
     ]
     if rows:
         conn.execute(insert(integration_failures), rows)
+
+
+def advance_head(conn: Connection, last_seq: int) -> None:
+    """Move the head to ``last_seq`` (under the head row's lock). On PostgreSQL, every relay
+    sharing the database is told at commit (``LISTEN inboop_log``): long-polls wake at once."""
+    conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(LOG_CHANNEL, str(last_seq))))
 
 
 def _lock_head(conn: Connection) -> int:

@@ -213,7 +213,7 @@ class MediaFetcher:
                     f"HTTP {response.status_code}", request=response.request, response=response
                 )
             content_type = response.headers.get("content-type", "application/octet-stream")
-            kind = content_type.split(";")[0].strip().lower()
+            kind = content_type.split(";")[0].strip().lower()[:127]
             if kind in NOT_MEDIA:
                 raise MediaRefused(f"not media: the link answered {kind}")
             declared = response.headers.get("content-length", "")

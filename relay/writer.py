@@ -60,6 +60,14 @@ class LogNotifier:
         if self._after_commit is not None:
             self._after_commit(head)
 
+    def wake(self, head: int) -> None:
+        """Another relay on the same database appended up to ``head``: wake long-polls here
+        (this relay's own hooks follow its own commits only)."""
+        if head > self.head:
+            self.head = head
+            self._event.set()
+            self._event = asyncio.Event()
+
     async def wait(self, seconds: float) -> bool:
         event = self._event
         try:

@@ -8,6 +8,7 @@ import pytest
 from relay import simulator as mp
 from relay.fake_graph import FakeGraph
 from tests.harness import APP_SECRET, RelayProcess
+from tests.postgres import PostgresCluster, PostgresUnavailable
 
 TOKENS = {mp.PAGE_ID: "page-token", mp.IG_ACCOUNT_ID: "ig-token", mp.PHONE_NUMBER_ID: "wa-token"}
 TEMPLATES = [
@@ -21,9 +22,39 @@ TEMPLATES = [
 ]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of the relay run on both of its databases, unless they read SQLite's file."""
+    if "relay_backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("relay_backend", ["sqlite"] if only else ["sqlite", "postgresql"])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole run (each relay gets its own database)."""
+    try:
+        cluster = PostgresCluster()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"NO POSTGRESQL: {exc}; the relay's PostgreSQL tests did not run")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def relay(tmp_path: Path) -> Iterator[RelayProcess]:
-    process = RelayProcess(tmp_path / "relay").start()
+def relay_database(request: pytest.FixtureRequest, relay_backend: str) -> dict[str, str]:
+    """The settings that put a relay on this test's database (SQLite: the default file)."""
+    if relay_backend == "sqlite":
+        return {}
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return {"INBOOP_RELAY_DATABASE_URL": cluster.new_database()}
+
+
+@pytest.fixture
+def relay(tmp_path: Path, relay_database: dict[str, str]) -> Iterator[RelayProcess]:
+    process = RelayProcess(tmp_path / "relay", **relay_database).start()
     try:
         yield process
     finally:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from inboop_tui.local_relay import LocalRelay
 from relay.signing import SIGNATURE_HEADER, sign
+from relay.store.dialect import driver_url
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -40,6 +42,21 @@ class RelayProcess(LocalRelay):
     def start(self, timeout: float = 30.0) -> RelayProcess:
         super().start(timeout)
         return self
+
+    @property
+    def database_url(self) -> str:
+        return self.env.get("INBOOP_RELAY_DATABASE_URL") or f"sqlite:///{self.home / 'relay.db'}"
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Run SQL on the relay's database, whichever it is (``:name`` parameters); the rows
+        it returns, committed."""
+        engine = create_engine(driver_url(self.database_url))
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(sql), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -208,3 +208,28 @@ def test_whatsapp_changes_and_items_fail_alone_too(plan: list[tuple[str, Any]]) 
     received = {e.message.channel_message_id for e in result.events if e.type == "message.received"}
     assert received == wanted
     assert len(result.failures) == bad
+
+
+def test_an_id_longer_than_any_meta_sends_fails_its_item_alone(
+    relay: RelayProcess, admin_token: str
+) -> None:
+    """PostgreSQL enforces column widths where SQLite does not: an absurd id must fail its
+    item (both databases alike), never the delivery, and never wedge the relay on a retry."""
+    long_id = "P" * 300
+    payload = mp.messenger(
+        mp.text_message(mp.PAGE_ID, long_id, "m_long", "too long"),
+        mp.text_message(mp.PAGE_ID, "P1", "m_short", "fine"),
+    )
+    for _ in range(2):  # and again, as Meta retries
+        assert relay.post(mp.body(payload)).status_code == 200
+    assert messages(relay, admin_token) == {"m_short": "fine"}
+    assert any(f["kind"] == "normaliser_error" for f in failures(relay, admin_token))
+    wa = mp.wa_text("91" * 140, "wamid.LONG", 1_764_000_000, "x")
+    assert relay.post(mp.body(mp.whatsapp(mp.wa_value(messages=[wa])))).status_code == 200
+    assert (
+        relay.post(
+            mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, "P2", "m_after", "ok")))
+        ).status_code
+        == 200
+    )
+    assert messages(relay, admin_token) == {"m_short": "fine", "m_after": "ok"}

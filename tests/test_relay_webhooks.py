@@ -34,8 +34,7 @@ def failures(relay: RelayProcess, token: str, *, settle: bool = True) -> list[di
 
 
 def db_rows(relay: RelayProcess, sql: str) -> list[tuple]:
-    with sqlite3.connect(relay.home / "relay.db") as conn:
-        return conn.execute(sql).fetchall()
+    return relay.rows(sql)
 
 
 def test_subscription_handshake(relay: RelayProcess) -> None:
@@ -311,18 +310,18 @@ def test_reprocess_appends_what_an_older_version_could_not_normalise(
     assert relay.post(text_delivery("m_1", "first")).status_code == 200
     assert relay.post(text_delivery("m_2", "second")).status_code == 200
     # Leave the second delivery as a relay that could not normalise it would have left it.
-    with sqlite3.connect(relay.home / "relay.db") as conn:
-        delivery_id = conn.execute("select delivery_id from events where seq = 2").fetchone()[0]
-        conn.execute("delete from events where seq = 2")
-        conn.execute("update log_head set last_seq = 1")
-        conn.execute(
-            "update deliveries set status = 'FAILED', appended_count = 0 where id = ?",
-            (delivery_id,),
-        )
-        conn.execute(
-            "insert into integration_failures (kind, detail, delivery_id, first_at, last_at, count) values ('unknown_item', 'old', ?, 'x', 'x', 1)",
-            (delivery_id,),
-        )
+    ((delivery_id,),) = relay.rows("select delivery_id from events where seq = 2")
+    relay.rows("delete from events where seq = 2")
+    relay.rows("update log_head set last_seq = 1")
+    relay.rows(
+        "update deliveries set status = 'FAILED', appended_count = 0 where id = :id",
+        id=delivery_id,
+    )
+    relay.rows(
+        "insert into integration_failures (kind, detail, delivery_id, first_at, last_at, count)"
+        " values ('unknown_item', 'old', :id, 'x', 'x', 1)",
+        id=delivery_id,
+    )
     first = relay.cli("reprocess").stdout
     assert "reprocessed 2 deliveries: 1 new events, 0 deliveries still with failures" in first
     second = relay.cli("reprocess", "--failed-only").stdout

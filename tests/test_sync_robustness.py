@@ -8,8 +8,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select, text
+
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.rebuild import digest
+from relay.store.dialect import create_engines
+from relay.store.tables import log_head
 from tests.harness import RelayProcess, inboop, inboop_process, many_messages
 
 
@@ -61,17 +66,27 @@ def test_two_syncs_of_one_replica_at_once_end_like_one_clean_sync(
 
 def _append_raw(relay: RelayProcess, entries: list[tuple[str, str, str]]) -> None:
     """Entries a newer relay might have written: (origin, type, payload JSON)."""
-    with sqlite3.connect(relay.home / "relay.db", isolation_level=None, timeout=10) as db:
-        db.execute("BEGIN IMMEDIATE")
-        head = db.execute("select last_seq from log_head").fetchone()[0]
-        for offset, (origin, kind, payload) in enumerate(entries, start=1):
-            db.execute(
-                "insert into events (seq, dedup_key, origin, type, recorded_at, payload) "
-                "values (?, ?, ?, ?, '2026-11-25T00:00:00.000Z', ?)",
-                (head + offset, f"future:{head + offset}", origin, kind, payload),
-            )
-        db.execute("update log_head set last_seq = ?", (head + len(entries),))
-        db.execute("COMMIT")
+    engines = create_engines(relay.database_url)
+    try:
+        with engines.writer.begin() as db:  # the head row locked, as the relay appends
+            head = db.execute(select(log_head.c.last_seq).with_for_update()).scalar_one()
+            for offset, (origin, kind, payload) in enumerate(entries, start=1):
+                db.execute(
+                    text(
+                        "insert into events (seq, dedup_key, origin, type, recorded_at, payload) "
+                        "values (:seq, :key, :origin, :kind, '2026-11-25T00:00:00.000Z', :body)"
+                    ),
+                    {
+                        "seq": head + offset,
+                        "key": f"future:{head + offset}",
+                        "origin": origin,
+                        "kind": kind,
+                        "body": payload,
+                    },
+                )
+            db.execute(text("update log_head set last_seq = :h"), {"h": head + len(entries)})
+    finally:
+        engines.dispose()
 
 
 def test_entries_the_replica_cannot_read_are_kept_listed_and_never_stop_sync(
@@ -104,6 +119,7 @@ def test_entries_the_replica_cannot_read_are_kept_listed_and_never_stop_sync(
     assert rebuilt.returncode == 0 and "projections identical" in rebuilt.stdout
 
 
+@pytest.mark.sqlite_only  # restores the relay's SQLite file by hand
 def test_a_relay_restored_behind_the_replica_is_caught_and_resync_recovers(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ def normalise_delivery(body: bytes) -> Normalised:
     if not isinstance(document, dict):
         return Normalised(failures=[ItemFailure("malformed_json", "body is not a JSON object")])
     obj = document.get("object")
-    result = Normalised(object=obj if isinstance(obj, str) else None)
+    result = Normalised(object=obj[:64] if isinstance(obj, str) else None)  # a column's width
     if obj not in _MESSAGING_OBJECTS and obj != WHATSAPP_OBJECT:
         result.failures.append(ItemFailure("unknown_object", f"object {obj!r} is not handled"))
         return result

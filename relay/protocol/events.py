@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     field_serializer,
 )
@@ -54,6 +55,13 @@ class ContentType(StrEnum):
     REACTION = "REACTION"
     CART = "CART"
     UNSUPPORTED = "UNSUPPORTED"
+
+
+# Longest ids the log keeps (the relay's columns on PostgreSQL hold them; anything longer is
+# not an id Meta sends, and the item it is in fails alone instead of its whole delivery).
+PartyId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class AttachmentType(StrEnum):
@@ -108,7 +116,7 @@ class CartItem(_Model):
 class Attachment(_Model):
     type: AttachmentType
     url: str | None = None
-    media_id: str | None = None
+    media_id: MessageId | None = None
     mime_type: str | None = None
     caption: str | None = None
     filename: str | None = None
@@ -147,7 +155,7 @@ def reply_id_from_tag(tag: object) -> str | None:
 
 
 class MessageBody(_Model):
-    channel_message_id: str
+    channel_message_id: MessageId
     direction: Direction
     sender_type: SenderType
     content_type: ContentType
@@ -163,10 +171,10 @@ class MessageBody(_Model):
 class _ChannelEvent(_Model):
     """What every channel event carries: its identity, its conversation and provider time."""
 
-    dedup_key: str
+    dedup_key: DedupKey
     channel: Channel
-    account_id: str  # the business side: Instagram account, Page, WhatsApp phone number id
-    customer_id: str  # IGSID, PSID, wa_id (or WhatsApp's business-scoped user id)
+    account_id: PartyId  # the business side: Instagram account, Page, WhatsApp phone number id
+    customer_id: PartyId  # IGSID, PSID, wa_id (or WhatsApp's business-scoped user id)
     occurred_at: datetime  # the provider's timestamp, UTC
 
     @field_serializer("occurred_at")
@@ -192,19 +200,19 @@ class MessageEchoed(_ChannelEvent):
 
 class MessageEdited(_ChannelEvent):
     type: Literal["message.edited"] = "message.edited"
-    channel_message_id: str
+    channel_message_id: MessageId
     text: str | None = None
     edit_count: int | None = None
 
 
 class MessageDeleted(_ChannelEvent):
     type: Literal["message.deleted"] = "message.deleted"
-    channel_message_id: str
+    channel_message_id: MessageId
 
 
 class ReactionSet(_ChannelEvent):
     type: Literal["reaction.set"] = "reaction.set"
-    channel_message_id: str
+    channel_message_id: MessageId
     emoji: str
     reaction: str | None = None  # the provider's name for it ("love"), when given
     sender_type: SenderType = SenderType.CUSTOMER
@@ -212,7 +220,7 @@ class ReactionSet(_ChannelEvent):
 
 class ReactionRemoved(_ChannelEvent):
     type: Literal["reaction.removed"] = "reaction.removed"
-    channel_message_id: str
+    channel_message_id: MessageId
     sender_type: SenderType = SenderType.CUSTOMER
 
 
@@ -220,7 +228,7 @@ class MessageStatus(_ChannelEvent):
     """The delivery state of one outbound message (WhatsApp statuses, send results)."""
 
     type: Literal["message.status"] = "message.status"
-    channel_message_id: str
+    channel_message_id: MessageId
     status: DeliveryState
     error: ProviderError | None = None
     reply_id: str | None = None  # the status of one of our replies (see REPLY_TAG)
@@ -260,7 +268,7 @@ class AttachmentFetched(_ChannelEvent):
     or gave up on it (``error``: too large, not media, the link expired)."""
 
     type: Literal["attachment.fetched"] = "attachment.fetched"
-    channel_message_id: str
+    channel_message_id: MessageId
     index: int
     size: int | None = None
     content_type: str | None = None
@@ -272,7 +280,7 @@ class ReplySent(_ChannelEvent):
 
     type: Literal["reply.sent"] = "reply.sent"
     reply_id: str
-    channel_message_id: str
+    channel_message_id: MessageId
 
 
 class ReplyFailed(_ChannelEvent):

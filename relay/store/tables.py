@@ -38,12 +38,12 @@ events = Table(
     "events",
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("dedup_key", String(512), nullable=False, unique=True),
+    Column("dedup_key", String(1024), nullable=False, unique=True),
     Column("origin", String(16), nullable=False),  # channel | mutation
     Column("type", String(64), nullable=False),
     Column("channel", String(16)),
-    Column("account_id", String(128)),
-    Column("customer_id", String(128)),
+    Column("account_id", String(256)),
+    Column("customer_id", String(256)),
     Column("occurred_at", String(32)),  # ISO-8601 UTC text, sortable
     Column("recorded_at", String(32), nullable=False),
     Column("delivery_id", String(32)),
@@ -103,8 +103,8 @@ outbound = Table(
     Column("seq", BigInteger, nullable=False),  # the reply's place in the log: its order
     Column("conversation_id", String(32), nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("account_id", String(128), nullable=False),
-    Column("customer_id", String(128), nullable=False),
+    Column("account_id", String(256), nullable=False),
+    Column("customer_id", String(256), nullable=False),
     Column("payload", Text, nullable=False),  # the reply payload as wire-format JSON
     Column("state", String(16), nullable=False),  # QUEUED | SENDING | SENT | FAILED
     Column("attempts", Integer, nullable=False),
@@ -151,8 +151,8 @@ profile_lookups = Table(
     "profile_lookups",
     metadata,
     Column("channel", String(16), primary_key=True),
-    Column("account_id", String(128), primary_key=True),
-    Column("customer_id", String(128), primary_key=True),
+    Column("account_id", String(256), primary_key=True),
+    Column("customer_id", String(256), primary_key=True),
     Column("state", String(16), nullable=False),  # PENDING | DONE | REFUSED | NO_TOKEN
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", String(32), nullable=False),
@@ -169,8 +169,8 @@ media = Table(
     Column("channel", String(16), primary_key=True),
     Column("message_id", String(256), primary_key=True),
     Column("idx", Integer, primary_key=True),
-    Column("account_id", String(128), nullable=False),
-    Column("customer_id", String(128)),  # the conversation's customer, for attachment.fetched
+    Column("account_id", String(256), nullable=False),
+    Column("customer_id", String(256)),  # the conversation's customer, for attachment.fetched
     Column("source_url", Text),  # Instagram and Messenger: a CDN link that expires
     Column("media_id", String(256)),  # WhatsApp: fetched through the Cloud API
     Column("state", String(16), nullable=False),  # PENDING | STORED | FAILED | EXPIRED
@@ -190,7 +190,7 @@ media = Table(
 whatsapp_identities = Table(
     "whatsapp_identities",
     metadata,
-    Column("account_id", String(128), primary_key=True),
-    Column("alias", String(128), primary_key=True),
-    Column("canonical", String(128), nullable=False),
+    Column("account_id", String(256), primary_key=True),
+    Column("alias", String(256), primary_key=True),
+    Column("canonical", String(256), nullable=False),
 )
