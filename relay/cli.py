@@ -367,6 +367,34 @@ def restore_command(
         )
 
 
+@app.command("migrate-store")
+def migrate_store_command(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The new database's URL, e.g. postgresql://relay@db.internal/relay."
+        ),
+    ],
+    database: DatabaseOption = None,
+) -> None:
+    """Copy a stopped SQLite relay into PostgreSQL and check the copy (rows per table, the log
+    head). Safe to run again; then point INBOOP_RELAY_DATABASE_URL at the new database."""
+    from relay.operate import OperateError, migrate_store
+
+    settings = _settings(database)
+    try:
+        moved = migrate_store(settings, to)
+    except (OperateError, DatabaseURLError, DatabaseTooNew) as exc:
+        raise fail(str(exc)) from None
+    except DBAPIError as exc:
+        raise fail(database_problem(exc)) from None
+    total = sum(moved.rows.values())
+    typer.echo(
+        f"copied {total:,} rows in {len(moved.rows)} tables; the log is at seq {moved.head:,} "
+        "on both. Set INBOOP_RELAY_DATABASE_URL to the new database and start the relay."
+    )
+
+
 def _since(value: str | None) -> str | None:
     if value is None:
         return None

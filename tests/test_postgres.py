@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from relay import simulator as mp
@@ -184,3 +185,50 @@ def test_two_sending_relays_send_each_reply_once_and_in_order(
     finally:
         for relay in relays:
             relay.stop()
+
+
+def test_migrate_store_copies_a_sqlite_relay_to_postgresql_and_can_run_again(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    old = RelayProcess(tmp_path / "old")
+    engines = create_engines(old.database_url)  # tens of thousands of entries, appended fast
+    try:
+        upgrade_to_head(engines.writer)
+        for start in range(0, 20_000, 2_000):
+            with engines.writer.begin() as conn:
+                append_events(conn, [profile(f"C{n}") for n in range(start, start + 2_000)])
+    finally:
+        engines.dispose()
+    old.start()
+    try:
+        token = old.add_user("admin", admin=True)
+        member = old.add_user("ana")
+        bodies = [
+            mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, f"P{n % 50}", f"m_{n}", f"hi {n}")))
+            for n in range(300)
+        ]
+        with httpx.Client(timeout=30) as client:
+            for body in bodies:
+                old.deliver(client, json.loads(body))
+        assert old.post(b"{not json").status_code == 200  # a failure row, copied too
+        before = old.all_events(token)
+        refused = old.cli("migrate-store", "--to", postgres.url("postgres"), check=False)
+        assert refused.returncode != 0 and "a relay is serving" in refused.stderr
+    finally:
+        old.stop()
+    url = postgres.new_database()
+    for _ in range(2):  # and once more, over the first copy
+        moved = old.cli("migrate-store", "--to", url)
+        assert "copied" in moved.stdout and "the log is at seq 20,300 on both" in moved.stdout
+    new = RelayProcess(tmp_path / "new", INBOOP_RELAY_DATABASE_URL=url).start()
+    try:
+        assert new.all_events(token) == before  # the same log, the same tokens
+        assert new.get("/v1/me", member).json()["name"] == "ana"
+        later = mp.messenger(mp.text_message(mp.PAGE_ID, "P1", "m_new", "after the move"))
+        assert new.post(mp.body(later)).status_code == 200
+        assert new.all_events(token)[-1]["seq"] == 20_301
+        new.add_user("sam")  # the users' id counter continues after the copied rows
+    finally:
+        new.stop()
+    used = old.cli("migrate-store", "--to", url, check=False)  # the new relay has written there
+    assert used.returncode != 0 and "not a copy of this one" in used.stderr
