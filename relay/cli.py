@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from relay.store.dialect import (
     Engines,
     create_engines,
     driver_url,
+    first_line,
     sqlite_path,
 )
 from relay.store.migrate import DatabaseTooNew, upgrade_to_head
@@ -79,9 +81,8 @@ def _with_database(
 
 
 def database_problem(exc: DBAPIError) -> str:
-    """A driver's error as one line (the first line of its message, without the password)."""
-    first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
-    return f"database error: {first}"
+    """A driver's error as one line (the first line of its message)."""
+    return f"database error: {first_line(exc)}"
 
 
 def _version(value: bool) -> None:
@@ -111,16 +112,17 @@ def serve(
         bool,
         typer.Option(
             "--proxy-headers/--no-proxy-headers",
-            help="Take the client's address and scheme from X-Forwarded-For/-Proto "
-            "(only from the addresses in --forwarded-allow-ips).",
+            help="Take the client's address and scheme from X-Forwarded-For/-Proto, sent by "
+            "a reverse proxy at one of --forwarded-allow-ips (on by default: this machine).",
         ),
-    ] = False,
+    ] = True,
     forwarded_allow_ips: Annotated[
         str,
         typer.Option(help="The reverse proxies trusted for those headers, comma-separated."),
     ] = "127.0.0.1",
 ) -> None:
-    """Run the relay: webhooks at /webhooks/meta, the API at /v1, health at /healthz."""
+    """Run the relay: webhooks at /webhooks/meta, the API at /v1, /healthz, /readyz and
+    /metrics for operators."""
     from relay.app import create_app
 
     settings = _settings(database)
@@ -321,9 +323,11 @@ def check_command(database: DatabaseOption = None) -> None:
 @app.command("backup")
 def backup_command(
     out: Annotated[
-        Path,
+        str,
         typer.Option(
-            "--out", help="The backup file, or a folder (named relay-<UTC time>.db in it)."
+            "--out",
+            help="The backup file, or a folder (an existing one, or ending in /): a new "
+            "relay-<UTC time>.db in it.",
         ),
     ],
     database: DatabaseOption = None,
@@ -333,7 +337,7 @@ def backup_command(
 
     settings = _settings(database)
     try:
-        copied = backup(settings, out)
+        copied = backup(settings, Path(out), folder=out.endswith(("/", os.sep)))
     except (OperateError, DatabaseURLError) as exc:
         raise fail(str(exc)) from None
     typer.echo(

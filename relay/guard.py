@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from fastapi import HTTPException
@@ -50,7 +51,7 @@ class RateLimiter:
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # the idlest first
 
     def wait_for(self, client: str, now: float) -> float:
         """0 when the request may go ahead (and is counted), else seconds until it could."""
@@ -58,9 +59,10 @@ class RateLimiter:
         bucket = self._buckets.get(client)
         if bucket is None:
             if len(self._buckets) >= MAX_TRACKED:
-                idlest = min(self._buckets, key=lambda key: self._buckets[key].at)
-                del self._buckets[idlest]
+                self._buckets.popitem(last=False)
             bucket = self._buckets[client] = _Bucket(depth, now)
+        else:
+            self._buckets.move_to_end(client)
         bucket.tokens = min(depth, bucket.tokens + (now - bucket.at) * self.rate)
         bucket.at = now
         if bucket.tokens >= 1:

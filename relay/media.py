@@ -179,7 +179,7 @@ class MediaFetcher:
                     error=None,
                 )
             )
-            _tell(conn, item, now, size=len(data), content_type=content_type)
+            _tell(conn, item, now, "stored", size=len(data), content_type=content_type)
 
         await self.writer.submit_task(stored)
 
@@ -188,7 +188,7 @@ class MediaFetcher:
 
         def failed(conn: Connection) -> None:
             _settle(conn, item, "FAILED", reason)
-            _tell(conn, item, now, error=reason)
+            _tell(conn, item, now, "failed", error=reason)
 
         await self.writer.submit_task(failed)
 
@@ -244,11 +244,19 @@ class MediaFetcher:
             return 0
         cutoff = format_time(self.clock() - timedelta(days=days))
         old = conn.execute(
-            select(media.c.channel, media.c.message_id, media.c.idx, media.c.sha256).where(
-                media.c.state == "STORED", media.c.stored_at < cutoff
-            )
+            select(
+                media.c.channel,
+                media.c.message_id,
+                media.c.idx,
+                media.c.sha256,
+                media.c.account_id,
+                media.c.customer_id,
+            ).where(media.c.state == "STORED", media.c.stored_at < cutoff)
         ).all()
-        for channel, message_id, idx, digest in old:
+        now = self.clock()
+        for channel, message_id, idx, digest, account_id, customer_id in old:
+            gone = Pending(channel, message_id, idx, account_id, customer_id, None, None, 0)
+            _tell(conn, gone, now, "expired", error=f"removed after {days} days", expired=True)
             conn.execute(
                 update(media)
                 .where(
@@ -274,12 +282,13 @@ def _key(item: Pending) -> tuple[Any, ...]:
     )
 
 
-def _tell(conn: Connection, item: Pending, at: datetime, **outcome: Any) -> None:
-    """Every replica learns how the fetch ended: the file's size and type, or why not."""
+def _tell(conn: Connection, item: Pending, at: datetime, ending: str, **outcome: Any) -> None:
+    """Every replica learns how the fetch ended (``ending``: stored, failed or expired): the
+    file's size and type, or why the relay does not keep it."""
     if item.customer_id is None:  # noted before the relay kept customers here
         return
     event = AttachmentFetched(
-        dedup_key=f"media:{item.channel}:{item.message_id}:{item.idx}",
+        dedup_key=f"media:{item.channel}:{item.message_id}:{item.idx}:{ending}",
         channel=Channel(item.channel),
         account_id=item.account_id,
         customer_id=item.customer_id,

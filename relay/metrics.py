@@ -23,13 +23,15 @@ class RelayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.deliveries = Counter(
             "inboop_deliveries",
-            "Webhook deliveries, by the Meta object they were for and what became of them.",
-            ["channel", "outcome"],
+            "Webhook deliveries, by Meta's object (page, instagram, whatsapp_business_account) "
+            "and what became of them.",
+            ["object", "outcome"],
             registry=self.registry,
         )
         self.events = Counter(
             "inboop_events_appended",
-            "Entries appended to the log since the relay started.",
+            "Entries appended to the log since this relay started (on PostgreSQL: by any relay "
+            "sharing the database).",
             registry=self.registry,
         )
         self.head = Gauge(

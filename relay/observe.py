@@ -18,11 +18,10 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from relay import __version__
+from relay.guard import LOOPBACK
 from relay.state import relay_state
 from relay.store.migrate import DatabaseTooNew, migration_state
 from relay.users import user_for_token
-
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 router = APIRouter()
 

@@ -27,7 +27,13 @@ from sqlalchemy.exc import DBAPIError
 
 from relay.log import head_seq
 from relay.settings import RelaySettings, SettingsError, id_map, token_map
-from relay.store.dialect import DatabaseURLError, create_engines, driver_url, sqlite_path
+from relay.store.dialect import (
+    DatabaseURLError,
+    create_engines,
+    driver_url,
+    first_line,
+    sqlite_path,
+)
 from relay.store.migrate import DatabaseTooNew, migration_state, upgrade_to_head
 from relay.store.tables import events, metadata
 
@@ -188,8 +194,7 @@ def _check_database(settings: RelaySettings, report: Report) -> None:
         report.fail(str(exc))
         return
     except DBAPIError as exc:
-        first = (str(exc.orig).strip().splitlines() or [type(exc).__name__])[0]
-        report.fail(f"database {shown} cannot be reached: {first}")
+        report.fail(f"database {shown} cannot be reached: {first_line(exc)}")
         return
     finally:
         engines.dispose()
@@ -222,17 +227,20 @@ def _sqlite_file(settings: RelaySettings, what: str) -> Path:
     return path
 
 
-def backup(settings: RelaySettings, out: Path) -> Copied:
-    """A consistent copy of the relay's database, taken while it runs."""
+def backup(settings: RelaySettings, out: Path, *, folder: bool = False) -> Copied:
+    """A consistent copy of the relay's database, taken while it runs; into ``out`` when it
+    is a folder (``folder``: even one not made yet)."""
     source = _sqlite_file(settings, "backup")
     if not source.exists():
         raise OperateError(f"there is no relay database at {source} to back up")
     target = out.expanduser()
-    if target.is_dir():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = target / f"relay-{stamp}.db"
+    if folder or target.is_dir():  # a new file in it
+        now = datetime.now(UTC)
+        target = target / f"relay-{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z.db"
     if target.resolve() == source.resolve():
         raise OperateError("--out is the relay's own database: choose another file")
+    if target.exists():
+        raise OperateError(f"{target} exists: a backup never overwrites another file")
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = target.with_name(target.name + ".partial")
@@ -261,12 +269,25 @@ def restore(settings: RelaySettings, backup_file: Path) -> tuple[Copied, int | N
             head = _verified(conn, source)
     except sqlite3.Error as exc:
         raise OperateError(f"{source} is not a relay backup: {exc}") from None
+    _not_newer(source)
     with serving_lock(target, wait=False) as held:
         if not held:
             raise OperateError(
                 f"a relay is serving {target}: stop it first (systemctl stop inboop-relay), "
                 "then restore"
             )
+        # The copy is made and synced beside the database before anything is moved: a full
+        # disk or a failed copy leaves the relay's database as it was.
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = target.with_name(target.name + ".restoring")
+        try:
+            with open(source, "rb") as src, _owner_only(partial) as dst:
+                shutil.copyfileobj(src, dst)
+                dst.flush()
+                os.fsync(dst.fileno())
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise OperateError(f"cannot copy the backup next to {target}: {exc.strerror}") from None
         previous_head, kept = None, None
         if target.exists():
             try:
@@ -280,12 +301,6 @@ def restore(settings: RelaySettings, backup_file: Path) -> tuple[Copied, int | N
                 old = Path(str(target) + suffix)
                 if old.exists():
                     os.replace(old, Path(str(kept) + suffix))
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        partial = target.with_name(target.name + ".restoring")
-        with open(source, "rb") as src, _owner_only(partial) as dst:
-            shutil.copyfileobj(src, dst)
-            dst.flush()
-            os.fsync(dst.fileno())
         os.replace(partial, target)
         engines = create_engines(driver_url(settings.database_url), must_exist=True)
         try:
@@ -293,6 +308,18 @@ def restore(settings: RelaySettings, backup_file: Path) -> tuple[Copied, int | N
         finally:
             engines.dispose()
     return Copied(target, target.stat().st_size, head), previous_head, kept
+
+
+def _not_newer(path: Path) -> None:
+    """A backup this version can run: not one a newer relay migrated."""
+    engines = create_engines(f"sqlite:///{path}", must_exist=True)
+    try:
+        with engines.reader.connect() as conn:
+            migration_state(conn)
+    except DatabaseTooNew as exc:
+        raise OperateError(f"{path}: {exc}") from None
+    finally:
+        engines.dispose()
 
 
 def _verified(conn: sqlite3.Connection, path: Path) -> int:

@@ -63,14 +63,14 @@ async def receive_delivery(request: Request) -> Response:
     # In a thread: a huge or odd delivery never holds up the event loop (other deliveries).
     normalised = await run_in_threadpool(_normalise, body)
     delivery = Delivery(new_delivery_id(), now_text(), body, normalised)
-    channel = normalised.object if normalised.object in OBJECTS else "unknown"
+    meta_object = normalised.object if normalised.object in OBJECTS else "unknown"
     try:
         outcome = await state.writer.submit(delivery)
     except Exception:
         log.exception("delivery not stored; asking Meta to retry")
-        state.metrics.deliveries.labels(channel, "not_stored").inc()
+        state.metrics.deliveries.labels(meta_object, "not_stored").inc()
         return PlainTextResponse("could not store the delivery; retry later", status_code=503)
-    state.metrics.deliveries.labels(channel, "stored").inc()
+    state.metrics.deliveries.labels(meta_object, "stored").inc()
     for failure in normalised.failures:
         state.metrics.failures.labels(failure.kind).inc()
     log.info(

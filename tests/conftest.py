@@ -22,11 +22,17 @@ TEMPLATES = [
 ]
 
 
+# The relay's own tests (its webhooks, log, API and sync) run on both of its databases; the
+# app's tests need a relay too, but not twice.
+BOTH_DATABASES = ("test_relay_", "test_sync_")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests of the relay run on both of its databases, unless they read SQLite's file."""
     if "relay_backend" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rpartition(".")[2]
         only = metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("relay_backend", ["sqlite"] if only else ["sqlite", "postgresql"])
+        both = module.startswith(BOTH_DATABASES) and not only
+        metafunc.parametrize("relay_backend", ["sqlite", "postgresql"] if both else ["sqlite"])
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +42,8 @@ def postgres() -> Iterator[PostgresCluster]:
         cluster = PostgresCluster()
     except PostgresUnavailable as exc:
         pytest.skip(f"NO POSTGRESQL: {exc}; the relay's PostgreSQL tests did not run")
-    cluster.start()
     try:
-        yield cluster
+        yield cluster.start()
     finally:
         cluster.stop()
 

@@ -157,6 +157,10 @@ def test_files_older_than_the_retention_are_removed(tmp_path: Path, graph: FakeG
         relay.start()
         wait_for(lambda: states(relay)["m_old"][0] == "EXPIRED")
         assert not any(p.is_file() for p in (relay.home / "media").rglob("*"))
+        home = tmp_path / "agent"  # replicas learn it is gone
+        signed_in(relay, home)
+        (listed,) = json.loads(inboop(home, "media", "list", "PSID1", "--json").stdout)
+        assert (listed["size"], listed["unavailable"]) == (None, "removed after 30 days")
     finally:
         relay.stop()
 

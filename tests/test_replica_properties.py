@@ -118,20 +118,28 @@ def _events() -> list[ChannelEvent]:
         result = normalise_delivery(mp.body(delivery))
         assert result.failures == []
         events.extend(result.events)
-    # What the relay's media fetcher appends once it has the file.
-    events.append(
-        AttachmentFetched(
-            dedup_key="media:WHATSAPP:wamid.I:0",
-            channel=Channel.WHATSAPP,
-            account_id=PN,
-            customer_id="91",
-            occurred_at=datetime.fromtimestamp(S0 + 75, UTC),
-            channel_message_id="wamid.I",
-            index=0,
-            size=245_000,
-            content_type="image/jpeg",
+    # What the relay's media fetcher appends once it has each file, and once the retention
+    # removed the second one: in any order, removed beats stored.
+    photo2 = mp.wa_message("91", "wamid.J", S0 + 80, "image", {"id": "MEDIA2"})
+    result = normalise_delivery(mp.body(mp.whatsapp(mp.wa_value(messages=[photo2]))))
+    events.extend(result.events)
+    for mid, ending, facts in (
+        ("wamid.I", "stored", {"size": 245_000, "content_type": "image/jpeg"}),
+        ("wamid.J", "stored", {"size": 9_000, "content_type": "image/jpeg"}),
+        ("wamid.J", "expired", {"error": "removed after 90 days", "expired": True}),
+    ):
+        events.append(
+            AttachmentFetched(
+                dedup_key=f"media:WHATSAPP:{mid}:0:{ending}",
+                channel=Channel.WHATSAPP,
+                account_id=PN,
+                customer_id="91",
+                occurred_at=datetime.fromtimestamp(S0 + 85, UTC),
+                channel_message_id=mid,
+                index=0,
+                **facts,
+            )
         )
-    )
     return events
 
 
@@ -191,6 +199,8 @@ def test_baseline_has_the_expected_meaning() -> None:
     assert whatsapp["wamid.O"].reactions == {"CUSTOMER": "👍"}
     assert whatsapp["wamid.F"].delivery_status == "FAILED"
     assert whatsapp["wamid.I"].attachments[0].size == 245_000
+    removed = whatsapp["wamid.J"].attachments[0]
+    assert (removed.size, removed.unavailable) == (None, "removed after 90 days")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

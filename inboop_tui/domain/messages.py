@@ -85,7 +85,7 @@ class MessageState:
     # A message received or echoed had it at once; one of our replies once it is sent.
     channel_at: str | None = None
     # The relay's store, per attachment index: {"0": {"size": n, "content_type": t}} once it
-    # has the file, {"0": {"error": why}} when it gave up.
+    # has the file, {"0": {"error": why}} when it gave up, {"expired": true, …} once removed.
     media: str = "{}"
 
     @property
@@ -200,6 +200,7 @@ def with_fetched(state: MessageState, event: AttachmentFetched) -> MessageState:
             ("size", event.size),
             ("content_type", event.content_type),
             ("error", event.error),
+            ("expired", event.expired or None),
         )
         if value is not None
     }
@@ -208,11 +209,16 @@ def with_fetched(state: MessageState, event: AttachmentFetched) -> MessageState:
 
 
 def _either_outcome(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
-    """Two reports of one fetch (the log has one; a merge may meet two): a stored file wins,
-    then the smaller report, so any order agrees."""
+    """Two reports on one file (stored, then removed after the retention; or two relays'
+    fetches): removed beats stored beats failed, then the smaller report: any order agrees."""
     if a is None:
         return b
-    return min(a, b, key=lambda o: ("error" in o, json.dumps(o, sort_keys=True)))
+
+    def rank(o: dict[str, Any]) -> tuple[int, str]:
+        ending = 2 if o.get("expired") else 1 if "size" in o else 0
+        return (-ending, json.dumps(o, sort_keys=True))
+
+    return min(a, b, key=rank)
 
 
 def with_read_mark(state: MessageState, status: str) -> MessageState:

@@ -394,7 +394,7 @@ class InboxScreen(ActingScreen):
         """The conversation's files, newest first; the one chosen is saved (and opened)."""
         verb = "Open" if open_it else "Save"
         self._pick_file(
-            f"{verb} a file from {{name}} (to {downloads_folder()})",
+            lambda name: f"{verb} a file from {name} (to {downloads_folder()})",
             "No files in this conversation.",
             lambda ref: True,
             lambda ref: self.save_file(ref, open_it),
@@ -403,7 +403,7 @@ class InboxScreen(ActingScreen):
     def action_view_picture(self) -> None:
         """The conversation's pictures, newest first; the one chosen is shown."""
         self._pick_file(
-            "Look at a picture from {name}",
+            lambda name: f"Look at a picture from {name}",
             "No pictures in this conversation.",
             lambda ref: ref.type in PICTURES,
             self.view_picture,
@@ -422,7 +422,7 @@ class InboxScreen(ActingScreen):
 
     def _pick_file(
         self,
-        title: str,
+        title: Callable[[str], str],
         empty: str,
         wanted: Callable[[AttachmentRef], bool],
         then: Callable[[AttachmentRef], object],
@@ -443,7 +443,7 @@ class InboxScreen(ActingScreen):
                 )
                 for n, ref in enumerate(refs)
             ]
-            return PickDialog(title.format(name=row.display_name), choices, empty)
+            return PickDialog(title(row.display_name), choices, empty)
 
         def chosen(key: str | None) -> None:
             if key is not None:
@@ -477,6 +477,7 @@ class InboxScreen(ActingScreen):
 
     def go_to(self, conversation_id: str) -> None:
         """Show one conversation (from a lead or an order), whatever the filter."""
+        self._open = conversation_id  # a refresh meanwhile reloads this one, not the one before
         self.conversations.go_to(conversation_id)
         self.load_thread(conversation_id, mark=True)
 

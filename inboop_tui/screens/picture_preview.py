@@ -7,6 +7,8 @@ system's viewer, from the bytes already fetched.
 
 from __future__ import annotations
 
+import logging
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +29,8 @@ from inboop_tui.sync.media import (
     save_attachment,
 )
 from inboop_tui.widgets.picture import Graphics, describe, picture_widget, words_instead
+
+log = logging.getLogger("inboop.picture")
 
 
 class PicturePreview(ModalScreen[None]):
@@ -75,13 +79,23 @@ class PicturePreview(ModalScreen[None]):
     def on_mount(self) -> None:
         self.fetch()
 
-    @work(thread=True, exclusive=True, group="picture", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="picture",
+        description="fetch a picture",
+        exit_on_error=False,
+    )
     def fetch(self) -> None:
         try:
             fetched = fetch_attachment(self._config, self.ref)
             picture = read_picture(fetched[0])
         except MediaError as exc:
             self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # a picture Pillow chokes on: said here, never a hang
+            log.exception("could not show a picture")
+            self.app.call_from_thread(self._failed, f"cannot show it: {type(exc).__name__}")
             return
         self.app.call_from_thread(self._show, fetched, picture)
 
@@ -108,7 +122,7 @@ class PicturePreview(ModalScreen[None]):
     def action_open(self) -> None:
         self._keep(open_it=True)
 
-    @work(thread=True, group="picture-save", exit_on_error=False)
+    @work(thread=True, group="picture-save", description="save a picture", exit_on_error=False)
     def _keep(self, open_it: bool) -> None:
         try:
             path, size, _ = save_attachment(

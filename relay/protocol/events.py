@@ -265,7 +265,8 @@ class ContactProfile(_ChannelEvent):
 
 class AttachmentFetched(_ChannelEvent):
     """The relay fetched a message's attachment into its store (``size``, ``content_type``),
-    or gave up on it (``error``: too large, not media, the link expired)."""
+    gave up on it (``error``: too large, not media, the link expired), or, later, removed it
+    after the retention time (``expired``, with the ``error`` that says so)."""
 
     type: Literal["attachment.fetched"] = "attachment.fetched"
     channel_message_id: MessageId
@@ -273,6 +274,7 @@ class AttachmentFetched(_ChannelEvent):
     size: int | None = None
     content_type: str | None = None
     error: str | None = None
+    expired: bool = False
 
 
 class ReplySent(_ChannelEvent):

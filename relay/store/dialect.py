@@ -19,11 +19,18 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 
 class DatabaseURLError(ValueError):
     pass
+
+
+def first_line(exc: DBAPIError) -> str:
+    """The first line of a driver's error (PostgreSQL's run over several)."""
+    text = str(exc.orig).strip()
+    return text.splitlines()[0] if text else type(exc.orig).__name__
 
 
 def driver_url(url: str) -> str:

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -63,7 +63,13 @@ def _known(scripts: ScriptDirectory, revision: str) -> bool:
         return False
 
 
+# Relays starting together on one PostgreSQL database migrate it one at a time.
+MIGRATION_LOCK = 7_462_025
+
+
 def upgrade_to_head(engine: Engine) -> None:
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         migration_state(conn)
         command.upgrade(_config(conn), "head")
