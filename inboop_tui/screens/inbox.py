@@ -51,7 +51,7 @@ from inboop_tui.store.queries import (
 )
 from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.store.selling_queries import ContactCard
-from inboop_tui.sync.media import MediaError, downloads_folder, open_with_system, save_attachment
+from inboop_tui.sync.media import MediaError, downloads_folder, keep_file
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import ConversationList
@@ -454,19 +454,10 @@ class InboxScreen(ActingScreen):
     @work(thread=True, group="media", description="save a file", exit_on_error=False)
     def save_file(self, ref: AttachmentRef, open_it: bool) -> None:
         try:
-            path, size, _ = save_attachment(
-                self.app.config,  # type: ignore[attr-defined]
-                ref,
-                downloads_folder(),
-                folder=True,
-            )
+            said = keep_file(self.app.config, ref, open_it=open_it)  # type: ignore[attr-defined]
         except MediaError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
-        said = f"Saved {path} ({size:,} bytes)."
-        if open_it:
-            problem = open_with_system(path)
-            said = problem or f"Opened {path}."
         self.app.call_from_thread(self.notify, said, markup=False)
 
     def action_toggle_contact(self) -> None:

@@ -24,9 +24,8 @@ from inboop_tui.sync.media import (
     Picture,
     downloads_folder,
     fetch_attachment,
-    open_with_system,
+    keep_file,
     read_picture,
-    save_attachment,
 )
 from inboop_tui.widgets.picture import Graphics, describe, picture_widget, words_instead
 
@@ -125,13 +124,8 @@ class PicturePreview(ModalScreen[None]):
     @work(thread=True, group="picture-save", description="save a picture", exit_on_error=False)
     def _keep(self, open_it: bool) -> None:
         try:
-            path, size, _ = save_attachment(
-                self._config, self.ref, downloads_folder(), folder=True, fetched=self._fetched
-            )
+            said = keep_file(self._config, self.ref, open_it=open_it, fetched=self._fetched)
         except MediaError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
-        said = f"Saved {path} ({size:,} bytes)."
-        if open_it:
-            said = open_with_system(path) or f"Opened {path}."
         self.app.call_from_thread(self.notify, said, markup=False)

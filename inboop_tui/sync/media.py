@@ -109,3 +109,18 @@ def open_with_system(path: Path) -> str | None:
         return f"no {opener} on this machine: the file is at {path}"
     subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return None
+
+
+def keep_file(
+    config: ClientConfig,
+    ref: AttachmentRef,
+    *,
+    open_it: bool,
+    fetched: tuple[bytes, str] | None = None,
+) -> str:
+    """Save a file into the downloads folder (and open it): what to tell the person. The app's
+    Files and picture screens share it; MediaError says why it could not be done."""
+    path, size, _ = save_attachment(config, ref, downloads_folder(), folder=True, fetched=fetched)
+    if open_it:
+        return open_with_system(path) or f"Opened {path}."
+    return f"Saved {path} ({size:,} bytes)."
