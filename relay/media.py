@@ -31,6 +31,7 @@ from relay.api import current_user
 from relay.log import append_events
 from relay.outbound.graph import GraphClient, GraphError
 from relay.protocol import AttachmentFetched, Channel, format_time
+from relay.rounds import Rounds
 from relay.settings import RelaySettings
 from relay.state import relay_state
 from relay.store.tables import media
@@ -89,38 +90,28 @@ class MediaFetcher:
         self._http = httpx.AsyncClient(
             timeout=settings.outbound_timeout_seconds, follow_redirects=True
         )
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("media fetching", self._fetch_and_expire, self._rest)
         self._last_cleanup = 0.0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="media-fetcher")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._rounds.stop()
         await self._http.aclose()
         await self.graph.close()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                busy = await self.round()
-                if loop.time() - self._last_cleanup > CLEANUP_EVERY:
-                    self._last_cleanup = loop.time()
-                    await self.writer.submit_task(self._expire)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("a round of media fetching failed; trying again")
-                busy = False
-            if not busy:
-                await asyncio.sleep(IDLE_SECONDS)
+    async def _fetch_and_expire(self) -> bool:
+        busy = await self.round()
+        now = asyncio.get_running_loop().time()
+        if now - self._last_cleanup > CLEANUP_EVERY:
+            self._last_cleanup = now
+            await self.writer.submit_task(self._expire)
+        return busy
+
+    async def _rest(self, busy: bool) -> None:
+        if not busy:
+            await asyncio.sleep(IDLE_SECONDS)
 
     async def round(self) -> bool:
         due = await asyncio.to_thread(self._due, format_time(self.clock()))

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from relay.log import append_events
 from relay.outbound.graph import GraphClient, GraphError
 from relay.protocol import Channel, ContactProfile, format_time
+from relay.rounds import Rounds
 from relay.settings import RelaySettings
 from relay.store.tables import integration_failures, profile_lookups
 from relay.writer import LogWriter
@@ -82,7 +83,7 @@ class ProfileFetcher:
         self.interval = 1.0 / max(0.01, settings.profile_lookups_per_second)
         self.retry_seconds = settings.profile_retry_seconds
         self.graph = GraphClient(settings.graph_api_url, timeout=settings.outbound_timeout_seconds)
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = Rounds("profile lookups", self.round, self._rest)
         self._paused_until = 0.0
 
     async def start(self) -> None:
@@ -90,30 +91,16 @@ class ProfileFetcher:
         accounts = [(c, a) for c, by_account in self.tokens.items() for a in by_account]
         if accounts:
             await self.writer.submit_task(lambda conn: _retry_tokenless(conn, accounts))
-        self._task = asyncio.create_task(self._run(), name="profile-lookups")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._rounds.stop()
         await self.graph.close()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                busy = await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("a round of profile lookups failed; trying again")
-                busy = False
-            wait = max(IDLE_SECONDS if not busy else 0.0, self._paused_until - loop.time())
-            await asyncio.sleep(wait)
+    async def _rest(self, busy: bool) -> None:
+        """Idle when there was nothing to do; longer while Meta asked for a pause."""
+        now = asyncio.get_running_loop().time()
+        await asyncio.sleep(max(IDLE_SECONDS if not busy else 0.0, self._paused_until - now))
 
     async def round(self) -> bool:
         now = self.clock()

@@ -11,6 +11,7 @@ timeouts) are retried with backoff; after ``outbound_max_attempts`` the reply fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from relay.outbound.queue import (
     unconfirmed,
 )
 from relay.protocol import Channel, ProviderError
+from relay.rounds import Rounds
 from relay.settings import RelaySettings, token_map
 from relay.store.tables import uploads
 from relay.writer import LogWriter
@@ -73,8 +75,7 @@ class Sender:
         }
         self.graph = GraphClient(settings.graph_api_url, timeout=settings.outbound_timeout_seconds)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._rounds = Rounds("sending replies", self.round, self._rest)
 
     def can_send(self, channel: str, account_id: str) -> bool:
         return account_id in self.tokens.get(channel, {})
@@ -97,39 +98,22 @@ class Sender:
                 "%d replies were being sent when the relay stopped; waiting for Meta's word",
                 reopened,
             )
-        self._task = asyncio.create_task(self._run(), name="outbound-sender")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._rounds.stop()
         await self.graph.close()
 
     @property
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._rounds.alive
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                busy = await self.round()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the send loop failed a round; trying again")
-                busy = False
-            if not busy:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
-                except TimeoutError:
-                    pass
+    async def _rest(self, busy: bool) -> None:
+        """After an idle round, wait for a new reply (``poke``) or the next retry's time."""
+        if not busy:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
 
     async def round(self) -> bool:
         """One pass over the queue; True if anything was sent or tried."""
