@@ -22,9 +22,9 @@ from relay.profiles import ProfileFetcher
 from relay.sending_api import router as sending_router
 from relay.settings import RelaySettings
 from relay.state import RelayState
-from relay.store.dialect import create_engines
+from relay.store.dialect import create_engines, wal_checkpoint
 from relay.store.migrate import upgrade_to_head
-from relay.webhooks import receive_delivery, verify_subscription
+from relay.webhooks import WebhookIntake, verify_subscription
 from relay.writer import LogNotifier, LogWriter
 
 
@@ -51,6 +51,11 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
                 notifier,
                 settings.relay_failure_flush_seconds,
                 on_failure=lambda kind: metrics.failures.labels(kind).inc(),
+                checkpoint=(
+                    (lambda: wal_checkpoint(engines.reader))
+                    if engines.writer.dialect.name == "sqlite"
+                    else None
+                ),
             )
             await writer.start()
             sender = Sender(settings, engines.reader, writer, metrics=metrics)
@@ -89,11 +94,14 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
         openapi_url="/openapi.json" if docs else None,
         docs_url="/docs" if docs else None,
         redoc_url=None,
+        # The relay counts for itself (relay.metrics); FastAPI's own OpenTelemetry layer would
+        # only ask, on every request, whether anyone listens.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(GuardMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(WebhookIntake)  # outermost: deliveries skip the rest
     app.add_route("/webhooks/meta", verify_subscription, methods=["GET"], include_in_schema=False)
-    app.add_route("/webhooks/meta", receive_delivery, methods=["POST"], include_in_schema=False)
     app.include_router(observe_router)
     app.include_router(api_router)
     app.include_router(sending_router)

@@ -89,22 +89,31 @@ class GuardMiddleware:
         limiter = self._limiters[kind]
         return limiter if limiter.rate > 0 else None
 
+    async def refused(self, scope: Scope, send: Send) -> bool:
+        """Answer 429 if the client is over its rate; True when it was refused."""
+        client = scope["client"][0] if scope.get("client") else ""
+        if client in LOOPBACK:
+            return False
+        kind = "webhooks" if scope["path"].startswith("/webhooks/") else "api"
+        limiter = self._limiter(scope, kind)
+        if limiter is None:
+            return False
+        wait = limiter.wait_for(client, time.monotonic())
+        if wait <= 0:
+            return False
+        await _refuse(send, 429, "too many requests: slow down", math.ceil(wait))
+        return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if await self.refused(scope, send):
+            return
         path: str = scope["path"]
-        client = scope["client"][0] if scope.get("client") else ""
-        kind = "webhooks" if path.startswith("/webhooks/") else "api"
-        limiter = self._limiter(scope, kind) if client not in LOOPBACK else None
-        if limiter is not None:
-            wait = limiter.wait_for(client, time.monotonic())
-            if wait > 0:
-                await _refuse(send, 429, "too many requests: slow down", math.ceil(wait))
-                return
         limit = _body_limit(scope, path)
         if limit is not None:
-            declared = _header(scope, b"content-length")
+            declared = header(scope, b"content-length")
             if declared.isdigit() and int(declared) > limit:
                 await _refuse(send, 413, f"the body is over {limit:,} bytes")
                 return
@@ -129,6 +138,14 @@ class GuardMiddleware:
         await self.app(scope, receive, with_headers)
 
 
+def plain_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The security headers of an answer built without the app's routing (the webhook)."""
+    headers = [*HEADERS, LOCKED_DOWN, (b"cache-control", b"no-store")]
+    if scope.get("scheme") == "https":
+        headers.append(HSTS)
+    return headers
+
+
 def _body_limit(scope: Scope, path: str) -> int | None:
     if scope["method"] in ("GET", "HEAD", "OPTIONS") or path.startswith(SELF_LIMITED):
         return None
@@ -151,7 +168,7 @@ def _capped(receive: Receive, limit: int) -> Receive:
     return counted
 
 
-def _header(scope: Scope, name: bytes) -> str:
+def header(scope: Scope, name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             return str(value.decode("latin-1"))

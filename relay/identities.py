@@ -26,17 +26,17 @@ from relay.protocol import Channel, ChannelEvent, ContactProfile
 from relay.store.tables import whatsapp_identities as identities
 
 
-def canonical_customers(conn: Connection, events: Sequence[ChannelEvent]) -> list[ChannelEvent]:
-    whatsapp = [e for e in events if e.channel is Channel.WHATSAPP]
+def canonical_customers(
+    conn: Connection, deliveries: Sequence[Sequence[ChannelEvent]]
+) -> list[list[ChannelEvent]]:
+    """Each delivery's events with WhatsApp customers under their canonical id: one query for
+    the whole batch, then the deliveries in order, as if each had been appended alone."""
+    whatsapp = [e for events in deliveries for e in events if e.channel is Channel.WHATSAPP]
     if not whatsapp:
-        return list(events)
-    links = [
-        (e.account_id, e.wa_id, e.user_id)
-        for e in whatsapp
-        if isinstance(e, ContactProfile) and e.wa_id and e.user_id
-    ]
+        return [list(events) for events in deliveries]
     wanted = {(e.account_id, e.customer_id) for e in whatsapp}
-    wanted |= {(a, w) for a, w, _ in links} | {(a, u) for a, _, u in links}
+    for account, wa_id, user_id in _links(whatsapp):
+        wanted |= {(account, wa_id), (account, user_id)}
     key = tuple_(identities.c.account_id, identities.c.alias)
     known: dict[tuple[str, str], str] = {
         (account, alias): canonical
@@ -47,16 +47,17 @@ def canonical_customers(conn: Connection, events: Sequence[ChannelEvent]) -> lis
         )
     }
     fresh: dict[tuple[str, str], str] = {}
-    for account, wa_id, user_id in links:
-        assert wa_id is not None and user_id is not None
-        canonical = known.get((account, wa_id)) or known.get((account, user_id)) or wa_id
-        for alias in (wa_id, user_id):
-            if (account, alias) not in known:
-                known[(account, alias)] = fresh[(account, alias)] = canonical
-    for event in whatsapp:
-        seen = (event.account_id, event.customer_id)
-        if seen not in known:
-            known[seen] = fresh[seen] = event.customer_id
+    for events in deliveries:
+        delivery = [e for e in events if e.channel is Channel.WHATSAPP]
+        for account, wa_id, user_id in _links(delivery):
+            canonical = known.get((account, wa_id)) or known.get((account, user_id)) or wa_id
+            for alias in (wa_id, user_id):
+                if (account, alias) not in known:
+                    known[(account, alias)] = fresh[(account, alias)] = canonical
+        for event in delivery:
+            seen = (event.account_id, event.customer_id)
+            if seen not in known:
+                known[seen] = fresh[seen] = event.customer_id
     if fresh:
         conn.execute(
             insert(identities),
@@ -66,9 +67,21 @@ def canonical_customers(conn: Connection, events: Sequence[ChannelEvent]) -> lis
             ],
         )
     return [
-        event.model_copy(update={"customer_id": known[(event.account_id, event.customer_id)]})
-        if event.channel is Channel.WHATSAPP
-        and known[(event.account_id, event.customer_id)] != event.customer_id
-        else event
-        for event in events
+        [
+            event.model_copy(update={"customer_id": known[(event.account_id, event.customer_id)]})
+            if event.channel is Channel.WHATSAPP
+            and known[(event.account_id, event.customer_id)] != event.customer_id
+            else event
+            for event in events
+        ]
+        for events in deliveries
+    ]
+
+
+def _links(events: Sequence[ChannelEvent]) -> list[tuple[str, str, str]]:
+    """(account, wa_id, user_id) of the contacts that carry both ids."""
+    return [
+        (e.account_id, e.wa_id, e.user_id)
+        for e in events
+        if isinstance(e, ContactProfile) and e.wa_id and e.user_id
     ]

@@ -23,6 +23,7 @@ from relay.outbound.queue import confirm_sent, enqueue_reply, replies_confirmed_
 from relay.profile_queue import note_customers, note_media
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.selling_ledger import named_entries
+from relay.store.dialect import insert_rows
 from relay.store.tables import deliveries, events, integration_failures, log_head
 
 _KEY_CHUNK = 500
@@ -101,8 +102,10 @@ def append_deliveries(
     failures marked resolved instead of inserted.
     """
     last_seq = _lock_head(conn)
-    for delivery in batch:  # one WhatsApp person, one conversation (relay.identities)
-        delivery.normalised.events = canonical_customers(conn, delivery.normalised.events)
+    # One WhatsApp person, one conversation (relay.identities).
+    canonical = canonical_customers(conn, [d.normalised.events for d in batch])
+    for delivery, rewritten in zip(batch, canonical, strict=True):
+        delivery.normalised.events = rewritten
     keys = [event.dedup_key for d in batch for event in d.normalised.events]
     seen = existing_keys(conn, keys)
     recorded_at = now_text()
@@ -167,8 +170,9 @@ def append_deliveries(
             .values(resolved_at=recorded_at)
         )
     else:
-        conn.execute(
-            insert(deliveries),
+        insert_rows(
+            conn,
+            deliveries,
             [
                 {
                     "id": d.id,
@@ -184,7 +188,7 @@ def append_deliveries(
             ],
         )
     if event_rows:
-        conn.execute(insert(events), event_rows)
+        insert_rows(conn, events, event_rows)
         advance_head(conn, last_seq)
         note_customers(conn, new_events, recorded_at)
         note_media(conn, new_events, recorded_at)

@@ -4,6 +4,7 @@ Prometheus's text format. One registry per relay app (tests run several in one p
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -57,6 +58,8 @@ class RelayMetrics:
             registry=self.registry,
         )
         self._known_head: int | None = None
+        self._request_children: dict[tuple[str, int], Any] = {}
+        self._delivery_children: dict[tuple[str, str], Any] = {}
 
     def log_grew(self, head: int) -> None:
         """After a commit: the new head (the first call, at start, is the baseline)."""
@@ -67,7 +70,18 @@ class RelayMetrics:
 
     def request(self, method: str, path: str, status: int, seconds: float) -> None:
         route = ROUTES.get((method, path), "other")
-        self.requests.labels(route, f"{status // 100}xx").observe(seconds)
+        key = (route, status // 100)
+        child = self._request_children.get(key)
+        if child is None:  # labels() costs a lookup with string checks: once per pair
+            child = self._request_children[key] = self.requests.labels(route, f"{key[1]}xx")
+        child.observe(seconds)
+
+    def delivered(self, meta_object: str, outcome: str) -> None:
+        key = (meta_object, outcome)
+        child = self._delivery_children.get(key)
+        if child is None:
+            child = self._delivery_children[key] = self.deliveries.labels(meta_object, outcome)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,11 +13,12 @@ would hop threads for every statement (measured: see docs/design.md).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -142,3 +143,47 @@ def _sqlite_pragmas(
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def wal_checkpoint(engine: Engine) -> None:
+    """Copy a SQLite database's write-ahead log into the file (PASSIVE: writers are never held
+    up). Run beside the writer, it leaves the writer's own automatic checkpoints (which hold up
+    the commit they follow, and every request waiting on it) only the last few pages to copy;
+    those still restart the log, which a checkpoint beside a busy writer never can."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``INSERT`` many rows (all with the same keys) as the driver's SQL, in the caller's
+    transaction: the statement SQLAlchemy would send, compiled once, without its per-row
+    parameter processing (the ingest path's hottest statements; plain values only)."""
+    if not rows:
+        return
+    sql, order = _insert_statement(conn.dialect, table, tuple(rows[0]))
+    if order is None:
+        conn.exec_driver_sql(sql, list(rows))
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
+
+
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _insert_statement(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    """The dialect's INSERT text, and the order of positional parameters (None: named)."""
+    cache_key = (dialect.name, table.name, keys)
+    found = _STATEMENTS.get(cache_key)
+    if found is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        positions = compiled.positiontup
+        found = (str(compiled), tuple(positions) if compiled.positional and positions else None)
+        _STATEMENTS[cache_key] = found
+    return found
