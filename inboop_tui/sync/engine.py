@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -396,36 +397,48 @@ def _pull(
         after = max(0, run.cursor - 1)
         polled = (after, budget.call(lambda s: client.events(after, batch, wait=wait, timeout=s)))
     pages = 0
-    with replica_lock(_path(engine), max(1.0, budget.remaining())):
-        while True:
-            cursor = run.cursor = max(run.cursor, _local(_cursor, engine))  # another sync?
-            after = max(0, cursor - 1)
-            if polled is not None and polled[0] == after:
-                page = polled[1]
-            else:
-                page = budget.call(partial(_page, client, after, batch))
-            polled = None
-            head = page["head"]
-            if head < cursor:
-                raise _behind(client.base_url, head, cursor)
-            events = page["events"]
-            if cursor > 0:
-                events = _check_overlap(engine, client.base_url, events, cursor)
-            run.head = max(head, cursor)
-            if not events:
-                _local(_apply, engine, [], cursor, run.head, me, run)
-                return
-            last = events[-1]["seq"]
-            _local(_apply, engine, events, last, head, me, run)
-            run.pulled += len(events)
-            run.cursor = last
-            if progress is not None:
-                progress(last, run.head)
-            if last >= head:
-                return
-            pages += 1
-            if max_pages is not None and pages >= max_pages:
-                return
+    # The next page is asked for while this one is applied: the relay, the network and the
+    # JSON work alongside the replica's writes instead of taking turns with them.
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull")
+    prefetched: tuple[int, Future[dict[str, Any]]] | None = None
+    try:
+        with replica_lock(_path(engine), max(1.0, budget.remaining())):
+            while True:
+                cursor = run.cursor = max(run.cursor, _local(_cursor, engine))  # another sync?
+                after = max(0, cursor - 1)
+                if polled is not None and polled[0] == after:
+                    page = polled[1]
+                elif prefetched is not None and prefetched[0] == after:
+                    page = prefetched[1].result()
+                else:
+                    page = budget.call(partial(_page, client, after, batch))
+                polled = prefetched = None
+                head = page["head"]
+                if head < cursor:
+                    raise _behind(client.base_url, head, cursor)
+                events = page["events"]
+                if cursor > 0:
+                    events = _check_overlap(engine, client.base_url, events, cursor)
+                run.head = max(head, cursor)
+                if not events:
+                    _local(_apply, engine, [], cursor, run.head, me, run)
+                    return
+                last = events[-1]["seq"]
+                if last < head and (max_pages is None or pages + 1 < max_pages):
+                    fetch = partial(_page, client, last - 1, batch)
+                    prefetched = (last - 1, ahead.submit(budget.call, fetch))
+                _local(_apply, engine, events, last, head, me, run)
+                run.pulled += len(events)
+                run.cursor = last
+                if progress is not None:
+                    progress(last, run.head)
+                if last >= head:
+                    return
+                pages += 1
+                if max_pages is not None and pages >= max_pages:
+                    return
+    finally:
+        ahead.shutdown(wait=False, cancel_futures=True)
 
 
 def _page(client: RelayClient, after: int, batch: int, timeout: float) -> dict[str, Any]:

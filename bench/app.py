@@ -1,0 +1,63 @@
+"""The app on a replica: cold start against a minimal Textual app started the same way, and the
+timings ``bench.app_child`` takes inside the running app; peak RSS of the app's process."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RUNS = 3
+
+
+def start(mode: str, home: Path | None = None) -> tuple[float, float, dict[str, Any]]:
+    """Seconds from spawning to READY, peak RSS (MiB), and the child's results."""
+    args = [sys.executable, "-m", "bench.app_child", mode, *([str(home)] if home else [])]
+    begin = time.perf_counter()
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ}
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    ready = None
+    results: dict[str, Any] = {}
+    for line in proc.stdout:
+        if line.startswith("READY") and ready is None:
+            ready = time.perf_counter() - begin
+        elif line.startswith("{"):
+            results = json.loads(line)
+    errors = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or ready is None:
+        raise SystemExit(f"bench.app_child {mode} failed: {errors.strip()[-800:]}")
+    return ready, usage.ru_maxrss / 1024, results
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def run(home: Path) -> dict[str, Any]:
+    start("minimal")  # warm-up: the interpreter's files in the page cache
+    start("app", home)
+    minimal, app, rss = [], [], []
+    inside: dict[str, Any] = {}
+    for _ in range(RUNS):
+        minimal.append(start("minimal")[0])
+        seconds, peak, inside = start("app", home)
+        app.append(seconds)
+        rss.append(peak)
+    return {
+        "conversations": inside["conversations"],
+        "cold_start_s": spread(app),
+        "minimal_start_s": spread(minimal),
+        "cold_start_ratio": statistics.median(app) / statistics.median(minimal),
+        "jump_ms": spread(inside["jump_ms"]),
+        "open_10k_ms": spread(inside["open_ms"]),
+        "search_ms": spread(inside["search_ms"]),
+        "peak_rss_mib": max(rss),
+    }

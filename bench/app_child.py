@@ -1,0 +1,138 @@
+"""One app start, measured from inside: ``python -m bench.app_child minimal|app HOME``.
+
+Prints ``READY`` when the first screen is interactive (the inbox: counted, its first rows
+loaded and drawn), then, for ``app``, one JSON line of timings (milliseconds) taken inside the
+running app, headless under ``run_test``:
+
+- ``jump``: the cursor moved to a far position, until that row is loaded, plus drawing the
+  list's lines on screen;
+- ``open``: the long conversation's thread loaded and handed to the thread view;
+- ``search``: a search typed as one value, until the list is counted and its first rows loaded,
+  plus drawing them.
+
+No ``pilot.pause()`` inside a timing: it waits for the process to go idle (~20 ms here), which
+would hide what is measured. Conditions are polled every 0.5 ms instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input, Static
+
+
+class Minimal(App[None]):
+    """The baseline: a Textual app with one line of text."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Inbox")
+
+
+async def until(ready: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.perf_counter() + seconds
+    while not ready():
+        if time.perf_counter() > deadline:
+            raise SystemExit("the app did not get there in time")
+        await asyncio.sleep(0.0005)
+
+
+def searched(listing: Any, term: str) -> bool:
+    """The list shows ``term``'s results: counted, and its first rows loaded."""
+    return bool(
+        listing.filter.search == term
+        and not listing._loading
+        and (not listing.count or listing.row(0) is not None)
+    )
+
+
+async def minimal() -> None:
+    app = Minimal()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        print("READY", flush=True)
+
+
+async def real_app(home: Path) -> None:
+    from inboop_tui.app import create_app
+    from inboop_tui.store.db import open_replica
+    from inboop_tui.store.paths import resolve_paths
+    from inboop_tui.widgets.conversation_list import ConversationList
+
+    paths = resolve_paths({"INBOOP_HOME": str(home)})
+    engine = open_replica(paths.database)
+    app = create_app(paths, engine, live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        listing = app.screen.query_one(ConversationList)
+        await until(lambda: listing.count > 0 and listing.row(0) is not None)
+        await pilot.pause()
+        print("READY", flush=True)
+        results: dict[str, Any] = {"conversations": listing.count}
+
+        def draw() -> None:
+            for y in range(listing.size.height):
+                listing.render_line(y)
+
+        async def drawn(index: int) -> float:
+            await pilot.pause()  # the previous step's work is done
+            start = time.perf_counter()
+            listing.cursor = index
+            await until(lambda: listing.row(index) is not None)
+            draw()
+            return (time.perf_counter() - start) * 1000
+
+        rng = random.Random(3)
+        jumps = [listing.count - 1, 0, *(rng.randrange(listing.count) for _ in range(10))]
+        results["jump_ms"] = [await drawn(i) for i in jumps]
+
+        screen: Any = app.screen
+        opened: list[float] = []
+        for _ in range(3):
+            await pilot.pause()
+            screen._open = None
+            start = time.perf_counter()
+            screen.load_thread(LONG)
+            await until(lambda: screen._open == LONG)
+            opened.append((time.perf_counter() - start) * 1000)
+        results["open_ms"] = opened
+
+        search = app.screen.query_one("#search", Input)
+        searches: list[float] = []
+        for term in ("price", "cuánto", "address delivery", "zzzz"):
+            await pilot.pause()
+            start = time.perf_counter()
+            search.value = term
+            await until(partial(searched, listing, term))
+            draw()
+            searches.append((time.perf_counter() - start) * 1000)
+        results["search_ms"] = searches
+        print(json.dumps(results), flush=True)
+    engine.dispose()
+
+
+# The long conversation: customer 0 on Messenger (bench.data.Traffic's ``hot`` customer).
+LONG = ""
+
+
+def main() -> None:
+    global LONG
+    if sys.argv[1] == "minimal":
+        asyncio.run(minimal())
+        return
+    from relay.protocol.events import conversation_id
+    from relay.simulator import PAGE_ID
+
+    LONG = conversation_id("MESSENGER", PAGE_ID, "PSID0")
+    asyncio.run(real_app(Path(sys.argv[2])))
+
+
+if __name__ == "__main__":
+    main()
