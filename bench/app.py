@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.peak import peak_mib
+
 RUNS = 3
 
 
 def start(mode: str, home: Path | None = None) -> tuple[float, float, dict[str, Any]]:
     """Seconds from spawning to READY, peak RSS (MiB), and the child's results."""
-    args = [sys.executable, "-m", "bench.app_child", mode, *([str(home)] if home else [])]
+    child = [sys.executable, "-m", "bench.app_child", mode, *([str(home)] if home else [])]
+    args = [sys.executable, "-m", "bench.peak", *child]
     begin = time.perf_counter()
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ}
@@ -31,10 +34,9 @@ def start(mode: str, home: Path | None = None) -> tuple[float, float, dict[str, 
         elif line.startswith("{"):
             results = json.loads(line)
     errors = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or ready is None:
+    if proc.wait() != 0 or ready is None:
         raise SystemExit(f"bench.app_child {mode} failed: {errors.strip()[-800:]}")
-    return ready, usage.ru_maxrss / 1024, results
+    return ready, peak_mib(errors), results
 
 
 def spread(values: list[float]) -> dict[str, float]:

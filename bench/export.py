@@ -19,7 +19,7 @@ def child(mode: str, replica: Path, out: Path) -> tuple[float, int, float]:
     """Seconds (inside the child), rows and peak RSS (MiB) of one export."""
     args = [sys.executable, "-m", "bench.export_child", mode, str(replica), str(out)]
     _, rss, output = run_child(args)
-    figures = json.loads(output.strip().splitlines()[-1])
+    figures = json.loads(next(x for x in output.splitlines() if x.startswith("{")))
     return figures["seconds"], figures["rows"], rss
 
 
