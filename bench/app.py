@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import spread
 from bench.peak import peak_mib
 
 RUNS = 3
@@ -37,10 +38,6 @@ def start(mode: str, home: Path | None = None) -> tuple[float, float, dict[str, 
     if proc.wait() != 0 or ready is None:
         raise SystemExit(f"bench.app_child {mode} failed: {errors.strip()[-800:]}")
     return ready, peak_mib(errors), results
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def run(home: Path) -> dict[str, Any]:

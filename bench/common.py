@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import time
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Several runs of one figure: median, min and max."""
+    ordered = sorted(values)
+    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
 
 
 def process_peak_rss_mib(pid: int) -> float:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bench import pyload
-from bench.common import process_peak_rss_mib
+from bench.common import process_peak_rss_mib, spread
 from bench.data import Traffic
 from relay.signing import sign
 from tests.harness import APP_SECRET, RelayProcess, free_port
@@ -144,17 +144,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         "generator": "wrk" if shutil.which("wrk") else "python",
         "delivery_bytes": round(mean_size),
         "connections": CONNECTIONS,
-        "ours_per_s": _spread(ours_rates),
-        "baseline_per_s": _spread(base_rates),
+        "ours_per_s": spread(ours_rates),
+        "baseline_per_s": spread(base_rates),
         "ratio": ratios[middle],
-        "ours_p99_ms_flat_out": _spread([r["p99_ms"] for r in ours_runs]),
-        "steady_per_s": _spread([r["per_s"] for r in steady_runs]),
-        "steady_p50_ms": _spread([r["p50_ms"] for r in steady_runs]),
-        "steady_p99_ms": _spread([r["p99_ms"] for r in steady_runs]),
+        "ours_p99_ms_flat_out": spread([r["p99_ms"] for r in ours_runs]),
+        "steady_per_s": spread([r["per_s"] for r in steady_runs]),
+        "steady_p50_ms": spread([r["p50_ms"] for r in steady_runs]),
+        "steady_p99_ms": spread([r["p99_ms"] for r in steady_runs]),
         "relay_peak_rss_mib": max(r["rss_mib"] for r in steady_runs),
     }
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {"median": ordered[len(ordered) // 2], "min": ordered[0], "max": ordered[-1]}

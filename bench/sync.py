@@ -91,7 +91,7 @@ def serving(relay: RelayProcess, token: str, head: int) -> float:
 def raw_baseline(replica: Path, folder: Path) -> float:
     """Seconds to write the replica's final rows into an empty replica of the same schema."""
     target = folder / "baseline.db"
-    open_replica(target).dispose()  # the same schema, indexes and triggers
+    open_replica(target).dispose()  # the same schema and indexes
     source = sqlite3.connect(replica)
     columns = {
         table: ["rowid", *(c[1] for c in source.execute(f"PRAGMA table_info({table})"))]
@@ -105,11 +105,6 @@ def raw_baseline(replica: Path, folder: Path) -> float:
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    for table in TABLES:  # triggers would fill the search indexes twice: the rows say it all
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
-        ).fetchall():
-            conn.execute(f"DROP TRIGGER {name}")
     start = time.perf_counter()
     pages = max(1, len(rows["log_events"]) // BATCH)
     for page in range(pages):

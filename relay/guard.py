@@ -38,6 +38,8 @@ HEADERS = [
 # The API's pages (/docs, when turned on) load their scripts; everything else loads nothing.
 LOCKED_DOWN = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 HSTS = (b"strict-transport-security", b"max-age=31536000")
+# An answer the relay writes itself, outside the app's routing (a refusal, a delivery's).
+PLAIN = [*HEADERS, LOCKED_DOWN, (b"cache-control", b"no-store")]
 
 
 @dataclass
@@ -140,10 +142,7 @@ class GuardMiddleware:
 
 def plain_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The security headers of an answer built without the app's routing (the webhook)."""
-    headers = [*HEADERS, LOCKED_DOWN, (b"cache-control", b"no-store")]
-    if scope.get("scheme") == "https":
-        headers.append(HSTS)
-    return headers
+    return [*PLAIN, HSTS] if scope.get("scheme") == "https" else PLAIN
 
 
 def _body_limit(scope: Scope, path: str) -> int | None:
@@ -180,9 +179,7 @@ async def _refuse(send: Send, status: int, detail: str, retry_after: int | None 
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        *HEADERS,
-        LOCKED_DOWN,
-        (b"cache-control", b"no-store"),
+        *PLAIN,
     ]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))

@@ -58,8 +58,7 @@ class RelayMetrics:
             registry=self.registry,
         )
         self._known_head: int | None = None
-        self._request_children: dict[tuple[str, int], Any] = {}
-        self._delivery_children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def log_grew(self, head: int) -> None:
         """After a commit: the new head (the first call, at start, is the baseline)."""
@@ -70,18 +69,19 @@ class RelayMetrics:
 
     def request(self, method: str, path: str, status: int, seconds: float) -> None:
         route = ROUTES.get((method, path), "other")
-        key = (route, status // 100)
-        child = self._request_children.get(key)
-        if child is None:  # labels() costs a lookup with string checks: once per pair
-            child = self._request_children[key] = self.requests.labels(route, f"{key[1]}xx")
-        child.observe(seconds)
+        self._child(self.requests, route, f"{status // 100}xx").observe(seconds)
 
     def delivered(self, meta_object: str, outcome: str) -> None:
-        key = (meta_object, outcome)
-        child = self._delivery_children.get(key)
+        self._child(self.deliveries, meta_object, outcome).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per pair (labels() checks its strings
+        every call: too slow for every request)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
         if child is None:
-            child = self._delivery_children[key] = self.deliveries.labels(meta_object, outcome)
-        child.inc()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
