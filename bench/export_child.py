@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 RAW_SQL = (
-    "SELECT m.conversation_id, m.channel, m.channel_message_id, m.direction, m.sender_type,"
-    " m.content_type, coalesce(m.edit_text, m.original_text), m.attachments, m.reply_to,"
-    " m.sent_at, m.delivery_status, m.edit_key IS NOT NULL, m.is_deleted"
-    " FROM messages m WHERE m.has_body ORDER BY m.sent_at, m.channel_message_id"
+    "SELECT m.conversation_id, m.channel, coalesce(p.name, c.customer_id), m.channel_message_id,"
+    " m.direction, m.sender_type, m.content_type, coalesce(m.edit_text, m.original_text),"
+    " m.attachments, m.reply_to, m.sent_at, m.delivery_status, m.edit_key IS NOT NULL,"
+    " m.is_deleted FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+    " LEFT JOIN contacts p ON p.id = c.contact_id"
+    " WHERE m.has_body ORDER BY m.sent_at, m.channel_message_id"
 )
 
 

@@ -160,6 +160,63 @@ def test_login_sync_and_exports_row_by_row(
     assert again.returncode == 0 and "synced 0 new events" in again.stdout
 
 
+# What a spreadsheet could run, however it is dressed, and text that must come out unchanged.
+HOSTILE = {
+    "f_plain": ("=1+1", "'=1+1"),
+    "f_newline": ("\n=1", "'\n=1"),
+    "f_space": (" =1", "' =1"),
+    "f_tab": ("\tx", "'\tx"),
+    "f_fullwidth_equals": ("\uff1d1", "'\uff1d1"),
+    "f_fullwidth_plus": ("\uff0b1", "'\uff0b1"),
+    "f_fullwidth_at": ("\uff20SUM(A1)", "'\uff20SUM(A1)"),
+    "f_small_minus": ("\ufe631", "'\ufe631"),
+    "f_zero_width": ("\u200b=1", "'\u200b=1"),
+    "f_bom": ("\ufeff=1", "'\ufeff=1"),
+    "f_nul": ("a\x00b", "a\ufffdb"),
+    "scripts": ("नमस्ते — 你好 — مرحبا 👋🏽 [b]bold[/b]", "नमस्ते — 你好 — مرحبا 👋🏽 [b]bold[/b]"),
+    "spaced_word": ("  see you", "  see you"),
+    "mention": ("hi @shop", "hi @shop"),
+}
+
+
+def test_exports_neutralise_what_a_spreadsheet_could_run(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    from relay import simulator as mp
+
+    feed(
+        relay,
+        [
+            mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, "=cmd|' /C calc'!A0", mid, text)))
+            for mid, (text, _) in HOSTILE.items()
+        ],
+    )
+    home = tmp_path / "agent"
+    login(home, relay, admin_token)
+    assert inboop(home, "sync").returncode == 0
+    out, lines = tmp_path / "m.csv", tmp_path / "m.jsonl"
+    assert inboop(home, "export", "messages", "--out", str(out)).returncode == 0
+    with out.open(newline="", encoding="utf-8") as handle:
+        cells = {r["channel_message_id"]: r for r in csv.DictReader(handle)}
+    assert {mid: r["text"] for mid, r in cells.items()} == {
+        mid: csv_text for mid, (_, csv_text) in HOSTILE.items()
+    }
+    assert {r["customer_name"] for r in cells.values()} == {"'=cmd|' /C calc'!A0"}
+    assert "\x00" not in out.read_text(encoding="utf-8")
+
+    conversations = tmp_path / "c.csv"
+    assert inboop(home, "export", "conversations", "--out", str(conversations)).returncode == 0
+    with conversations.open(newline="", encoding="utf-8") as handle:
+        (conversation,) = csv.DictReader(handle)
+    assert conversation["customer_id"] == conversation["customer_handle"] == "'=cmd|' /C calc'!A0"
+
+    # JSON lines are read by programs, not spreadsheets: every text exactly as written.
+    args = ("export", "messages", "--format", "jsonl", "--out", str(lines))
+    assert inboop(home, *args).returncode == 0
+    exact = {x["channel_message_id"]: x["text"] for x in map(json.loads, lines.open())}
+    assert exact == {mid: text for mid, (text, _) in HOSTILE.items()}
+
+
 def test_two_agents_replicas_agree(relay: RelayProcess, admin_token: str, tmp_path: Path) -> None:
     member = relay.add_user("maria")
     first, second = tmp_path / "a", tmp_path / "b"

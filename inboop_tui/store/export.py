@@ -10,19 +10,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, case, func, select
 
 from inboop_tui.store import selling_export
-from inboop_tui.store.selling_queries import LeadFilter, OrderFilter, count_leads, count_orders
+from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.store.tables import contacts, conversations, messages
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_SIGNS = ("=", "+", "-", "@")
 
 
 class ExportKind(StrEnum):
@@ -84,11 +85,30 @@ MESSAGE_COLUMNS = (
 )
 
 
-def neutralise(value: Any) -> Any:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+def neutralise(text: str) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading apostrophe; NUL bytes, which
+    cut a cell short in some readers, become U+FFFD. Every other character is kept.
+
+    Spreadsheets skip blanks, line breaks and invisible characters (zero-width spaces, a BOM)
+    before the sign, and some read the full-width and small forms (U+FF1D, U+FE62) as the ASCII sign,
+    so those count as a formula's start too.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text or text[0].isalnum():
+        return text
+    if text[0] in "\t\r" or _opens_formula(text):
+        return "'" + text
+    return text
+
+
+def _opens_formula(text: str) -> bool:
+    for ch in text:
+        if unicodedata.normalize("NFKC", ch) in FORMULA_SIGNS:
+            return True
+        if not (ch.isspace() or unicodedata.category(ch) == "Cf"):
+            return False
+    return False
 
 
 def _conversations(f: ExportFilter) -> Select[Any]:
@@ -126,24 +146,21 @@ def _messages(f: ExportFilter) -> Select[Any]:
         select(
             messages.c.conversation_id,
             messages.c.channel,
-            contacts.c.name,
-            conversations.c.customer_id,
             messages.c.channel_message_id,
             messages.c.direction,
             messages.c.sender_type,
             messages.c.content_type,
-            func.coalesce(messages.c.edit_text, messages.c.original_text).label("text"),
+            # An unsent message keeps its row; its text is not repeated.
+            case(
+                (messages.c.is_deleted.is_(True), ""),
+                else_=func.coalesce(messages.c.edit_text, messages.c.original_text, ""),
+            ),
             messages.c.attachments,
-            messages.c.reply_to,
+            func.coalesce(messages.c.reply_to, ""),
             messages.c.sent_at,
-            messages.c.delivery_status,
-            messages.c.edit_key.is_not(None).label("is_edited"),
+            func.coalesce(messages.c.delivery_status, ""),
+            messages.c.edit_key.is_not(None),
             messages.c.is_deleted,
-        )
-        .select_from(
-            messages.join(
-                conversations, conversations.c.id == messages.c.conversation_id
-            ).outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
         )
         .where(messages.c.has_body.is_(True))
         .order_by(messages.c.sent_at, messages.c.channel_message_id)
@@ -157,6 +174,17 @@ def _messages(f: ExportFilter) -> Select[Any]:
     return query
 
 
+def _customer_names(f: ExportFilter) -> Select[Any]:
+    """Each conversation's customer as a message row names them: looked up in a dict per
+    message, which is cheaper than joining two tables per message in SQL."""
+    query = select(
+        conversations.c.id, func.coalesce(contacts.c.name, conversations.c.customer_id)
+    ).select_from(conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id))
+    if f.channel:
+        query = query.where(conversations.c.channel == f.channel)
+    return query
+
+
 COLUMNS: dict[ExportKind, tuple[str, ...]] = {
     ExportKind.CONVERSATIONS: CONVERSATION_COLUMNS,
     ExportKind.MESSAGES: MESSAGE_COLUMNS,
@@ -167,77 +195,117 @@ COLUMNS: dict[ExportKind, tuple[str, ...]] = {
     ExportKind.CONTACTS: selling_export.CONTACT_COLUMNS,
 }
 
+# The columns of the two big exports that hold text from outside (customers, agents, the
+# channels): only these go through the formula guard. The rest are our own ids, enums,
+# timestamps, counts and flags.
+WRITTEN: dict[ExportKind, tuple[str, ...]] = {
+    ExportKind.CONVERSATIONS: (
+        "account_id",
+        "customer_id",
+        "customer_name",
+        "customer_handle",
+        "assignee",
+        "metadata",
+    ),
+    ExportKind.MESSAGES: ("customer_name", "channel_message_id", "text", "attachments", "reply_to"),
+}
+FLAGS: dict[ExportKind, tuple[str, ...]] = {ExportKind.MESSAGES: ("is_edited", "is_deleted")}
 
-def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[dict[str, Any]]:
-    """Export rows as plain dicts, streamed from the database."""
-    if kind is ExportKind.LEADS:
-        yield from selling_export.lead_rows(conn, f.leads)
-        return
-    if kind is ExportKind.ORDERS:
-        yield from selling_export.order_rows(conn, f.orders)
-        return
-    if kind is ExportKind.ORDER_ITEMS:
-        yield from selling_export.item_rows(conn, f.orders)
-        return
-    if kind is ExportKind.PAYMENTS:
-        yield from selling_export.payment_rows(conn, f.orders)
-        return
-    if kind is ExportKind.CONTACTS:
-        yield from selling_export.contact_rows(conn, f.search)
-        return
-    streamed = conn.execution_options(yield_per=2000)
+_SELLING: dict[ExportKind, Callable[[Connection, ExportFilter], Iterator[dict[str, Any]]]] = {
+    ExportKind.LEADS: lambda conn, f: selling_export.lead_rows(conn, f.leads),
+    ExportKind.ORDERS: lambda conn, f: selling_export.order_rows(conn, f.orders),
+    ExportKind.ORDER_ITEMS: lambda conn, f: selling_export.item_rows(conn, f.orders),
+    ExportKind.PAYMENTS: lambda conn, f: selling_export.payment_rows(conn, f.orders),
+    ExportKind.CONTACTS: lambda conn, f: selling_export.contact_rows(conn, f.search),
+}
+
+
+def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[Any, ...]]:
+    """Export rows as tuples in ``COLUMNS[kind]`` order, streamed from the database.
+
+    Conversations and messages come straight from the driver's cursor: at a million messages,
+    building a dict and a SQLAlchemy row per message cost more than reading and writing it."""
     if kind is ExportKind.CONVERSATIONS:
-        for r in streamed.execute(_conversations(f)):
-            yield {
-                "conversation_id": r.id,
-                "channel": r.channel,
-                "account_id": r.account_id,
-                "customer_id": r.customer_id,
-                "customer_name": r.name or "",
-                "customer_handle": r.username or r.customer_id,
-                "status": r.status,
-                "assignee": r.assignee or "",
-                "first_message_at": r.first_message_at,
-                "last_message_at": r.last_message_at,
-                "last_inbound_at": r.last_inbound_at or "",
-                "message_count": r.message_count,
-                "metadata": "" if r.metadata == "{}" else r.metadata,
-            }
+        for (
+            cid,
+            channel,
+            account,
+            customer,
+            name,
+            username,
+            status,
+            assignee,
+            first,
+            last,
+            inbound,
+            count,
+            metadata,
+        ) in _cursor(conn, _conversations(f)):
+            yield (
+                cid,
+                channel,
+                account,
+                customer,
+                name or "",
+                username or customer,
+                status,
+                assignee or "",
+                first,
+                last,
+                inbound or "",
+                count,
+                "" if metadata == "{}" else metadata,
+            )
+    elif kind is ExportKind.MESSAGES:
+        names = dict(_cursor(conn, _customer_names(f)))
+        for (
+            cid,
+            channel,
+            mid,
+            direction,
+            sender,
+            content,
+            text,
+            attachments,
+            reply_to,
+            sent_at,
+            delivery,
+            edited,
+            deleted,
+        ) in _cursor(conn, _messages(f)):
+            yield (
+                cid,
+                channel,
+                names[cid],
+                mid,
+                direction,
+                sender,
+                content,
+                text,
+                "" if attachments == "[]" else _attachment_names(attachments),
+                reply_to,
+                sent_at,
+                delivery,
+                edited == 1,
+                deleted == 1,
+            )
     else:
-        for r in streamed.execute(_messages(f)):
-            attachments = json.loads(r.attachments)
-            yield {
-                "conversation_id": r.conversation_id,
-                "channel": r.channel,
-                "customer_name": r.name or r.customer_id,
-                "channel_message_id": r.channel_message_id,
-                "direction": r.direction,
-                "sender_type": r.sender_type,
-                "content_type": r.content_type,
-                # An unsent message keeps its row; its text is not repeated.
-                "text": "" if r.is_deleted else (r.text or ""),
-                "attachments": " ".join(
-                    a.get("url") or a.get("media_id") or a["type"] for a in attachments
-                ),
-                "reply_to": r.reply_to or "",
-                "sent_at": r.sent_at,
-                "delivery_status": r.delivery_status or "",
-                "is_edited": bool(r.is_edited),
-                "is_deleted": bool(r.is_deleted),
-            }
+        columns = COLUMNS[kind]
+        for row in _SELLING[kind](conn, f):
+            yield tuple(row[c] for c in columns)
 
 
-def count(conn: Connection, kind: ExportKind, f: ExportFilter) -> int:
-    if kind is ExportKind.LEADS:
-        return count_leads(conn, f.leads)
-    if kind in (ExportKind.ORDERS, ExportKind.PAYMENTS):
-        return count_orders(conn, f.orders)
-    if kind in (ExportKind.ORDER_ITEMS, ExportKind.CONTACTS):
-        return sum(1 for _ in rows(conn, kind, f))
-    query = _conversations(f) if kind is ExportKind.CONVERSATIONS else _messages(f)
-    return int(
-        conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    )
+def _cursor(conn: Connection, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """The query's rows as plain tuples from the driver (the replica is SQLite)."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return iter(driver.execute(str(compiled), [params[k] for k in compiled.positiontup or ()]))
+
+
+def _attachment_names(attachments: str) -> str:
+    return " ".join(a.get("url") or a.get("media_id") or a["type"] for a in json.loads(attachments))
 
 
 def export(
@@ -253,25 +321,16 @@ def export(
     columns = COLUMNS[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    write = _csv_writer(kind, columns) if fmt is ExportFormat.CSV else _jsonl_writer(columns)
     written = 0
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle:
-            if fmt is ExportFormat.CSV:
-                writer = csv.writer(handle)
-                writer.writerow(columns)
-                for row in rows(conn, kind, f):
-                    writer.writerow([neutralise(_csv_value(row[c])) for c in columns])
-                    written += 1
-                    if progress is not None and written % 5000 == 0:
-                        progress(written)
-            else:
-                for row in rows(conn, kind, f):
-                    handle.write(
-                        json.dumps({c: row[c] for c in columns}, ensure_ascii=False) + "\n"
-                    )
-                    written += 1
-                    if progress is not None and written % 5000 == 0:
-                        progress(written)
+            put = write(handle)
+            for row in rows(conn, kind, f):
+                put(row)
+                written += 1
+                if progress is not None and written % 5000 == 0:
+                    progress(written)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
@@ -280,7 +339,51 @@ def export(
     return written
 
 
+Writer = Callable[[Any], Callable[[tuple[Any, ...]], object]]
+
+
+def _csv_writer(kind: ExportKind, columns: tuple[str, ...]) -> Writer:
+    """CSV: a header, then rows with ``true``/``false`` for flags, empty cells for nothing and
+    the written columns through the formula guard (every cell for the selling exports)."""
+    if kind not in WRITTEN:
+        return lambda handle: _generic_csv(csv.writer(handle), columns)
+    text = [columns.index(c) for c in WRITTEN[kind]]
+    flags = [columns.index(c) for c in FLAGS.get(kind, ())]
+
+    def start(handle: Any) -> Callable[[tuple[Any, ...]], object]:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+
+        def put(row: tuple[Any, ...]) -> object:
+            cells = list(row)
+            for i in text:
+                cells[i] = neutralise(cells[i])
+            for i in flags:
+                cells[i] = "true" if cells[i] else "false"
+            return writer.writerow(cells)
+
+        return put
+
+    return start
+
+
+def _generic_csv(writer: Any, columns: tuple[str, ...]) -> Callable[[tuple[Any, ...]], object]:
+    writer.writerow(columns)
+    return lambda row: writer.writerow([_csv_value(value) for value in row])
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return neutralise(value)
     return "" if value is None else value
+
+
+def _jsonl_writer(columns: tuple[str, ...]) -> Writer:
+    def start(handle: Any) -> Callable[[tuple[Any, ...]], object]:
+        return lambda row: handle.write(
+            json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False) + "\n"
+        )
+
+    return start
