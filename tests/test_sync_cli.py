@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inboop_tui.store.db import open_replica
+from inboop_tui.store.db import MIGRATIONS, open_replica, revisions
 from inboop_tui.store.rebuild import digest
 from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages, scenario
 
@@ -367,6 +367,26 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
         result = inboop(broken, *args)
         assert result.returncode == 1, args
         assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
+
+    with sqlite3.connect(home / "replica.db") as db:
+        db.execute("update alembic_version set version_num = '0999'")
+    for args in (("sync",), ("export", "messages", "--out", str(tmp_path / "y.csv"))):
+        result = inboop(home, *args)
+        assert result.returncode == 1, args
+        assert "was made by a newer inboop (schema 0999)" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_the_schema_head_read_from_the_files_is_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    head, known = revisions()
+    assert head == script.get_current_head()
+    assert known == {r.revision for r in script.walk_revisions()}
 
 
 def test_broken_config_file_is_reported(tmp_path: Path) -> None:
