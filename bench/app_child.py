@@ -49,7 +49,7 @@ def searched(listing: Any, term: str) -> bool:
     """The list shows ``term``'s results: counted, and its first rows loaded."""
     return bool(
         listing.filter.search == term
-        and not listing._loading
+        and listing.counted
         and (not listing.count or listing.row(0) is not None)
     )
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("inboop.replica")
@@ -73,6 +73,15 @@ def create_replica_engine(path: Path) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
     return engine
+
+
+def driver_rows(conn: Connection, query: Select[Any]) -> sqlite3.Cursor:
+    """A query's rows as plain tuples straight from ``sqlite3``, for the big reads (exports, the
+    inbox's order), where a SQLAlchemy row per result costs more than reading it."""
+    state = query.compile(dialect=conn.dialect).construct_expanded_state()
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver.execute(state.statement, state.positional_parameters)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, func, select
 
 from inboop_tui.store import selling_export
+from inboop_tui.store.db import driver_rows
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.store.tables import contacts, conversations, messages
 
@@ -240,7 +241,7 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[
             inbound,
             count,
             metadata,
-        ) in _cursor(conn, _conversations(f)):
+        ) in driver_rows(conn, _conversations(f)):
             yield (
                 cid,
                 channel,
@@ -257,7 +258,7 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[
                 "" if metadata == "{}" else metadata,
             )
     elif kind is ExportKind.MESSAGES:
-        names = dict(_cursor(conn, _customer_names(f)))
+        names = dict(driver_rows(conn, _customer_names(f)))
         for (
             cid,
             channel,
@@ -272,7 +273,7 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[
             delivery,
             edited,
             deleted,
-        ) in _cursor(conn, _messages(f)):
+        ) in driver_rows(conn, _messages(f)):
             yield (
                 cid,
                 channel,
@@ -293,15 +294,6 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[
         columns = COLUMNS[kind]
         for row in _SELLING[kind](conn, f):
             yield tuple(row[c] for c in columns)
-
-
-def _cursor(conn: Connection, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
-    """The query's rows as plain tuples from the driver (the replica is SQLite)."""
-    compiled = query.compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return iter(driver.execute(str(compiled), [params[k] for k in compiled.positiontup or ()]))
 
 
 def _attachment_names(attachments: str) -> str:

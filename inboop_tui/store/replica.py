@@ -5,7 +5,8 @@ connection or runs SQL; each call here opens its own (screens call from thread w
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,12 +44,13 @@ from inboop_tui.store.queries import (
     Viewpoint,
     attachments_of,
     conversation,
+    conversation_key,
+    conversation_keys,
     conversation_window,
-    count_conversations,
+    conversations_at,
     find_conversations,
     mark_viewed,
     notes_of,
-    position_of,
     sla_minutes,
     tags_in_use,
     team_members,
@@ -172,19 +174,28 @@ class Replica:
 
     # --- the inbox list -----------------------------------------------------------------
 
-    def count(self, f: InboxFilter, keep: str | None = None) -> int:
+    def list_order(
+        self, f: InboxFilter, keep: str | None = None, following: str | None = None
+    ) -> tuple[array[int], int | None]:
+        """The filtered list's keys, newest first, and where ``following`` sits in it (None:
+        the filter leaves it out)."""
         with self._reading() as conn:
-            return count_conversations(conn, f, self._view(conn), keep)
+            keys = conversation_keys(conn, f, self._view(conn), keep)
+            pk = conversation_key(conn, following) if following else None
+        if pk is None or pk not in keys:
+            return keys, None
+        return keys, keys.index(pk)
+
+    def rows_at(self, keys: Sequence[int]) -> list[ConversationRow | None]:
+        """The list's rows for these keys, in their order (None: gone since)."""
+        with self._reading() as conn:
+            return conversations_at(conn, keys, self._view(conn))
 
     def window(
         self, f: InboxFilter, offset: int, limit: int, keep: str | None = None
     ) -> list[ConversationRow]:
         with self._reading() as conn:
             return conversation_window(conn, f, self._view(conn), offset, limit, keep)
-
-    def position(self, f: InboxFilter, conversation_id: str, keep: str | None = None) -> int | None:
-        with self._reading() as conn:
-            return position_of(conn, f, self._view(conn), conversation_id, keep)
 
     def conversation_ids(self, f: InboxFilter, keep: str | None = None) -> list[str]:
         """Every conversation the filter keeps (and ``keep``), newest first (for actions on

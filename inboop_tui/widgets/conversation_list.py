@@ -1,7 +1,9 @@
 """The inbox list: a Line-API scroll view that renders only the rows on screen.
 
-Rows come out of SQLite in blocks (a window of offset/limit) loaded by thread workers and kept
-in a small cache, so a 100k-conversation inbox costs the same to open as a 10-row one.
+A reload reads the list's order on a thread: the keys of the conversations the filter keeps,
+newest first (its length is the count). Rows then come out of SQLite in blocks looked up by key
+when they are drawn, kept in a small cache, so a jump to the ten-thousandth row costs what the
+first costs, and a 100k-conversation inbox opens like a 10-row one.
 
 The selection follows the conversation, not the row number: a reload (a sync, a change) finds
 where the highlighted conversation sits now and moves the cursor there, and the conversation
@@ -11,7 +13,9 @@ unread-only list, resolved in an open-only list) until the agent moves on.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len, set_cell_size
@@ -26,13 +30,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from inboop_tui.domain.timing import relative
+from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.queries import ConversationRow, InboxFilter
 from inboop_tui.store.replica import Replica
 from inboop_tui.widgets.clock import now
 
+log = logging.getLogger("inboop.app")
+
 ROW_HEIGHT = 2
-BLOCK = 100
-CACHED_BLOCKS = 40
+BLOCK = 50
+CACHED_BLOCKS = 80
 
 STATUS_MARKS = {
     "PENDING": ("pending", Style(color="yellow")),
@@ -95,9 +102,9 @@ class ConversationList(ScrollView, can_focus=True):
         self._replica = replica
         self._filter = view
         self.keep: str | None = None  # the conversation open on screen stays listed
-        self._count = 0
-        self._blocks: OrderedDict[int, list[ConversationRow]] = OrderedDict()
-        self._loading: set[int] = set()
+        self._keys: Sequence[int] = ()
+        self._stale = False  # the keys are another filter's: show no rows until the new ones
+        self._blocks: OrderedDict[int, list[ConversationRow | None]] = OrderedDict()
         self._generation = 0
         self._highlighted: str | None = None
         self._user_moved = False
@@ -106,7 +113,12 @@ class ConversationList(ScrollView, can_focus=True):
 
     @property
     def count(self) -> int:
-        return self._count
+        return len(self._keys)
+
+    @property
+    def counted(self) -> bool:
+        """The order held is the current filter's (a new filter's comes from a thread)."""
+        return not self._stale
 
     @property
     def filter(self) -> InboxFilter:
@@ -118,6 +130,7 @@ class ConversationList(ScrollView, can_focus=True):
         self.keep = None
         self._highlighted = None
         self._blocks.clear()  # the old view's rows must not be announced under the new one
+        self._stale = True
         self.set_reactive(ConversationList.cursor, 0)
         self.scroll_to(y=0, animate=False)
         self.reload(follow=False)
@@ -128,9 +141,8 @@ class ConversationList(ScrollView, can_focus=True):
         self._generation += 1
         generation, f, keep = self._generation, self._filter, self.keep
         following = self._highlighted if follow else None
-        self._loading.clear()
         self.run_worker(
-            lambda: self._count_rows(generation, f, keep, following),
+            lambda: self._read_order(generation, f, keep, following),
             thread=True,
             group="conversation-count",
             exclusive=True,
@@ -138,18 +150,19 @@ class ConversationList(ScrollView, can_focus=True):
             exit_on_error=False,
         )
 
-    def _count_rows(
+    def _read_order(
         self, generation: int, f: InboxFilter, keep: str | None, following: str | None
     ) -> None:
-        total = self._replica.count(f, keep)
-        position = self._replica.position(f, following, keep) if following else None
-        self.app.call_from_thread(self._counted, generation, total, position)
+        keys, position = self._replica.list_order(f, keep, following)
+        self.app.call_from_thread(self._counted, generation, keys, position)
 
-    def _counted(self, generation: int, total: int, position: int | None = None) -> None:
+    def _counted(self, generation: int, keys: Sequence[int], position: int | None) -> None:
         if generation != self._generation:
             return
         self._blocks.clear()
-        self._count = total
+        self._keys = keys
+        self._stale = False
+        total = len(keys)
         self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
         if position is not None:
             self.set_reactive(ConversationList.cursor, position)
@@ -160,48 +173,31 @@ class ConversationList(ScrollView, can_focus=True):
             self.cursor = max(0, total - 1)
         self.post_message(self.Counted(total))
         self.refresh()
-        if total:
-            self._request(self.cursor // BLOCK)
-        else:
-            self._announce(None)
+        current = self.row(self.cursor) if total else None
+        self._announce(current.id if current else None, by_user=self._user_moved)
 
     def row(self, index: int) -> ConversationRow | None:
+        if self._stale or not 0 <= index < self.count:
+            return None
         block, offset = divmod(index, BLOCK)
         rows = self._blocks.get(block)
         if rows is None:
-            self._request(block)
-            return None
+            rows = self._blocks[block] = self._read(block)
+            while len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
         self._blocks.move_to_end(block)
         return rows[offset] if offset < len(rows) else None
 
-    def _request(self, block: int) -> None:
-        if block in self._loading or block in self._blocks:
-            return
-        self._loading.add(block)
-        generation, f, keep = self._generation, self._filter, self.keep
-        self.run_worker(
-            lambda: self._load(generation, f, keep, block),
-            thread=True,
-            group="conversation-rows",
-            description=f"load conversations block {block}",
-            exit_on_error=False,
-        )
-
-    def _load(self, generation: int, f: InboxFilter, keep: str | None, block: int) -> None:
-        rows = self._replica.window(f, block * BLOCK, BLOCK, keep)
-        self.app.call_from_thread(self._loaded, generation, block, rows)
-
-    def _loaded(self, generation: int, block: int, rows: list[ConversationRow]) -> None:
-        self._loading.discard(block)
-        if generation != self._generation:
-            return
-        self._blocks[block] = rows
-        while len(self._blocks) > CACHED_BLOCKS:
-            self._blocks.popitem(last=False)
-        self.refresh()
-        if self.cursor // BLOCK == block:
-            current = self.row(self.cursor)
-            self._announce(current.id if current else None, by_user=self._user_moved)
+    def _read(self, block: int) -> list[ConversationRow | None]:
+        """A block's rows, read right here: a lookup of at most BLOCK rows by key, a few
+        milliseconds at any size. Read on a thread, it waited for the interpreter lock while
+        this thread drew, and a jump took twice as long."""
+        keys = self._keys[block * BLOCK : (block + 1) * BLOCK]
+        try:
+            return self._replica.rows_at(keys)
+        except ReplicaError:  # a damaged database: the rows stay blank until the next reload
+            log.exception("reading inbox rows %d..%d failed", block * BLOCK, block * BLOCK + BLOCK)
+            return [None] * len(keys)
 
     def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:
@@ -219,7 +215,7 @@ class ConversationList(ScrollView, can_focus=True):
         """Show a conversation as read without reloading: it keeps its place until the next reload."""
         for block, rows in self._blocks.items():
             for i, row in enumerate(rows):
-                if row.id == conversation_id and row.unread:
+                if row is not None and row.id == conversation_id and row.unread:
                     rows[i] = replace(row, unread=False)
                     self._blocks[block] = rows
         self.refresh()
@@ -231,12 +227,12 @@ class ConversationList(ScrollView, can_focus=True):
     @property
     def current(self) -> ConversationRow | None:
         """The conversation under the cursor, if its row is loaded."""
-        return self.row(self.cursor) if self._count else None
+        return self.row(self.cursor) if self.count else None
 
     # --- cursor --------------------------------------------------------------------------
 
     def watch_cursor(self, cursor: int) -> None:
-        if not self._count:
+        if not self.count:
             return
         self.scroll_to_region(
             Region(0, cursor * ROW_HEIGHT, self.size.width, ROW_HEIGHT), animate=False
@@ -253,7 +249,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     def action_cursor_down(self) -> None:
         self._user_moved = True
-        if self.cursor < self._count - 1:
+        if self.cursor < self.count - 1:
             self.cursor += 1
 
     def action_page_up(self) -> None:
@@ -263,7 +259,7 @@ class ConversationList(ScrollView, can_focus=True):
     def action_page_down(self) -> None:
         self._user_moved = True
         self.cursor = min(
-            max(0, self._count - 1), self.cursor + max(1, self.size.height // ROW_HEIGHT)
+            max(0, self.count - 1), self.cursor + max(1, self.size.height // ROW_HEIGHT)
         )
 
     def action_first(self) -> None:
@@ -272,7 +268,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self._user_moved = True
-        self.cursor = max(0, self._count - 1)
+        self.cursor = max(0, self.count - 1)
 
     def action_open(self) -> None:
         current = self.row(self.cursor)
@@ -281,13 +277,13 @@ class ConversationList(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         index = (event.y + int(self.scroll_offset.y)) // ROW_HEIGHT
-        if 0 <= index < self._count:
+        if 0 <= index < self.count:
             self._user_moved = True
             self.cursor = index
             self.action_open()
 
     def on_resize(self, _event: events.Resize) -> None:
-        self.virtual_size = Size(self.size.width, self._count * ROW_HEIGHT)
+        self.virtual_size = Size(self.size.width, self.count * ROW_HEIGHT)
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -295,7 +291,7 @@ class ConversationList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         line = int(self.scroll_offset.y) + y
         index, part = divmod(line, ROW_HEIGHT)
-        if index >= self._count:
+        if index >= self.count:
             return Strip.blank(width, self.rich_style)
         row = self.row(index)
         selected = index == self.cursor
