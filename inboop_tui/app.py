@@ -37,6 +37,7 @@ from inboop_tui.screens.orders import OrdersScreen
 from inboop_tui.screens.payments import PaymentsScreen
 from inboop_tui.store.actions import Done, Identity
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
+from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.diagnostics import SyncStatus
 from inboop_tui.store.export import ExportFilter, ExportKind, export
 from inboop_tui.store.paths import Paths
@@ -447,6 +448,9 @@ class InboopApp(App[None]):
                     request, 0, f"cannot write {request.path}: {exc.strerror or exc}"
                 )
             )
+            return
+        except ReplicaError as exc:
+            self.post_message(self.ExportFinished(request, 0, str(exc)))
             return
         self.post_message(self.ExportFinished(request, rows, None))
 

@@ -67,3 +67,23 @@ def test_windows_cover_the_list_without_overlap(replica: Replica) -> None:
         row.id for start in range(0, 12, 5) for row in replica.window(InboxFilter(), start, 5)
     ]
     assert pieces == whole and len(whole) == 12
+
+
+def test_the_list_order_is_the_windows_order_and_finds_a_conversation(replica: Replica) -> None:
+    everything = InboxFilter()
+    keys, _ = replica.list_order(everything)
+    ids = [row.id for row in replica.rows_at(keys) if row is not None]
+    assert ids == [row.id for row in replica.window(everything, 0, 100)]
+    assert ids == replica.conversation_ids(everything)
+    assert len(ids) == 12 and len(set(keys)) == 12
+
+    assert replica.list_order(everything, following=ids[7]) == (keys, 7)
+    assert replica.list_order(everything, following="cv_nowhere") == (keys, None)
+    one = InboxFilter(search="Rahul")
+    (only,), _ = replica.list_order(one)
+    (rahul,) = replica.rows_at([only])
+    assert rahul is not None
+    left_out = next(i for i in ids if i != rahul.id)
+    assert replica.list_order(one, following=left_out)[1] is None
+    assert replica.list_order(one, keep=left_out, following=left_out)[1] is not None
+    assert replica.rows_at([only, 10**9])[1] is None  # a key no longer there

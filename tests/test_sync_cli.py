@@ -8,6 +8,8 @@ import os
 import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -368,6 +370,23 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
         assert result.returncode == 1, args
         assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
 
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    with sqlite3.connect(home / "replica.db") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (root,) = db.execute(
+            "select rootpage from sqlite_master where name = 'messages'"
+        ).fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+    image = bytearray((home / "replica.db").read_bytes())
+    image[(root - 1) * size : root * size] = b"\xff" * size  # the messages table's page
+    (damaged / "replica.db").write_bytes(bytes(image))
+    out = tmp_path / "m.csv"
+    result = inboop(damaged, "export", "messages", "--out", str(out))  # opens, then fails reading
+    assert result.returncode == 1
+    assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / "m.csv.partial").exists()
+
     with sqlite3.connect(home / "replica.db") as db:
         db.execute("update alembic_version set version_num = '0999'")
     for args in (("sync",), ("export", "messages", "--out", str(tmp_path / "y.csv"))):
@@ -375,6 +394,18 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
         assert result.returncode == 1, args
         assert "was made by a newer inboop (schema 0999)" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_opening_a_current_replica_does_not_import_alembic(tmp_path: Path) -> None:
+    open_replica(tmp_path / "replica.db").dispose()  # created and migrated
+    probe = (
+        "import sys; from pathlib import Path; from inboop_tui.store.db import open_replica;"
+        f"open_replica(Path({str(tmp_path / 'replica.db')!r})).dispose();"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_schema_head_read_from_the_files_is_alembics() -> None:

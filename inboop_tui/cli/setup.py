@@ -13,6 +13,7 @@ import typer
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, open_engine
 from inboop_tui.logs import log_to_file
 from inboop_tui.store.config import ClientConfig, save_config
+from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
 from inboop_tui.store.replica import Diagnostics
@@ -271,6 +272,8 @@ def export(
             written = run_export(conn, kind, out, fmt=fmt, f=f)
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    except ReplicaError as exc:
+        raise fail(str(exc)) from None
     finally:
         engine.dispose()
     typer.echo(f"wrote {written:,} {kind.value.replace('-', ' ')} to {out}")

@@ -10,17 +10,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, Select, case, func, select
+from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.store import selling_export
-from inboop_tui.store.db import driver_rows
+from inboop_tui.store.db import driver_rows, explain
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.store.tables import contacts, conversations, messages
 
@@ -179,7 +182,8 @@ def _customer_names(f: ExportFilter) -> Select[Any]:
     """Each conversation's customer as a message row names them: looked up in a dict per
     message, which is cheaper than joining two tables per message in SQL."""
     query = select(
-        conversations.c.id, func.coalesce(contacts.c.name, conversations.c.customer_id)
+        conversations.c.id,
+        func.coalesce(func.nullif(contacts.c.name, ""), conversations.c.customer_id),
     ).select_from(conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id))
     if f.channel:
         query = query.where(conversations.c.channel == f.channel)
@@ -277,7 +281,7 @@ def rows(conn: Connection, kind: ExportKind, f: ExportFilter) -> Iterator[tuple[
             yield (
                 cid,
                 channel,
-                names[cid],
+                names.get(cid, ""),
                 mid,
                 direction,
                 sender,
@@ -309,21 +313,24 @@ def export(
     f: ExportFilter = ExportFilter(),
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the export to ``out``; returns the number of rows."""
+    """Write the export to ``out``; returns the number of rows. It reads in one transaction,
+    so a sync committing meanwhile is either all in it or not at all. A database that fails
+    part-way is a ReplicaError that says what to do; the file asked for is left untouched."""
     columns = COLUMNS[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    write = _csv_writer(kind, columns) if fmt is ExportFormat.CSV else _jsonl_writer(columns)
     written = 0
     try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            put = write(handle)
+        with partial.open("w", newline="", encoding="utf-8") as handle, _snapshot(conn):
+            put = _row_writer(handle, fmt, kind, columns)
             for row in rows(conn, kind, f):
                 put(row)
                 written += 1
                 if progress is not None and written % 5000 == 0:
                     progress(written)
         os.replace(partial, out)
+    except (DBAPIError, sqlite3.Error) as exc:
+        raise explain(exc, Path(conn.engine.url.database or "")) from exc
     finally:
         partial.unlink(missing_ok=True)
     if progress is not None:
@@ -331,37 +338,55 @@ def export(
     return written
 
 
-Writer = Callable[[Any], Callable[[tuple[Any, ...]], object]]
+def _row_writer(
+    handle: TextIO, fmt: ExportFormat, kind: ExportKind, columns: tuple[str, ...]
+) -> Callable[[tuple[Any, ...]], object]:
+    if fmt is ExportFormat.JSONL:
+
+        def put_line(row: tuple[Any, ...]) -> object:
+            line = json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False)
+            return handle.write(line + "\n")
+
+        return put_line
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    cells = _csv_cells(kind, columns)
+
+    def put_row(row: tuple[Any, ...]) -> object:
+        return writer.writerow(cells(row))
+
+    return put_row
 
 
-def _csv_writer(kind: ExportKind, columns: tuple[str, ...]) -> Writer:
-    """CSV: a header, then rows with ``true``/``false`` for flags, empty cells for nothing and
-    the written columns through the formula guard (every cell for the selling exports)."""
+@contextmanager
+def _snapshot(conn: Connection) -> Iterator[None]:
+    if conn.in_transaction():
+        yield
+        return
+    with conn.begin():
+        yield
+
+
+def _csv_cells(
+    kind: ExportKind, columns: tuple[str, ...]
+) -> Callable[[tuple[Any, ...]], list[Any]]:
+    """A row's CSV cells: ``true``/``false`` for flags, empty for nothing, and text from outside
+    through the formula guard. The two big exports name their text and flag columns, so the
+    guard skips our own ids, enums and times; the selling exports check every cell."""
     if kind not in WRITTEN:
-        return lambda handle: _generic_csv(csv.writer(handle), columns)
+        return lambda row: [_csv_value(value) for value in row]
     text = [columns.index(c) for c in WRITTEN[kind]]
     flags = [columns.index(c) for c in FLAGS.get(kind, ())]
 
-    def start(handle: Any) -> Callable[[tuple[Any, ...]], object]:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
+    def cells(row: tuple[Any, ...]) -> list[Any]:
+        found = list(row)
+        for i in text:
+            found[i] = neutralise(found[i])
+        for i in flags:
+            found[i] = "true" if found[i] else "false"
+        return found
 
-        def put(row: tuple[Any, ...]) -> object:
-            cells = list(row)
-            for i in text:
-                cells[i] = neutralise(cells[i])
-            for i in flags:
-                cells[i] = "true" if cells[i] else "false"
-            return writer.writerow(cells)
-
-        return put
-
-    return start
-
-
-def _generic_csv(writer: Any, columns: tuple[str, ...]) -> Callable[[tuple[Any, ...]], object]:
-    writer.writerow(columns)
-    return lambda row: writer.writerow([_csv_value(value) for value in row])
+    return cells
 
 
 def _csv_value(value: Any) -> Any:
@@ -370,12 +395,3 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, str):
         return neutralise(value)
     return "" if value is None else value
-
-
-def _jsonl_writer(columns: tuple[str, ...]) -> Writer:
-    def start(handle: Any) -> Callable[[tuple[Any, ...]], object]:
-        return lambda row: handle.write(
-            json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False) + "\n"
-        )
-
-    return start

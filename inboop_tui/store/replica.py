@@ -44,6 +44,7 @@ from inboop_tui.store.queries import (
     Viewpoint,
     attachments_of,
     conversation,
+    conversation_ids,
     conversation_key,
     conversation_keys,
     conversation_window,
@@ -166,7 +167,7 @@ class Replica:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except DBAPIError as exc:
+        except (DBAPIError, sqlite3.Error) as exc:  # the second from reads through the driver
             raise explain(exc, Path(self.engine.url.database or "")) from exc
 
     def _view(self, conn: Connection) -> Viewpoint:
@@ -182,9 +183,10 @@ class Replica:
         with self._reading() as conn:
             keys = conversation_keys(conn, f, self._view(conn), keep)
             pk = conversation_key(conn, following) if following else None
-        if pk is None or pk not in keys:
+        try:
+            return keys, None if pk is None else keys.index(pk)
+        except ValueError:
             return keys, None
-        return keys, keys.index(pk)
 
     def rows_at(self, keys: Sequence[int]) -> list[ConversationRow | None]:
         """The list's rows for these keys, in their order (None: gone since)."""
@@ -200,14 +202,8 @@ class Replica:
     def conversation_ids(self, f: InboxFilter, keep: str | None = None) -> list[str]:
         """Every conversation the filter keeps (and ``keep``), newest first (for actions on
         all of them)."""
-        rows: list[str] = []
-        offset = 0
-        while True:
-            page = self.window(f, offset, 500, keep)
-            rows.extend(r.id for r in page)
-            if len(page) < 500:
-                return rows
-            offset += 500
+        with self._reading() as conn:
+            return conversation_ids(conn, f, self._view(conn), keep)
 
     # --- one conversation ---------------------------------------------------------------
 

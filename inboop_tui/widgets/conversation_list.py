@@ -1,9 +1,10 @@
 """The inbox list: a Line-API scroll view that renders only the rows on screen.
 
-A reload reads the list's order on a thread: the keys of the conversations the filter keeps,
-newest first (its length is the count). Rows then come out of SQLite in blocks looked up by key
-when they are drawn, kept in a small cache, so a jump to the ten-thousandth row costs what the
-first costs, and a 100k-conversation inbox opens like a 10-row one.
+A reload reads the list's order in a worker: the keys of the conversations the filter keeps,
+newest first (its length is the count, a position is an index). Rows then come out of SQLite in
+blocks looked up by key, by thread workers, and are kept in a small cache, so a jump to the
+ten-thousandth row costs what the first costs, and a 100k-conversation inbox opens like a
+10-row one.
 
 The selection follows the conversation, not the row number: a reload (a sync, a change) finds
 where the highlighted conversation sits now and moves the cursor there, and the conversation
@@ -13,7 +14,6 @@ unread-only list, resolved in an open-only list) until the agent moves on.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,12 +30,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from inboop_tui.domain.timing import relative
-from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.queries import ConversationRow, InboxFilter
 from inboop_tui.store.replica import Replica
 from inboop_tui.widgets.clock import now
-
-log = logging.getLogger("inboop.app")
 
 ROW_HEIGHT = 2
 BLOCK = 50
@@ -103,9 +100,11 @@ class ConversationList(ScrollView, can_focus=True):
         self._filter = view
         self.keep: str | None = None  # the conversation open on screen stays listed
         self._keys: Sequence[int] = ()
-        self._stale = False  # the keys are another filter's: show no rows until the new ones
+        self._stale = False  # the keys are another filter's: show nothing until the new ones
         self._blocks: OrderedDict[int, list[ConversationRow | None]] = OrderedDict()
-        self._generation = 0
+        self._loading: set[int] = set()
+        self._generation = 0  # of reloads: only the newest one's order is taken
+        self._version = 0  # of the order held: only blocks read for it are kept
         self._highlighted: str | None = None
         self._user_moved = False
 
@@ -113,7 +112,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     @property
     def count(self) -> int:
-        return len(self._keys)
+        return 0 if self._stale else len(self._keys)
 
     @property
     def counted(self) -> bool:
@@ -131,22 +130,23 @@ class ConversationList(ScrollView, can_focus=True):
         self._highlighted = None
         self._blocks.clear()  # the old view's rows must not be announced under the new one
         self._stale = True
+        self._user_moved = False
         self.set_reactive(ConversationList.cursor, 0)
         self.scroll_to(y=0, animate=False)
         self.reload(follow=False)
 
     def reload(self, *, follow: bool = True) -> None:
-        """Count again and reload the visible rows (after a sync, a change, a filter); with
-        ``follow``, keep the cursor on the conversation it was on."""
+        """Read the order again and reload the visible rows (after a sync, a change, a filter);
+        with ``follow``, keep the cursor on the conversation it was on."""
         self._generation += 1
         generation, f, keep = self._generation, self._filter, self.keep
         following = self._highlighted if follow else None
         self.run_worker(
             lambda: self._read_order(generation, f, keep, following),
             thread=True,
-            group="conversation-count",
+            group="conversation-order",
             exclusive=True,
-            description="count conversations",
+            description="read the inbox's order",
             exit_on_error=False,
         )
 
@@ -160,8 +160,10 @@ class ConversationList(ScrollView, can_focus=True):
         if generation != self._generation:
             return
         self._blocks.clear()
+        self._loading.clear()
         self._keys = keys
         self._stale = False
+        self._version += 1
         total = len(keys)
         self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
         if position is not None:
@@ -173,31 +175,50 @@ class ConversationList(ScrollView, can_focus=True):
             self.cursor = max(0, total - 1)
         self.post_message(self.Counted(total))
         self.refresh()
-        current = self.row(self.cursor) if total else None
-        self._announce(current.id if current else None, by_user=self._user_moved)
+        if total:
+            self._request(self.cursor // BLOCK)
+        else:
+            self._announce(None)
 
     def row(self, index: int) -> ConversationRow | None:
-        if self._stale or not 0 <= index < self.count:
+        if not 0 <= index < self.count:
             return None
         block, offset = divmod(index, BLOCK)
         rows = self._blocks.get(block)
         if rows is None:
-            rows = self._blocks[block] = self._read(block)
-            while len(self._blocks) > CACHED_BLOCKS:
-                self._blocks.popitem(last=False)
+            self._request(block)
+            return None
         self._blocks.move_to_end(block)
-        return rows[offset] if offset < len(rows) else None
+        return rows[offset]
 
-    def _read(self, block: int) -> list[ConversationRow | None]:
-        """A block's rows, read right here: a lookup of at most BLOCK rows by key, a few
-        milliseconds at any size. Read on a thread, it waited for the interpreter lock while
-        this thread drew, and a jump took twice as long."""
-        keys = self._keys[block * BLOCK : (block + 1) * BLOCK]
-        try:
-            return self._replica.rows_at(keys)
-        except ReplicaError:  # a damaged database: the rows stay blank until the next reload
-            log.exception("reading inbox rows %d..%d failed", block * BLOCK, block * BLOCK + BLOCK)
-            return [None] * len(keys)
+    def _request(self, block: int) -> None:
+        if block in self._loading or block in self._blocks:
+            return
+        self._loading.add(block)
+        version, keys = self._version, self._keys[block * BLOCK : (block + 1) * BLOCK]
+        self.run_worker(
+            lambda: self._load(version, block, keys),
+            thread=True,
+            group="conversation-rows",
+            description=f"load conversations block {block}",
+            exit_on_error=False,
+        )
+
+    def _load(self, version: int, block: int, keys: Sequence[int]) -> None:
+        rows = self._replica.rows_at(keys)
+        self.app.call_from_thread(self._loaded, version, block, rows)
+
+    def _loaded(self, version: int, block: int, rows: list[ConversationRow | None]) -> None:
+        if version != self._version:
+            return  # read for the order before: _counted forgot it
+        self._loading.discard(block)
+        self._blocks[block] = rows
+        while len(self._blocks) > CACHED_BLOCKS:
+            self._blocks.popitem(last=False)
+        self.refresh()
+        if self.cursor // BLOCK == block:
+            current = self.row(self.cursor)
+            self._announce(current.id if current else None, by_user=self._user_moved)
 
     def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:
@@ -213,11 +234,10 @@ class ConversationList(ScrollView, can_focus=True):
 
     def set_read(self, conversation_id: str) -> None:
         """Show a conversation as read without reloading: it keeps its place until the next reload."""
-        for block, rows in self._blocks.items():
+        for rows in self._blocks.values():
             for i, row in enumerate(rows):
                 if row is not None and row.id == conversation_id and row.unread:
                     rows[i] = replace(row, unread=False)
-                    self._blocks[block] = rows
         self.refresh()
 
     @property
@@ -226,7 +246,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     @property
     def current(self) -> ConversationRow | None:
-        """The conversation under the cursor, if its row is loaded."""
+        """The conversation under the cursor, if its row is loaded (else it is asked for)."""
         return self.row(self.cursor) if self.count else None
 
     # --- cursor --------------------------------------------------------------------------
