@@ -116,6 +116,7 @@ conversations = Table(
     Column("metadata", Text, nullable=False, server_default="{}"),
     Index("ix_conversations_recent", "last_message_key"),
     Index("ix_conversations_channel_list", "channel", "last_message_key"),
+    Index("ix_conversations_contact", "contact_id"),
 )
 
 messages = Table(
