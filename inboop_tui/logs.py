@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from inboop_tui.store.paths import Paths
+from inboop_tui.store.paths import Paths, private_file
 
 
 def log_to_file(paths: Paths) -> None:
-    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    """Send the process's log to the log file (owner-only: it names customers). Where the file
+    cannot be written (a read-only disk), the log goes nowhere rather than stopping the app."""
+    try:
+        private_file(paths.log_file)
+    except OSError:
+        logging.getLogger().handlers[:] = [logging.NullHandler()]
+        return
     handler = logging.FileHandler(paths.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,6 +133,7 @@ def test_media_is_fetched_before_links_expire_and_saved_by_an_agent(
     assert saved.returncode == 0, saved.stderr
     path = Path(json.loads(saved.stdout)["path"])
     assert path.parent == out and path.read_bytes() == JPEG and path.suffix == ".jpg"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # a customer's file
     number = next(n for n, a in enumerate(listed, start=1) if a["message_id"] == "ig_gone.jpg")
     refused = inboop(home, "media", "save", "IGSID1", str(number), "--out", str(out))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr

@@ -368,23 +368,17 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
     for args in (("sync",), ("export", "messages", "--out", str(tmp_path / "x.csv")), ("doctor",)):
         result = inboop(broken, *args)
         assert result.returncode == 1, args
-        assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
+        assert "is damaged; run `inboop doctor --recover`" in result.stderr
+        assert "Traceback" not in result.stderr
 
     damaged = tmp_path / "damaged"
     damaged.mkdir()
-    with sqlite3.connect(home / "replica.db") as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        (root,) = db.execute(
-            "select rootpage from sqlite_master where name = 'messages'"
-        ).fetchone()
-        (size,) = db.execute("PRAGMA page_size").fetchone()
-    image = bytearray((home / "replica.db").read_bytes())
-    image[(root - 1) * size : root * size] = b"\xff" * size  # the messages table's page
-    (damaged / "replica.db").write_bytes(bytes(image))
+    damage_table(home / "replica.db", "messages", damaged / "replica.db")
     out = tmp_path / "m.csv"
     result = inboop(damaged, "export", "messages", "--out", str(out))  # opens, then fails reading
     assert result.returncode == 1
-    assert "is damaged; move it aside" in result.stderr and "Traceback" not in result.stderr
+    assert "is damaged; run `inboop doctor --recover`" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not out.exists() and not (tmp_path / "m.csv.partial").exists()
 
     with sqlite3.connect(home / "replica.db") as db:
@@ -394,6 +388,89 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
         assert result.returncode == 1, args
         assert "was made by a newer inboop (schema 0999)" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def damage_table(source: Path, table: str, target: Path) -> None:
+    """A copy of the replica ``source`` at ``target`` with the root page of ``table`` (or of an
+    index) wiped."""
+    with sqlite3.connect(source) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (root,) = db.execute(
+            "select rootpage from sqlite_master where name = ?", (table,)
+        ).fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+    image = bytearray(source.read_bytes())
+    image[(root - 1) * size : root * size] = b"\xff" * size
+    target.write_bytes(bytes(image))
+
+
+@pytest.mark.sqlite_only  # the client's database; the relay's backend does not matter
+def test_doctor_finds_a_damaged_replica_and_recovers_it_keeping_unsynced_changes(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    feed(relay, scenario())
+    healthy, home = tmp_path / "healthy", tmp_path / "agent"
+    for agent in (healthy, home):
+        login(agent, relay, admin_token)
+        assert inboop(agent, "sync").returncode == 0
+    relay.stop()
+    queued = inboop(home, "note", "P1", "call her back about the blue dress")
+    assert queued.returncode == 0, queued.stderr  # offline: queued for the next sync
+    damage_table(home / "replica.db", "ix_conversations_recent", home / "replica.db")
+
+    for args in (("doctor",), ("doctor", "--rebuild"), ("doctor", "--json")):
+        result = inboop(home, *args)
+        assert result.returncode == 1, args
+        assert "is damaged (SQLite's check: Page " in result.stderr, result.stderr
+        assert "run `inboop doctor --recover`" in result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    reported = json.loads(inboop(home, "doctor", "--json").stdout)
+    assert reported["integrity"] and reported["integrity"] != "ok"
+
+    recovered = inboop(home, "doctor", "--recover", "--json")
+    assert recovered.returncode == 0, recovered.stderr
+    done = json.loads(recovered.stdout)
+    assert done["kept"]["outbox"] == 1 and done["unreadable"] == []
+    assert Path(done["moved_to"]).exists()  # kept for whoever wants to look at it
+    again = inboop(home, "doctor", "--recover")
+    assert again.returncode == 2 and "is not damaged (SQLite's check: ok)" in again.stderr
+
+    relay.start()
+    synced = inboop(home, "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "pushed 1 change" in synced.stdout
+    assert inboop(healthy, "sync").returncode == 0
+    assert replica_digest(home) == replica_digest(healthy)  # the note reached both
+    notes = json.loads(inboop(healthy, "show", "P1", "--json").stdout)["notes"]
+    assert [n["text"] for n in notes] == ["call her back about the blue dress"]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_customer_data_at_rest_is_owner_only(tmp_path: Path) -> None:
+    home, exports = tmp_path / "agent", tmp_path / "exports" / "november"
+    out = exports / "messages.csv"
+    exported = inboop(home, "export", "messages", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert inboop(home, "sync").returncode == 1  # not logged in; the log file is written
+    assert (mode(home), mode(exports), mode(out)) == (0o700, 0o700, 0o600)
+    assert (mode(home / "replica.db"), mode(home / "inboop.log")) == (0o600, 0o600)
+    engine = open_replica(home / "replica.db")  # in this process, whose umask is 022
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select count(*) from messages").all()
+            assert mode(home / "replica.db-wal") == mode(home / "replica.db-shm") == 0o600
+    finally:
+        engine.dispose()
+
+    (home / "replica.db").chmod(0o644)  # as an older inboop left them
+    (home / "inboop.log").chmod(0o644)
+    out.chmod(0o644)
+    assert inboop(home, "export", "messages", "--out", str(out)).returncode == 0
+    assert inboop(home, "sync").returncode == 1
+    assert (mode(home / "replica.db"), mode(home / "inboop.log"), mode(out)) == (0o600,) * 3
 
 
 def test_opening_a_current_replica_does_not_import_alembic(tmp_path: Path) -> None:

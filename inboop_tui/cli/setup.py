@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, open_engine
 from inboop_tui.logs import log_to_file
 from inboop_tui.store.config import ClientConfig, save_config
-from inboop_tui.store.db import ReplicaError
+from inboop_tui.store.db import ReplicaError, explain
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
 from inboop_tui.store.replica import Diagnostics
@@ -284,30 +286,50 @@ def doctor(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Recompute every projection from the local log.")
     ] = False,
+    recover: Annotated[
+        bool,
+        typer.Option(
+            "--recover",
+            help="Set a damaged replica aside and start a fresh one, keeping your unsynced "
+            "changes and drafts; then `inboop sync` pulls the rest.",
+        ),
+    ] = False,
     relay: Annotated[
         bool, typer.Option("--relay", help="Also ask the relay for its diagnostics (ADMIN).")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Diagnostics: sync state and history, pending and rejected changes, conflicts, log
-    entries this version cannot read; with --rebuild, recompute the replica from its log."""
+    """Diagnostics: the database's own check, sync state and history, pending and rejected
+    changes, conflicts, log entries this version cannot read; with --rebuild, recompute the
+    replica from its log; with --recover, replace a damaged one."""
     from inboop_tui.cli.common import identity_of, now
     from inboop_tui.store.rebuild import rebuild as run_rebuild
     from inboop_tui.store.replica import Replica
 
     paths = resolve_paths()
     config = load(paths)
+    if recover:
+        _recover(paths, as_json)
+        return
     engine = open_engine(paths)
     try:
         replica = Replica(engine, identity_of(config), now)
+        problems = replica.integrity_problems()
+        if problems:
+            raise _damaged(paths, problems, as_json)
         report = replica.diagnostics()
         role = "ADMIN" if replica.is_admin() else "MEMBER" if config.user_name else None
         relay_report = _relay_diagnostics(config) if relay else None
         rebuilt = run_rebuild(engine) if rebuild else None
+    except ReplicaError as exc:
+        raise fail(str(exc)) from None
+    except (DBAPIError, sqlite3.Error) as exc:  # the rebuild writes through SQLAlchemy
+        raise fail(str(explain(exc, paths.database))) from None
     finally:
         engine.dispose()
     data = {
         "replica": str(paths.database),
+        "integrity": "ok",
         "relay": config.relay_url,
         "user": config.user_name,
         "role": role,
@@ -335,6 +357,74 @@ def doctor(
                 )
     if rebuilt is not None and not rebuilt.identical:
         raise typer.Exit(1)
+
+
+def _damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
+    """SQLite's check found damage: say so, and how to recover, instead of reading on."""
+    line = (
+        f"the local database {paths.database} is damaged (SQLite's check: {problems[0]}); "
+        "run `inboop doctor --recover` to set it aside and rebuild it from the relay, keeping "
+        "your unsynced changes"
+    )
+    if as_json:
+        emit(True, {"replica": str(paths.database), "integrity": problems, "error": line}, "")
+    typer.echo(f"inboop: {line}", err=True)
+    return typer.Exit(1)
+
+
+def _recover(paths: Paths, as_json: bool) -> None:
+    from inboop_tui.store.db import open_replica
+    from inboop_tui.store.diagnostics import integrity_problems
+    from inboop_tui.store.recover import recover
+    from inboop_tui.sync.client import SyncError
+    from inboop_tui.sync.lock import replica_lock
+
+    if not paths.database.exists():
+        raise fail(f"there is no local database at {paths.database}: nothing to recover", 2)
+    try:
+        engine = open_replica(paths.database)
+    except ReplicaError:
+        pass  # cannot even be opened: recover it
+    else:
+        try:
+            with engine.connect() as conn:
+                problems = integrity_problems(conn)
+        except (DBAPIError, sqlite3.Error):
+            problems = ["unreadable"]
+        finally:
+            engine.dispose()
+        if not problems:
+            raise fail(
+                f"the local database {paths.database} is not damaged (SQLite's check: ok); "
+                "nothing to recover",
+                2,
+            )
+    try:
+        with replica_lock(paths.database, 0):
+            done = recover(paths.database)
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot set {paths.database} aside: {exc.strerror or exc}") from None
+    except ReplicaError as exc:
+        raise fail(str(exc)) from None
+    kept = {name: count for name, count in done.kept.items() if count}
+    emit(
+        as_json,
+        {
+            "ok": True,
+            "moved_to": str(done.moved_to),
+            "kept": done.kept,
+            "unreadable": done.unreadable,
+        },
+        f"moved the damaged database to {done.moved_to}; kept "
+        + (
+            ", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in kept.items())
+            or "nothing of your own (there was nothing unsynced)"
+        )
+        + (f"; could not read: {', '.join(done.unreadable)}" if done.unreadable else "")
+        + ". Run `inboop sync` to pull the rest from the relay",
+    )
 
 
 def _relay_diagnostics(config: ClientConfig) -> dict[str, Any]:

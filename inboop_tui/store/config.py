@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 
-from inboop_tui.store.paths import Paths
+from inboop_tui.store.paths import Paths, private_folder
 
 
 class ConfigError(Exception):
@@ -47,7 +47,7 @@ def load_config(paths: Paths) -> ClientConfig:
 
 
 def save_config(paths: Paths, config: ClientConfig) -> None:
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(paths.config_dir)
     lines = ["[relay]"]
     for key, value in (
         ("url", config.relay_url),

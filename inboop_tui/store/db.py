@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
+from inboop_tui.store.paths import private_file, tighten
+
 log = logging.getLogger("inboop.replica")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -42,7 +44,8 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
         )
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return ReplicaError(
-            f"the local database {path} is damaged; move it aside and run `inboop sync` to rebuild it from the relay"
+            f"the local database {path} is damaged; run `inboop doctor --recover` to set it aside "
+            "and rebuild it from the relay, keeping your unsynced changes"
         )
     if "readonly" in text or "unable to open" in text or "permission" in text:
         return ReplicaError(
@@ -52,7 +55,9 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
 
 
 def create_replica_engine(path: Path) -> Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # SQLite gives its WAL and shared-memory files the database's mode
+    for suffix in ("-wal", "-shm"):
+        tighten(Path(f"{path}{suffix}"))
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -164,7 +169,13 @@ def _migrate(engine: Engine) -> None:
 
 def open_replica(path: Path) -> Engine:
     """The replica's engine with migrations applied, or a ReplicaError that says what is wrong."""
-    engine = create_replica_engine(path)
+    try:
+        engine = create_replica_engine(path)
+    except OSError as exc:
+        raise ReplicaError(
+            f"cannot create the local database {path}: {exc.strerror or exc}; "
+            "check the folder's permissions and free disk space"
+        ) from None
     try:
         upgrade(engine)
     except NewerSchema as exc:

@@ -39,6 +39,16 @@ class SyncStatus:
         return self.last_error_kind == "auth"
 
 
+def integrity_problems(conn: Connection, limit: int = 20) -> list[str]:
+    """What SQLite's ``quick_check`` finds wrong with the file (empty: nothing). It reads every
+    page, so it runs when asked (``inboop doctor``), not on every start."""
+    found = [row[0] for row in conn.exec_driver_sql(f"PRAGMA quick_check({int(limit)})")]
+    if found == ["ok"]:
+        return []
+    lines = (line.strip() for text in found for line in str(text).splitlines())
+    return [line for line in lines if line and not line.startswith("***")]  # not its headers
+
+
 def sync_status(conn: Connection) -> SyncStatus:
     state = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().one()
     pending = conn.execute(select(func.count()).select_from(outbox)).scalar_one()

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.store import selling_export
 from inboop_tui.store.db import driver_rows, explain
+from inboop_tui.store.paths import private_folder
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from inboop_tui.store.tables import contacts, conversations, messages
 
@@ -317,11 +318,12 @@ def export(
     so a sync committing meanwhile is either all in it or not at all. A database that fails
     part-way is a ReplicaError that says what to do; the file asked for is left untouched."""
     columns = COLUMNS[kind]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(out.parent)
     partial = out.with_name(out.name + ".partial")
     written = 0
     try:
-        with partial.open("w", newline="", encoding="utf-8") as handle, _snapshot(conn):
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # customer data
+        with open(fd, "w", newline="", encoding="utf-8") as handle, _snapshot(conn):
             put = _row_writer(handle, fmt, kind, columns)
             for row in rows(conn, kind, f):
                 put(row)

@@ -26,6 +26,7 @@ from inboop_tui.store.diagnostics import (
     SyncRun,
     SyncStatus,
     UnreadableRow,
+    integrity_problems,
     pending_changes,
     recent_conflicts,
     recent_sync_runs,
@@ -397,6 +398,10 @@ class Replica:
     def status(self) -> SyncStatus:
         with self._reading() as conn:
             return sync_status(conn)
+
+    def integrity_problems(self) -> list[str]:
+        with self._reading() as conn:
+            return integrity_problems(conn)
 
     def diagnostics(self) -> Diagnostics:
         with self._reading() as conn:

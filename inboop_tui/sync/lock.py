@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from inboop_tui.store.paths import private_folder
 from inboop_tui.sync.client import SyncError
 
 try:
@@ -30,7 +31,7 @@ def replica_lock(database: Path, timeout: float) -> Iterator[None]:
     if fcntl is None or not database.name:
         yield
         return
-    database.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(database.parent)
     fd = os.open(lock_path(database), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from inboop_tui.store.config import ClientConfig
+from inboop_tui.store.paths import private_folder
 from inboop_tui.store.queries import AttachmentRef
 from inboop_tui.sync.client import RelayClient, SyncError
 
@@ -87,9 +88,11 @@ def save_attachment(
     into = folder or place.is_dir() or str(out).endswith(os.sep)
     target = place / file_name(ref, content_type) if into else place
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(target.parent)
         partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a customer's file
+        with open(fd, "wb") as handle:
+            handle.write(data)
         os.replace(partial, target)
     except OSError as exc:
         raise MediaError(f"cannot write {target}: {exc.strerror or exc}") from None
