@@ -229,7 +229,7 @@ class InboopApp(App[None]):
         if not self.config.is_configured:
             if manual:
                 self.notify(
-                    "No relay configured: run `inboop login RELAY_URL --token TOKEN`.",
+                    "No relay configured: run `inboop login RELAY_URL`.",
                     severity="warning",
                 )
             return

@@ -88,8 +88,11 @@ class RelayProcess(LocalRelay):
             after = page["next_after"]
 
 
-def inboop(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The agent's CLI as a user runs it, with its own INBOOP_HOME."""
+def inboop(
+    home: Path, *args: str, timeout: float = 120, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The agent's CLI as a user runs it, with its own INBOOP_HOME (and ``stdin`` piped in:
+    never the terminal the tests run in)."""
     env = {**os.environ, "INBOOP_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "inboop_tui", *args],
@@ -97,6 +100,7 @@ def inboop(home: Path, *args: str, timeout: float = 120) -> subprocess.Completed
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
     )
 
 

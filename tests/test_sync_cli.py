@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from inboop_tui.cli.setup import talks_privately
 from inboop_tui.store.db import MIGRATIONS, open_replica, revisions
 from inboop_tui.store.rebuild import digest
 from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages, scenario
@@ -336,6 +337,107 @@ def test_wrong_tokens(relay: RelayProcess, admin_token: str, tmp_path: Path) -> 
     assert synced.returncode == 1 and "refused your token" in synced.stderr
     not_a_url = inboop(home, "login", "relay.example.com", "--token", token)
     assert not_a_url.returncode == 1 and "must start with http://" in not_a_url.stderr
+
+
+def test_login_takes_the_token_from_a_file_or_stdin_and_warns_of_plain_http(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "agent"
+    piped = inboop(home, "login", relay.url, stdin=f"{admin_token}\n")
+    assert piped.returncode == 0, piped.stderr
+    assert "as admin" in piped.stdout and "warning" not in piped.stderr  # loopback
+    secret = tmp_path / "token"
+    secret.write_text(f"  {admin_token}\n")
+    for source in (str(secret), "-"):
+        (home / "config.toml").unlink()
+        filed = inboop(home, "login", relay.url, "--token-file", source, stdin=admin_token)
+        assert filed.returncode == 0, filed.stderr
+        assert f'token = "{admin_token}"' in (home / "config.toml").read_text()
+
+    # 0.0.0.0 is not a loopback address, though Linux connects it to this machine.
+    port = relay.url.rsplit(":", 1)[1]
+    clear = inboop(home, "login", f"http://0.0.0.0:{port}", stdin=admin_token)
+    assert clear.returncode == 0, clear.stderr
+    assert "warning: http://0.0.0.0:" in clear.stderr and "in clear text" in clear.stderr
+    assert admin_token not in clear.stderr + clear.stdout
+
+    for args, error in (
+        ((), "no token given: paste it at the prompt"),
+        (("--token-file", str(tmp_path / "missing")), "cannot read the token from"),
+        (("--token", admin_token, "--token-file", "-"), "give the token one way"),
+    ):
+        refused = inboop(tmp_path / "other", "login", relay.url, *args)
+        assert refused.returncode == 2 and error in refused.stderr, refused.stderr
+        assert (
+            "Traceback" not in refused.stderr and not (tmp_path / "other" / "config.toml").exists()
+        )
+
+
+def test_login_asks_for_the_token_without_echoing_it(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    def own_terminal() -> None:  # the pty becomes the command's terminal, as in a shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inboop_tui", "login", relay.url],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "INBOOP_HOME": str(tmp_path / "agent")},
+        preexec_fn=own_terminal,
+    )
+    os.close(follower)
+
+    def read_until(text: bytes, seconds: float = 60) -> bytes:
+        seen = b""
+        deadline = time.monotonic() + seconds
+        while text not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(leader, 1024)
+                except OSError:  # the terminal closed: the command ended
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        return seen
+
+    try:
+        asked = read_until(b"Token: ")  # the space comes once echo is off
+        assert b"Token: " in asked, asked
+        os.write(leader, admin_token.encode() + b"\n")
+        answered = read_until(b"run `inboop sync`")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(leader)
+    text = answered.decode()
+    assert "logged in to" in text and admin_token not in text  # not echoed
+
+
+def test_plain_http_is_private_only_on_loopback() -> None:
+    for url in (
+        "https://relay.example.com",
+        "http://127.0.0.1:8787",
+        "http://localhost:1",
+        "http://[::1]:8",
+    ):
+        assert talks_privately(url), url
+    for url in (
+        "http://relay.example.com",
+        "http://10.0.0.5:8787",
+        "http://0.0.0.0:1",
+        "http://127.0.0.1.example.com",
+    ):
+        assert not talks_privately(url), url
 
 
 def test_sync_without_login_and_unreachable_login(tmp_path: Path) -> None:

@@ -41,16 +41,43 @@ def login(
     relay_url: Annotated[
         str, typer.Argument(help="The relay's address, e.g. https://relay.example.com")
     ],
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="Read your token from this file (- for standard input).",
+            show_default=False,
+        ),
+    ] = None,
     token: Annotated[
-        str, typer.Option("--token", help="Your personal token from `inboop-relay users add`.")
-    ],
+        str | None,
+        typer.Option(
+            "--token",
+            help="Your token on the command line (it stays in your shell's history and shows in "
+            "`ps`: prefer the prompt or --token-file).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check a token against a relay and remember both (the config file is private: 0600)."""
-    from inboop_tui.sync.client import RelayClient, SyncError
+    """Check your token (from `inboop-relay users add`) against a relay and remember both. The
+    token is asked for without echoing it, or read from --token-file or piped standard input.
+    The config file is private (0600)."""
+    from inboop_tui.sync.client import RelayClient, SyncError, normalise_url
 
     paths = resolve_paths()
     try:
-        with RelayClient(relay_url, token) as client:
+        url = normalise_url(relay_url)
+    except SyncError as exc:
+        raise fail(f"login failed: {exc}") from None
+    if not talks_privately(url):
+        typer.echo(
+            f"inboop: warning: {url} is plain http, so your token and your customers' messages "
+            "would cross the network in clear text; use https:// (or an SSH tunnel to loopback)",
+            err=True,
+        )
+    secret = _read_token(token, token_file)
+    try:
+        with RelayClient(url, secret) as client:
             me = client.me()
             url = client.base_url
     except SyncError as exc:
@@ -60,12 +87,56 @@ def login(
     save_config(
         paths,
         ClientConfig(
-            relay_url=url, token=token, user_name=me["name"], role=role, bell=previous.bell
+            relay_url=url, token=secret, user_name=me["name"], role=role, bell=previous.bell
         ),
     )
     typer.echo(
         f"logged in to {url} as {me['name']} ({me.get('role', 'MEMBER')}); run `inboop sync` to pull"
     )
+
+
+def talks_privately(url: str) -> bool:
+    """Whether a token sent to ``url`` stays off the network or is encrypted on it: https, or
+    plain http to this machine's loopback."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_token(given: str | None, file: Path | None) -> str:
+    """The token from the option, the file, a prompt that does not echo it, or piped input."""
+    if given is not None and file is not None:
+        raise fail("give the token one way: --token or --token-file", 2)
+    if given is not None:
+        text = given
+    elif file is not None:
+        try:
+            text = sys.stdin.readline() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(
+                f"cannot read the token from {file}: {getattr(exc, 'strerror', None) or exc}", 2
+            ) from None
+    elif sys.stdin.isatty():
+        text = typer.prompt("Token", hide_input=True, default="", show_default=False)
+    else:
+        text = sys.stdin.readline()
+    secret = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise fail(
+            "no token given: paste it at the prompt, or use --token-file FILE (- for standard input)",
+            2,
+        )
+    return secret
 
 
 @app.command()
@@ -431,7 +502,7 @@ def _relay_diagnostics(config: ClientConfig) -> dict[str, Any]:
     from inboop_tui.sync.client import RelayClient, SyncError
 
     if not config.is_configured:
-        raise fail("no relay configured: run `inboop login RELAY_URL --token TOKEN` first")
+        raise fail("no relay configured: run `inboop login RELAY_URL` first")
     assert config.relay_url is not None and config.token is not None
     try:
         with RelayClient(config.relay_url, config.token) as client:

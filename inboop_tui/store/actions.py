@@ -312,7 +312,7 @@ class Actions(SellingActions):
         list), or at login before any sync."""
         if self.identity is None:
             raise ActionError(
-                "sign in first so changes carry your name: run `inboop login RELAY_URL --token TOKEN`"
+                "sign in first so changes carry your name: run `inboop login RELAY_URL`"
             )
         with self._engine.connect() as conn:
             role = conn.execute(

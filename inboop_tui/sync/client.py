@@ -204,7 +204,7 @@ class RelayClient:
             ) from exc
         if response.status_code == 401:
             raise SyncError(
-                "the relay refused your token: ask an admin for a new one, then run `inboop login URL --token TOKEN`",
+                "the relay refused your token: ask an admin for a new one, then run `inboop login URL`",
                 transient=False,
                 kind="auth",
             )

@@ -162,7 +162,7 @@ def sync(
     try:
         if not config.is_configured:
             raise SyncError(
-                "no relay configured: run `inboop login RELAY_URL --token TOKEN` first",
+                "no relay configured: run `inboop login RELAY_URL` first",
                 transient=False,
                 kind="auth",
             )

@@ -36,9 +36,7 @@ def file_name(ref: AttachmentRef, content_type: str | None = None) -> str:
 def fetch_attachment(config: ClientConfig, ref: AttachmentRef) -> tuple[bytes, str]:
     """The file and its content type, from the relay's store."""
     if not config.is_configured:
-        raise MediaError(
-            "files come from the relay: run `inboop login RELAY_URL --token TOKEN` first"
-        )
+        raise MediaError("files come from the relay: run `inboop login RELAY_URL` first")
     assert config.relay_url is not None and config.token is not None
     try:
         with RelayClient(config.relay_url, config.token) as client:

@@ -29,7 +29,7 @@ def fetch_templates(
     """The approved templates of a WhatsApp number; SyncError when the relay cannot say."""
     if not config.is_configured:
         raise SyncError(
-            "no relay configured: run `inboop login RELAY_URL --token TOKEN` first",
+            "no relay configured: run `inboop login RELAY_URL` first",
             transient=False,
             kind="auth",
         )

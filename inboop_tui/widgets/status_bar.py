@@ -29,9 +29,7 @@ def describe(
         text.append(activity, style="bold cyan")
         text.append(" · ")
     if not configured:
-        text.append(
-            "not connected to a relay: run `inboop login RELAY_URL --token TOKEN`", style="yellow"
-        )
+        text.append("not connected to a relay: run `inboop login RELAY_URL`", style="yellow")
     elif status is None:
         text.append("…", style="dim")
     else:

@@ -1,0 +1,80 @@
+"""Reading never waits for a writer: while another process holds the replica's write lock (a long
+sync, a bulk action), the read-only commands and the app's inbox work as usual."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from textual.widgets import Static
+
+from inboop_tui.app import InboopApp
+from inboop_tui.screens.inbox import InboxScreen
+from inboop_tui.widgets.conversation_list import ConversationList
+from tests.app_support import demo_replica, make_app, settle, shown, use_utc
+from tests.harness import inboop
+
+
+@contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another process's write transaction, open and uncommitted for as long as this lasts."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE sync_state SET last_error = 'a write in progress'")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_read_only_commands_do_not_need_the_write_lock(tmp_path: Path) -> None:
+    home = tmp_path / "agent"
+    paths, engine = demo_replica(home)
+    engine.dispose()
+    out = tmp_path / "messages.csv"
+    with write_lock_held(paths.database):
+        listed = inboop(home, "conversations", "--json")
+        exported = inboop(home, "export", "messages", "--out", str(out))
+        doctor = inboop(home, "doctor", "--json")
+    # A command that needed the lock would have waited out the busy timeout and failed.
+    assert listed.returncode == 0, listed.stderr
+    conversations = json.loads(listed.stdout)
+    assert len(conversations) >= 1
+    assert exported.returncode == 0, exported.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) > len(conversations)
+    assert doctor.returncode == 0, doctor.stderr
+    report = json.loads(doctor.stdout)
+    assert report["integrity"] == "ok" and report["status"]["last_error"] is None  # not the
+    # uncommitted write
+
+
+async def test_the_app_shows_the_inbox_while_another_process_writes(tmp_path: Path) -> None:
+    use_utc()
+    paths, engine = demo_replica(tmp_path / "agent")
+    app: InboopApp = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            with write_lock_held(paths.database):
+                listing = app.screen.query_one(ConversationList)
+                for _ in range(200):
+                    if listing.count and listing.row(1) is not None:
+                        break
+                    await pilot.pause(0.05)
+                assert listing.count == 12
+                first = listing.row(0)
+                assert first is not None and listing.highlighted == first.id
+                await pilot.press("down")
+                second = listing.row(1)
+                assert second is not None and listing.highlighted == second.id
+                assert second.display_name in shown(app.screen.query_one("#thread-header", Static))
+                await pilot.pause(InboxScreen.READ_AFTER_SECONDS + 0.3)  # marking it read waits
+            await settle(pilot)  # for the lock, and goes through once it is free
+            assert listing.row(1) is not None and not listing.row(1).unread  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
