@@ -128,6 +128,25 @@ async def test_search_filters_by_message_text_and_name(replica: tuple[Paths, Eng
         assert "No conversation matches" in thread_text(app)
 
 
+async def test_search_text_with_fts_syntax_and_markup_never_errors(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listing = conversation_list(app)
+        for hostile in ('"kurta', "NEAR(a b) OR", "[bold red]x[/]", "ord-1002*", "^-:(", "[/]"):
+            await pilot.press("slash")
+            app.screen.query_one("#search", Input).value = hostile
+            await settle(pilot)
+            line = shown(app.screen.query_one("#filter-line", Static))
+            assert hostile in line  # shown as typed, never read as markup
+            assert all(listing.row(i) is not None for i in range(listing.count))
+            await pilot.press("escape")
+            await settle(pilot)
+        assert listing.count == 12
+
+
 async def test_channel_and_unread_filters(replica: tuple[Paths, Engine]) -> None:
     app = make_app(*replica)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from inboop_tui.store.queries import InboxFilter, fts_query
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from tests.app_support import FIXED_NOW, demo_replica
 
 
@@ -59,6 +62,49 @@ def test_search_syntax_never_reaches_fts(replica: Replica, search: str) -> None:
         term.startswith('"') and term.endswith('"*') for term in query.split(" ")
     )
     replica.list_order(InboxFilter(search=search))  # no FTS syntax error
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=30)  # surrogates too
+SYNTAX = st.lists(
+    st.sampled_from(
+        [
+            '"',
+            "*",
+            "(",
+            ")",
+            "NEAR",
+            "AND",
+            "OR",
+            "NOT",
+            "^",
+            "-",
+            ":",
+            "ORD-1002",
+            "kurta",
+            "\x00",
+            "[red]",
+            "\\",
+            "'",
+            "%",
+            "_",
+            "\ud800",
+        ]
+    ),
+    max_size=8,
+).map(" ".join)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(search=ANY_TEXT | SYNTAX)
+def test_any_search_text_lists_without_an_error(replica: Replica, search: str) -> None:
+    keys, _ = replica.list_order(InboxFilter(search=search))
+    assert len(replica.rows_at(keys)) == len(keys) <= 12
+    assert len(replica.window(InboxFilter(search=search), 0, 50)) == len(keys)
+    replica.leads(LeadFilter(search=search))  # the selling screens' searches too
+    replica.orders(OrderFilter(search=search))
+    replica.contacts(search)
 
 
 def test_windows_cover_the_list_without_overlap(replica: Replica) -> None:

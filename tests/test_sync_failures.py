@@ -35,6 +35,21 @@ def answer(status: int, body: bytes, content_type: str = "application/json") -> 
     return handle
 
 
+def cut_short(body: bytes) -> Handler:
+    """Promise the whole body, send half of it, and close the connection."""
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body[: len(body) // 2])
+        request.wfile.flush()
+        request.close_connection = True
+
+    return handle
+
+
 def hang(request: BaseHTTPRequestHandler) -> None:
     time.sleep(5)
 
@@ -107,6 +122,12 @@ def entry(seq: int) -> dict:
         (answer(200, page([entry(2)], 2, 2)), 5, "with a gap or out of order (seq 2 after 0)"),
         (answer(200, page([{"seq": 1}], 1, 1)), 5, "sent an event that is not the v1 protocol"),
         (answer(404, b"{}"), 5, "answered 404"),
+        (answer(200, page([entry(1)], 1, 1)[:-9]), 5, "did not answer with JSON"),  # truncated
+        (answer(200, b""), 5, "did not answer with JSON"),
+        (answer(200, b"[1, 2]"), 5, "did not answer like an Inboop relay"),
+        (answer(200, page([entry(1)], 1, 1), "text/plain"), 5, "did not answer with JSON"),
+        (answer(200, b'{"events": [], "next_after": -5, "head": "x"}'), 5, "not the v1 protocol"),
+        (cut_short(page([entry(1), entry(2)], 2, 2)), 1.5, "lost the connection to"),
     ],
 )
 def test_broken_relays_fail_cleanly(

@@ -8,6 +8,7 @@ merged into another shows the other's name).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ def _with_customer(source: Any) -> Any:
 
 
 def _like(text: str) -> str:
+    text = re.sub("[\ud800-\udfff]", "\ufffd", text)  # a lone surrogate cannot be stored text
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 

@@ -231,6 +231,13 @@ class RelayClient:
             )
         if raw:
             return response
+        kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind != "application/json":  # a captive portal or a proxy's page, not the relay
+            raise SyncError(
+                f"{self.base_url} did not answer with JSON (it sent {kind or 'no content type'}): "
+                "is this an Inboop relay?",
+                transient=False,
+            )
         try:
             return response.json()
         except ValueError as exc:
