@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run relay test lint types check bench clean
+.PHONY: run relay test lint types check stress bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -32,6 +32,10 @@ types: $(STAMP)
 
 ## Everything CI runs: lint, types, the whole test suite.
 check: lint types test
+
+## The long fault, load and fuzz runs (each stops by itself within minutes; loopback only).
+stress: $(STAMP)
+	$(BIN)/python -m pytest -m stress tests/stress -s
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -117,6 +117,27 @@ class Convergence(RuleBasedStateMachine):
         outcome = sync(who.engine, who.config, client=who.client, timeout=30, sleep=lambda _s: None)
         assert outcome.ok, outcome.error
 
+    @rule(agent=st.sampled_from(sorted(AGENTS)), pages=st.integers(1, 3))
+    def an_agent_crashes_mid_sync(self, agent: str, pages: int) -> None:
+        """A sync that stops after a few small pages (each is its own transaction, as when the
+        process is killed between them), then the app starts again on the same file."""
+        who = self.agents[agent]
+        outcome = sync(
+            who.engine,
+            who.config,
+            client=who.client,
+            timeout=30,
+            batch=7,
+            max_pages=pages,
+            sleep=lambda _s: None,
+        )
+        assert outcome.ok, outcome.error
+        path = Path(who.engine.url.database or "")
+        who.engine.dispose()
+        who.engine = open_replica(path)
+        self.stack.callback(who.engine.dispose)
+        who.replica = Replica(who.engine, Identity(who.name, AGENTS[who.name]), lambda: NOW)
+
     def _change(self, agent: Agent, rng: Any) -> None:
         rows = agent.replica.window(InboxFilter(), 0, 10)
         kind = rng.choice(
