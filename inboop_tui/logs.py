@@ -15,6 +15,7 @@ def log_to_file(paths: Paths) -> None:
     except OSError:
         logging.getLogger().handlers[:] = [logging.NullHandler()]
         return
+    logging.raiseExceptions = False  # a full disk must not print a traceback about the log
     handler = logging.FileHandler(paths.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

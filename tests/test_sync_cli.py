@@ -575,6 +575,44 @@ def test_customer_data_at_rest_is_owner_only(tmp_path: Path) -> None:
     assert (mode(home / "replica.db"), mode(home / "inboop.log"), mode(out)) == (0o600,) * 3
 
 
+@pytest.mark.sqlite_only  # the client's disk
+def test_a_full_disk_stops_sync_in_one_line_and_it_resumes_once_there_is_room(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    import resource
+
+    feed(relay, many_messages(3000))
+    full, whole = tmp_path / "full", tmp_path / "whole"
+    login(full, relay, admin_token)
+    login(whole, relay, admin_token)
+    assert inboop(full, "export", "messages", "--out", str(tmp_path / "m.csv")).returncode == 0
+    room = (full / "replica.db").stat().st_size + 400_000  # the disk fills part-way through
+
+    def small_disk() -> None:  # no file of this process may grow past ``room``
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+    stopped = subprocess.run(
+        [sys.executable, "-m", "inboop_tui", "sync", "--batch-size", "100"],
+        env={**os.environ, "INBOOP_HOME": str(full)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
+        stdin=subprocess.DEVNULL,
+    )
+    assert stopped.returncode == 1
+    assert "the disk is full or failing; free some space" in stopped.stderr, stopped.stderr
+    assert "Traceback" not in stopped.stderr and stopped.stderr.count("\n") == 1
+    with sqlite3.connect(full / "replica.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert 0 < cursor_of(full) < 3000  # what was saved before the disk filled stays
+
+    resumed = inboop(full, "sync")
+    assert resumed.returncode == 0, resumed.stderr
+    assert inboop(whole, "sync").returncode == 0
+    assert replica_digest(full) == replica_digest(whole)
+
+
 def test_opening_a_current_replica_does_not_import_alembic(tmp_path: Path) -> None:
     open_replica(tmp_path / "replica.db").dispose()  # created and migrated
     probe = (

@@ -47,6 +47,11 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             f"the local database {path} is damaged; run `inboop doctor --recover` to set it aside "
             "and rebuild it from the relay, keeping your unsynced changes"
         )
+    if "full" in text or "disk i/o" in text:
+        return ReplicaError(
+            f"cannot write the local database {path}: the disk is full or failing; free some "
+            "space and run it again (nothing already saved is lost)"
+        )
     if "readonly" in text or "unable to open" in text or "permission" in text:
         return ReplicaError(
             f"cannot write the local database {path}: check its permissions and free disk space"
