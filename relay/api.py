@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +35,60 @@ from relay.state import RelayState, relay_state
 from relay.store.tables import deliveries, events, integration_failures
 from relay.users import User, list_users, user_for_token
 
-router = APIRouter(prefix="/v1")
+
+class Problem(BaseModel):
+    """Every refusal: what is wrong, in words (a validation error lists the fields instead)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# The answers every /v1 endpoint may give besides its own, documented so a client (and a fuzzer
+# reading the schema) knows them.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (400, "the body could not be read (not JSON, or not the content type it says)"),
+        (401, "no bearer token, or one that is not a live user's"),
+        (403, "this needs an ADMIN token"),
+        (404, "no such thing, or nothing to send it from"),
+        (413, "the body is too large"),
+        (422, "a parameter or the body does not fit the protocol"),
+    )
+}
+
+
+class StrictRoute(APIRoute):
+    """A query parameter the endpoint does not read is refused (422), not ignored: a typo such
+    as ``?aftr=5`` would otherwise read the log from its start."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        known = _query_names(self.dependant)
+
+        async def strict(request: Request) -> Response:
+            unknown = sorted(set(request.query_params) - known)
+            if unknown:
+                return JSONResponse(
+                    {"detail": f"unknown query parameter {unknown[0][:64]!r}"}, status_code=422
+                )
+            return await handle(request)
+
+        return strict
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def v1_router() -> APIRouter:
+    """A router for part of the versioned API: strict about parameters, its refusals documented."""
+    return APIRouter(prefix="/v1", route_class=StrictRoute, responses=PROBLEMS)
+
+
+router = v1_router()
 
 MAX_LIMIT = 1000
 MAX_SEQ = 2**63 - 1

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, Engine, func, select, update
 from starlette.concurrency import run_in_threadpool
 
-from relay.api import current_user
+from relay.api import current_user, v1_router
 from relay.log import append_events
 from relay.outbound.graph import GraphClient, GraphError
 from relay.protocol import AttachmentFetched, Channel, format_time
@@ -305,7 +305,7 @@ def _retry(conn: Connection, item: Pending, reason: str, at: str) -> None:
 
 # --- serving ---------------------------------------------------------------------------------
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 @router.get("/media")

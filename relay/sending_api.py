@@ -9,13 +9,13 @@ import hashlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from relay.api import current_user
+from relay.api import current_user, v1_router
 from relay.log import now_text
 from relay.outbound.graph import GraphError
 from relay.protocol import Channel
@@ -24,7 +24,7 @@ from relay.state import RelayState, relay_state
 from relay.store.tables import deliveries, uploads
 from relay.users import User
 
-router = APIRouter(prefix="/v1")
+router = v1_router()
 
 
 class UploadAnswer(BaseModel):
@@ -45,16 +45,32 @@ class TemplateInfo(BaseModel):
     parameters: int
 
 
-@router.post("/uploads", response_model=UploadAnswer)
+@router.post(
+    "/uploads",
+    response_model=UploadAnswer,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the file's bytes, not empty",
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary", "minLength": 1}
+                }
+            },
+        }
+    },
+)
 async def upload_file(
     request: Request,
     user: Annotated[User, Depends(current_user)],
     x_filename: Annotated[str, Header(min_length=1, max_length=255)],
-    content_type: Annotated[str, Header(min_length=3, max_length=127)] = "application/octet-stream",
 ) -> UploadAnswer:
     """A file to send with a reply, as the raw body; its id is its SHA-256 (uploading the same
     file twice stores it once)."""
     state = relay_state(request)
+    mime_type = request.headers.get("content-type", "").split(";")[0].strip()[:127]
+    if len(mime_type) < 3:
+        mime_type = "application/octet-stream"
     limit = state.settings.relay_max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -80,7 +96,7 @@ async def upload_file(
                     insert(uploads).values(
                         id=digest,
                         filename=x_filename,
-                        mime_type=content_type.split(";")[0].strip(),
+                        mime_type=mime_type,
                         size=size,
                         data=data,
                         uploaded_by=user.name,

@@ -131,3 +131,12 @@ def test_webhook_verification_and_signatures_never_echo_secrets(relay: RelayProc
         assert APP_SECRET not in answer.text
     assert relay.rows("select count(*) from events") == [(0,)]  # nothing stored unsigned
     assert APP_SECRET not in relay.log() and VERIFY_TOKEN not in relay.log()
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(
+    relay: RelayProcess, admin_token: str
+) -> None:
+    typo = relay.get("/v1/events", admin_token, aftr=5)
+    assert typo.status_code == 422
+    assert typo.json()["detail"] == "unknown query parameter 'aftr'"
+    assert relay.get("/v1/events", admin_token, after=0, limit=5, wait=0).status_code == 200

@@ -96,7 +96,6 @@ def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, se
     )
 
 
-@pytest.mark.sqlite_only  # the client's crashes; the relay's backend does not matter
 def test_sync_killed_at_random_moments_ends_like_an_uninterrupted_one(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:
@@ -104,7 +103,6 @@ def test_sync_killed_at_random_moments_ends_like_an_uninterrupted_one(
 
 
 @pytest.mark.stress
-@pytest.mark.sqlite_only
 def test_sync_killed_100_times_ends_like_an_uninterrupted_one(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:

@@ -73,7 +73,6 @@ def faulty_sync_run(
     )
 
 
-@pytest.mark.sqlite_only  # the network's faults; the relay's backend does not matter
 def test_sync_through_a_bad_network_completes_or_fails_cleanly_and_resumes(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:
@@ -81,7 +80,6 @@ def test_sync_through_a_bad_network_completes_or_fails_cleanly_and_resumes(
 
 
 @pytest.mark.stress
-@pytest.mark.sqlite_only
 def test_sync_through_a_bad_network_at_length(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:

@@ -159,7 +159,6 @@ def fuzz(relay: RelayProcess, examples: int) -> None:
     print(f"webhook fuzz: {sum(seen.values())} cases: {dict(sorted(seen.items()))}")
 
 
-@pytest.mark.sqlite_only  # the endpoint's parsing; the log's backend is covered elsewhere
 def test_the_webhook_endpoint_survives_generated_and_mutated_payloads(relay: RelayProcess) -> None:
     random.seed(41)
     fuzz(relay, 150)
