@@ -6,7 +6,7 @@ import errno
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, TypeVar
@@ -81,8 +81,23 @@ def _with_database(
 
 
 def database_problem(exc: DBAPIError) -> str:
-    """A driver's error as one line (the first line of its message)."""
-    return f"database error: {first_line(exc)}"
+    """A driver's error as one line (the first line of its message), with what to do for the
+    ones an operator can act on."""
+    said = first_line(exc)
+    text = said.lower()
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"the relay's database is damaged ({said}): stop the relay and put the last backup "
+            "in its place with `inboop-relay restore BACKUP_FILE`"
+        )
+    if "readonly" in text or "read-only" in text:
+        return (
+            f"the relay's database is read-only ({said}): give the relay's user write access to "
+            "the database and its folder (systemd: ReadWritePaths)"
+        )
+    if "full" in text or "disk i/o" in text or "no space" in text:
+        return f"the relay's disk is full or failing ({said}): free some space and start it again"
+    return f"database error: {said}"
 
 
 def _version(value: bool) -> None:
@@ -141,13 +156,17 @@ def serve(
 @contextmanager
 def _serving(settings: RelaySettings) -> Iterator[None]:
     """One relay per SQLite file: a second one (or a restore) is refused while this runs."""
-    from relay.operate import serving_lock
+    from relay.operate import OperateError, serving_lock
 
     path = sqlite_path(driver_url(settings.database_url))
     if path is None:
         yield
         return
-    with serving_lock(path, wait=False) as held:
+    with ExitStack() as stack:
+        try:
+            held = stack.enter_context(serving_lock(path, wait=False))
+        except OperateError as exc:
+            raise fail(str(exc)) from None
         if not held:
             raise fail(f"another relay is already serving {path}: stop it first")
         yield

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from relay.log import (
     AppendOutcome,
@@ -32,6 +32,7 @@ from relay.log import (
     record_failure_counts,
 )
 from relay.protocol import Mutation
+from relay.store.dialect import first_line
 
 log = logging.getLogger("inboop.relay.writer")
 T = TypeVar("T")
@@ -223,7 +224,7 @@ class LogWriter:
         try:
             outcomes, head = await self._in_thread(self._append, [job.work for job in batch])
         except Exception as exc:
-            if len(batch) > 1 and not _database_unavailable(exc):
+            if len(batch) > 1 and not database_unavailable(exc):
                 # One bad item spoils the batch: find it, and store the others.
                 log.warning("batch of %d appends failed (%s); retrying one by one", len(batch), exc)
                 for job in batch:
@@ -231,11 +232,13 @@ class LogWriter:
                 return
             # A locked, busy or failing database fails every item alike: they are all answered
             # now (Meta retries deliveries), instead of each waiting out the busy timeout.
-            if len(batch) == 1:
+            if not database_unavailable(exc):
                 log.exception("%s could not be stored", _describe(batch[0].work))
-            else:
+            else:  # the operator needs the reason, not a traceback, once per failed commit
                 log.error(
-                    "batch of %d appends failed: the database is unavailable (%s)", len(batch), exc
+                    "%s could not be stored: the database is unavailable (%s)",
+                    _describe(batch[0].work) if len(batch) == 1 else f"a batch of {len(batch)}",
+                    first_line(exc),
                 )
             for job in batch:
                 if not job.future.done():
@@ -314,7 +317,7 @@ class LogWriter:
             log.exception("could not record %d failure counters", len(counts))
 
 
-def _database_unavailable(exc: Exception) -> bool:
+def database_unavailable(exc: BaseException) -> TypeGuard[DBAPIError]:
     """The database, not the data: locked, busy, gone, out of space or read-only."""
     return isinstance(exc, OperationalError | InterfaceError)
 

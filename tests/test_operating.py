@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import stat
@@ -19,11 +20,14 @@ import httpx
 import pytest
 
 from relay import simulator as mp
-from tests.harness import APP_SECRET, VERIFY_TOKEN, RelayProcess, inboop
+from tests.harness import APP_SECRET, VERIFY_TOKEN, RelayProcess, as_an_ordinary_user, inboop
 
 
-def relay_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``inboop-relay ARGS`` with a clean environment (no .env, the given settings)."""
+def relay_cli(
+    home: Path, *args: str, ordinary: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``inboop-relay ARGS`` with a clean environment (no .env, the given settings);
+    ``ordinary``: bound by file permissions even as root."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("INBOOP_")}
     environment.update(
         {
@@ -41,6 +45,7 @@ def relay_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess
         text=True,
         cwd=home.parent,
         timeout=60,
+        preexec_fn=as_an_ordinary_user if ordinary else None,
     )
 
 
@@ -77,6 +82,28 @@ def test_operator_mistakes_get_one_clear_line(tmp_path: Path) -> None:
         port = str(taken.getsockname()[1])
         said = one_line(relay_cli(home, "serve", "--port", port, "--database", str(plain)))
     assert f"port {port} on 127.0.0.1 is already in use" in said
+
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"not a database" * 200)
+    for args in (("users", "list"), ("serve", "--port", "1")):
+        said = one_line(relay_cli(home, *args, "--database", str(damaged)))
+        assert "the relay's database is damaged (file is not a database)" in said
+        assert "`inboop-relay restore BACKUP_FILE`" in said
+
+    locked_away = tmp_path / "read-only"
+    locked_away.mkdir()
+    shutil.copy(plain, locked_away / "relay.db")
+    (locked_away / "relay.db").chmod(0o400)
+    locked_away.chmod(0o500)
+    database = str(locked_away / "relay.db")
+    said = one_line(relay_cli(home, "users", "list", "--database", database, ordinary=True))
+    assert "the relay's database is read-only (attempt to write a readonly database)" in said
+    assert "give the relay's user write access to the database and its folder" in said
+    said = one_line(relay_cli(home, "serve", "--port", "1", "--database", database, ordinary=True))
+    assert "relay.db.lock (Permission denied): give the relay's user write access to" in said
+    locked_away.chmod(0o700)
+    (locked_away / "relay.db").chmod(0o600)
+    assert relay_cli(home, "users", "list", "--database", database, ordinary=True).returncode == 0
 
     with sqlite3.connect(plain) as db:
         db.execute("update alembic_version set version_num = '0999'")

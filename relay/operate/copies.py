@@ -179,8 +179,14 @@ def serving_lock(database: Path, *, wait: bool) -> Iterator[bool]:
     """The lock a serving relay holds on its SQLite file (``relay.db.lock`` beside it): a
     second relay on the same file, or a restore under a running relay, is refused."""
     lock = database.with_name(database.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise OperateError(
+            f"cannot create {lock} ({exc.strerror}): give the relay's user write access to "
+            f"{lock.parent} (systemd: ReadWritePaths)"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
