@@ -12,11 +12,11 @@ def log_to_file(paths: Paths) -> None:
     cannot be written (a read-only disk), the log goes nowhere rather than stopping the app."""
     try:
         private_file(paths.log_file)
+        handler = logging.FileHandler(paths.log_file, encoding="utf-8")
     except OSError:
         logging.getLogger().handlers[:] = [logging.NullHandler()]
         return
     logging.raiseExceptions = False  # a full disk must not print a traceback about the log
-    handler = logging.FileHandler(paths.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -89,10 +89,11 @@ class RelayProcess(LocalRelay):
 
 
 def inboop(
-    home: Path, *args: str, timeout: float = 120, stdin: str = ""
+    home: Path, *args: str, timeout: float = 120, stdin: str = "", ordinary: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """The agent's CLI as a user runs it, with its own INBOOP_HOME (and ``stdin`` piped in:
-    never the terminal the tests run in)."""
+    never the terminal the tests run in); ``ordinary``: bound by file permissions even when
+    the tests run as root (see ``as_an_ordinary_user``)."""
     env = {**os.environ, "INBOOP_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "inboop_tui", *args],
@@ -101,7 +102,23 @@ def inboop(
         text=True,
         timeout=timeout,
         input=stdin,
+        preexec_fn=as_an_ordinary_user if ordinary else None,
     )
+
+
+def as_an_ordinary_user() -> None:
+    """For ``preexec_fn``: a process that file permissions bind. Root (CI containers) ignores
+    them, so it gives up the capabilities that override them before its program starts; an
+    ordinary user is bound already."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    for capability in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 def inboop_process(home: Path, *args: str) -> subprocess.Popen[str]:

@@ -613,6 +613,45 @@ def test_a_full_disk_stops_sync_in_one_line_and_it_resumes_once_there_is_room(
     assert replica_digest(full) == replica_digest(whole)
 
 
+@pytest.mark.sqlite_only  # the client's disk
+def test_a_read_only_replica_is_one_line_for_every_command_and_works_once_writable(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    feed(relay, scenario())
+    home = tmp_path / "agent"
+    login(home, relay, admin_token)
+    assert inboop(home, "sync").returncode == 0
+    conversation = json.loads(inboop(home, "conversations", "--json").stdout)[0]["id"]
+    feed(relay, many_messages(50))
+    before = replica_digest(home)
+    files = sorted(home.iterdir())
+    for path in files:
+        path.chmod(0o400)
+    home.chmod(0o500)  # a folder and files the agent's user may not write: a read-only disk
+    try:
+        for args in (
+            ("conversations",),
+            ("export", "messages", "--out", str(tmp_path / "m.csv")),
+            ("doctor",),
+            ("note", conversation, "called back"),
+            ("sync",),
+            ("doctor", "--rebuild"),
+        ):
+            said = inboop(home, *args, ordinary=True)
+            assert said.returncode == 1, (args, said.stdout, said.stderr)
+            assert "Traceback" not in said.stderr and said.stderr.count("\n") == 1, said.stderr
+            assert "cannot write the local database" in said.stderr, said.stderr
+            assert "check its permissions" in said.stderr
+    finally:
+        home.chmod(0o700)
+        for path in files:
+            path.chmod(0o600)
+    assert replica_digest(home) == before  # nothing changed, nothing damaged
+    assert inboop(home, "note", conversation, "called back", ordinary=True).returncode == 0
+    assert inboop(home, "sync", ordinary=True).returncode == 0
+    assert cursor_of(home) > 11
+
+
 def test_opening_a_current_replica_does_not_import_alembic(tmp_path: Path) -> None:
     open_replica(tmp_path / "replica.db").dispose()  # created and migrated
     probe = (
