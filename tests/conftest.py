@@ -10,6 +10,8 @@ from relay.fake_graph import FakeGraph
 from tests.harness import APP_SECRET, RelayProcess
 from tests.postgres import PostgresCluster, PostgresUnavailable
 
+pytest_plugins = ["tests.hostile_relay"]  # the broken_relay fixture
+
 TOKENS = {mp.PAGE_ID: "page-token", mp.IG_ACCOUNT_ID: "ig-token", mp.PHONE_NUMBER_ID: "wa-token"}
 TEMPLATES = [
     {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.config import ClientConfig, save_config
 from inboop_tui.store.export import ExportKind
 from inboop_tui.store.paths import Paths
+from inboop_tui.store.rebuild import digest
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
 from tests.app_support import (
@@ -28,6 +29,7 @@ from tests.app_support import (
     wait_until,
 )
 from tests.harness import RelayProcess, free_port
+from tests.hostile_relay import Handler, answer, entry, page
 
 
 @pytest.fixture(autouse=True)
@@ -220,6 +222,41 @@ async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine
         await pilot.press("down")
         await settle(pilot)
         assert listing.highlighted is not None and thread_text(app).strip()
+
+
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [
+        (answer(200, b"<html>captive portal</html>", "text/html"), "did not answer with JSON"),
+        (answer(200, page([entry(1)], 1, 1)[:-9]), "did not answer with JSON"),  # truncated
+        (answer(200, page([entry(2), entry(1)], 1, 2)), "with a gap or out of order"),
+        (answer(200, page([{"seq": 1}], 1, 1)), "sent an event that is not the v1 protocol"),
+    ],
+)
+async def test_a_hostile_relay_is_one_line_and_the_inbox_keeps_working(
+    replica: tuple[Paths, Engine],
+    broken_relay: Callable[[Handler], str],
+    handler: Handler,
+    expected: str,
+) -> None:
+    paths, engine = replica
+    save_config(paths, ClientConfig(relay_url=broken_relay(handler), token="inb_x"))
+    with engine.connect() as conn:
+        before = digest(conn)
+    app = make_app(paths, engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        status = " ".join(shown(app.screen.query_one(StatusBar), width=300).split())
+        assert expected in status, status
+        listing = conversation_list(app)
+        assert listing.count == 12
+        await pilot.press("down")
+        await settle(pilot)
+        assert listing.highlighted is not None and thread_text(app).strip()
+    with engine.connect() as conn:
+        assert digest(conn) == before  # nothing from the hostile relay was applied
 
 
 async def test_no_relay_configured_opens_on_what_the_replica_has(
