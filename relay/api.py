@@ -240,7 +240,17 @@ async def push_mutations(
 
 def _raw_id(raw: dict[str, Any]) -> str | None:
     value = raw.get("id")
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and _unicode(value) else None
+
+
+def _unicode(value: Any) -> bool:
+    """Whether every text in ``value`` is Unicode that can be stored and sent (JSON lets a
+    client write lone surrogates, which UTF-8 cannot hold)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        return False
+    return True
 
 
 # Mutations that may name an assignee (a user of this relay).
@@ -254,11 +264,14 @@ def _check(
 ) -> tuple[Mutation | None, str | None]:
     """The mutation, or why it is refused, in words a person can act on."""
     kind = raw.get("type")
-    if kind not in MUTATION_TYPES:
+    if not isinstance(kind, str) or kind not in MUTATION_TYPES:
+        shown = repr(kind) if len(repr(kind)) <= 60 else repr(kind)[:57] + "..."
         return (
             None,
-            f"unknown mutation type {kind!r}: this relay is older than the app, or the app is broken",
+            f"unknown mutation type {shown}: this relay is older than the app, or the app is broken",
         )
+    if not _unicode(raw):
+        return None, "the mutation holds text that is not valid Unicode (a lone surrogate)"
     try:
         mutation = parse_mutation(raw)
     except ValidationError as exc:

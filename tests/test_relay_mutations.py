@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -25,8 +26,8 @@ def mutation(author: str, kind: str = "conversation.assign", **payload: Any) -> 
 def push(relay: RelayProcess, token: str, *mutations: dict[str, Any]) -> httpx.Response:
     return httpx.post(
         f"{relay.url}/v1/mutations",
-        json={"mutations": list(mutations)},
-        headers={"Authorization": f"Bearer {token}"},
+        content=json.dumps({"mutations": list(mutations)}),  # ASCII: lone surrogates escaped
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         timeout=30,
     )
 
@@ -73,6 +74,39 @@ def test_each_mutation_of_a_batch_is_judged_on_its_own(
     assert [e["event"]["id"] for e in relay.all_events(admin_token)] == [good["id"]]
     sla = mutation("admin", "workspace.sla", expected_first_response_minutes=30)
     assert push(relay, admin_token, sla).json()["results"][0]["status"] == "accepted"
+
+
+def test_absurd_mutations_are_refused_one_by_one_never_a_server_error(
+    relay: RelayProcess, admin_token: str
+) -> None:
+    good = mutation("admin")
+    lone = "\ud800"  # JSON may carry it; UTF-8 cannot store or send it
+    results = push(
+        relay,
+        admin_token,
+        {**mutation("admin"), "type": {}},
+        {**mutation("admin"), "type": ["conversation.assign"] * 40},
+        {**mutation("admin"), "type": 5},
+        {**mutation("admin"), "id": lone},
+        mutation("admin", "conversation.note", conversation_id=CONV, text=f"hi {lone}"),
+        good,
+    )
+    assert results.status_code == 200, results.text
+    answers = results.json()["results"]
+    assert [r["status"] for r in answers] == ["rejected"] * 5 + ["accepted"]
+    reasons = [r["reason"] for r in answers]
+    assert reasons[0].startswith("unknown mutation type {}")
+    assert (
+        reasons[1].startswith("unknown mutation type ['conversation.assign', ")
+        and len(reasons[1]) < 140
+    )
+    assert (
+        reasons[3]
+        == reasons[4]
+        == ("the mutation holds text that is not valid Unicode (a lone surrogate)")
+    )
+    assert answers[3]["id"] is None
+    assert [e["event"]["id"] for e in relay.all_events(admin_token)] == [good["id"]]
 
 
 def test_an_id_taken_by_another_user_is_refused(relay: RelayProcess, admin_token: str) -> None:
