@@ -10,6 +10,7 @@ disappear from every replica, its own included.
 
 from __future__ import annotations
 
+import random
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from relay import simulator as mp
 from tests.relay_in_process import InProcessRelay, LossyTransport, relay_in_process
 
 AGENTS = {"ana": "ADMIN", "bo": "MEMBER", "cy": "ADMIN"}  # cy lost ADMIN on the relay
+SEEDS = st.integers(0, 2**32 - 1)
 NOW = datetime.fromtimestamp(mp.T0_MS / 1000 + 3600, UTC)  # the customers wrote within the hour
 ON_RELAY = {"ana": True, "bo": False, "cy": False}
 
@@ -98,15 +100,16 @@ class Convergence(RuleBasedStateMachine):
         )
         self.relay.deliver(body)
 
-    @rule(agent=st.sampled_from(sorted(AGENTS)), data=st.data())
-    def an_agent_changes_something(self, agent: str, data: st.DataObject) -> None:
-        self._change(self.agents[agent], data.draw(st.randoms(use_true_random=False)))
+    # Each change is chosen by a Random seeded from a drawn integer, not by a Random that draws
+    # from Hypothesis call by call: which choices a change makes depends on what the replica
+    # holds (its ids are random), and Hypothesis refuses a run whose draws differ on replay.
+    @rule(agent=st.sampled_from(sorted(AGENTS)), seed=SEEDS)
+    def an_agent_changes_something(self, agent: str, seed: int) -> None:
+        self._change(self.agents[agent], random.Random(seed))
 
-    @rule(agent=st.sampled_from(sorted(AGENTS)), count=st.integers(20, 300), data=st.data())
-    def an_agent_works_offline_for_a_while(
-        self, agent: str, count: int, data: st.DataObject
-    ) -> None:
-        rng = data.draw(st.randoms(use_true_random=False))
+    @rule(agent=st.sampled_from(sorted(AGENTS)), count=st.integers(20, 300), seed=SEEDS)
+    def an_agent_works_offline_for_a_while(self, agent: str, count: int, seed: int) -> None:
+        rng = random.Random(seed)
         for _ in range(count):
             self._change(self.agents[agent], rng)
 
@@ -138,7 +141,7 @@ class Convergence(RuleBasedStateMachine):
         self.stack.callback(who.engine.dispose)
         who.replica = Replica(who.engine, Identity(who.name, AGENTS[who.name]), lambda: NOW)
 
-    def _change(self, agent: Agent, rng: Any) -> None:
+    def _change(self, agent: Agent, rng: random.Random) -> None:
         rows = agent.replica.window(InboxFilter(), 0, 10)
         kind = rng.choice(
             ["assign", "status", "tags", "note", "sla", "reply", "canned", "selling", "selling"]
@@ -194,7 +197,7 @@ class Convergence(RuleBasedStateMachine):
             agent.made.append(done)
             event(done[1])
 
-    def _sell(self, agent: Agent, rows: list[Any], rng: Any) -> tuple[str, str] | None:
+    def _sell(self, agent: Agent, rows: list[Any], rng: random.Random) -> tuple[str, str] | None:
         """Leads, orders, payments and the payment settings, offline and racing each other."""
         actions, replica = agent.replica.actions, agent.replica
         leads = replica.leads(LeadFilter(), 50)
