@@ -169,6 +169,19 @@ def log_entries(events: list[Any], after: int = 0) -> list[dict[str, Any]]:
     ]
 
 
+def replica_digest(home: Path) -> dict[str, str]:
+    """The projections' digest of the replica in agent home ``home``."""
+    from inboop_tui.store.db import open_replica
+    from inboop_tui.store.rebuild import digest
+
+    engine = open_replica(home / "replica.db")
+    try:
+        with engine.connect() as conn:
+            return digest(conn)
+    finally:
+        engine.dispose()
+
+
 def fill_replica(engine: Any, bodies: list[bytes]) -> int:
     """Normalise deliveries as the relay would and apply them as the next log entries;
     returns the count."""

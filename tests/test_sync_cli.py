@@ -17,8 +17,15 @@ import pytest
 
 from inboop_tui.cli.setup import talks_privately
 from inboop_tui.store.db import MIGRATIONS, open_replica, revisions
-from inboop_tui.store.rebuild import digest
-from tests.harness import RelayProcess, free_port, inboop, inboop_process, many_messages, scenario
+from tests.harness import (
+    RelayProcess,
+    free_port,
+    inboop,
+    inboop_process,
+    many_messages,
+    replica_digest,
+    scenario,
+)
 
 
 def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
@@ -29,15 +36,6 @@ def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
 def login(home: Path, relay: RelayProcess, token: str) -> None:
     result = inboop(home, "login", relay.url, "--token", token)
     assert result.returncode == 0, result.stderr
-
-
-def replica_digest(home: Path) -> dict[str, str]:
-    engine = open_replica(home / "replica.db")
-    try:
-        with engine.connect() as conn:
-            return digest(conn)
-    finally:
-        engine.dispose()
 
 
 def cursor_of(home: Path) -> int:

@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from inboop_tui.store.db import open_replica
-from inboop_tui.store.rebuild import digest
 from relay.store.dialect import create_engines
 from relay.store.tables import log_head
-from tests.harness import RelayProcess, inboop, inboop_process, many_messages
+from tests.harness import RelayProcess, inboop, inboop_process, many_messages, replica_digest
 
 
 def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
@@ -26,15 +24,6 @@ def feed(relay: RelayProcess, bodies: list[bytes]) -> None:
 def login(home: Path, relay: RelayProcess, token: str) -> None:
     result = inboop(home, "login", relay.url, "--token", token)
     assert result.returncode == 0, result.stderr
-
-
-def replica_digest(home: Path) -> dict[str, str]:
-    engine = open_replica(home / "replica.db")
-    try:
-        with engine.connect() as conn:
-            return digest(conn)
-    finally:
-        engine.dispose()
 
 
 def cursor_and_head(home: Path) -> tuple[int, int]:

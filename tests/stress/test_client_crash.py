@@ -18,9 +18,8 @@ import pytest
 
 from inboop_tui.store.actions import Identity
 from inboop_tui.store.db import open_replica
-from inboop_tui.store.rebuild import digest
 from inboop_tui.store.replica import Replica
-from tests.harness import RelayProcess, inboop, inboop_process, many_messages
+from tests.harness import RelayProcess, inboop, inboop_process, many_messages, replica_digest
 
 
 def note_offline(home: Path, text: str) -> bool:
@@ -49,15 +48,6 @@ def cursor_of(home: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(found[0]) if found else 0
-
-
-def replica_digest(home: Path) -> dict[str, str]:
-    engine = open_replica(home / "replica.db")
-    try:
-        with engine.connect() as conn:
-            return digest(conn)
-    finally:
-        engine.dispose()
 
 
 def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, seed: int) -> None:
