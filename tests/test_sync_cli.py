@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from inboop_tui.cli.setup import talks_privately
-from inboop_tui.store.db import MIGRATIONS, open_replica, revisions
+from inboop_tui.store.db import MIGRATIONS, create_replica_engine, open_replica, revisions
 from tests.harness import (
     RelayProcess,
     free_port,
@@ -370,6 +370,16 @@ def test_login_takes_the_token_from_a_file_or_stdin_and_warns_of_plain_http(
             "Traceback" not in refused.stderr and not (tmp_path / "other" / "config.toml").exists()
         )
 
+    home.chmod(0o500)  # a config folder the agent may not write
+    try:
+        unsaved = inboop(home, "login", relay.url, stdin=admin_token, ordinary=True)
+    finally:
+        home.chmod(0o700)
+    assert unsaved.returncode == 1, unsaved.stderr
+    assert "config.toml (Permission denied): check the folder's permissions" in unsaved.stderr
+    assert "Traceback" not in unsaved.stderr and unsaved.stderr.count("\n") == 1
+    assert not (home / "config.tmp").exists()
+
 
 def test_login_asks_for_the_token_without_echoing_it(
     relay: RelayProcess, admin_token: str, tmp_path: Path
@@ -527,13 +537,24 @@ def test_doctor_finds_a_damaged_replica_and_recovers_it_keeping_unsynced_changes
     reported = json.loads(inboop(home, "doctor", "--json").stdout)
     assert reported["integrity"] and reported["integrity"] != "ok"
 
+    damaged = (home / "replica.db").read_bytes()
+    elsewhere = create_replica_engine(home / "replica.db")  # as the app holds it open
+    try:
+        refused = inboop(home, "doctor", "--recover")
+    finally:
+        elsewhere.dispose()
+    assert refused.returncode == 1, refused.stderr
+    assert "is open in another inboop (the app, or a sync still running)" in refused.stderr
+    assert (home / "replica.db").read_bytes() == damaged  # not moved while in use
+
     recovered = inboop(home, "doctor", "--recover", "--json")
     assert recovered.returncode == 0, recovered.stderr
     done = json.loads(recovered.stdout)
     assert done["kept"]["outbox"] == 1 and done["unreadable"] == []
-    assert Path(done["moved_to"]).exists()  # kept for whoever wants to look at it
+    assert Path(done["moved_to"]).read_bytes() == damaged  # kept for whoever wants to look
     again = inboop(home, "doctor", "--recover")
     assert again.returncode == 2 and "is not damaged (SQLite's check: ok)" in again.stderr
+    assert sorted(p.name for p in home.iterdir() if "recovering" in p.name) == []
 
     relay.start()
     synced = inboop(home, "sync")
@@ -543,6 +564,19 @@ def test_doctor_finds_a_damaged_replica_and_recovers_it_keeping_unsynced_changes
     assert replica_digest(home) == replica_digest(healthy)  # the note reached both
     notes = json.loads(inboop(healthy, "show", "P1", "--json").stdout)["notes"]
     assert [n["text"] for n in notes] == ["call her back about the blue dress"]
+
+
+def test_recover_refuses_a_replica_that_is_not_damaged_but_cannot_be_opened(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "agent"
+    assert inboop(home, "conversations").returncode == 0  # a fresh, empty replica
+    with sqlite3.connect(home / "replica.db") as db:
+        db.execute("update alembic_version set version_num = 'ffff'")
+    refused = inboop(home, "doctor", "--recover")
+    assert refused.returncode == 1
+    assert "was made by a newer inboop" in refused.stderr and "Traceback" not in refused.stderr
+    assert sorted(p.name for p in home.iterdir() if "damaged" in p.name) == []  # nothing moved
 
 
 def mode(path: Path) -> int:

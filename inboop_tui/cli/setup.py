@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, open_engine
 from inboop_tui.logs import log_to_file
-from inboop_tui.store.config import ClientConfig, save_config
+from inboop_tui.store.config import ClientConfig, ConfigError, save_config
 from inboop_tui.store.db import ReplicaError, explain
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
@@ -84,12 +84,15 @@ def login(
         raise fail(f"login failed: {exc}") from None
     role = "ADMIN" if me.get("role") == "ADMIN" else "MEMBER"
     previous = load(paths)
-    save_config(
-        paths,
-        ClientConfig(
-            relay_url=url, token=secret, user_name=me["name"], role=role, bell=previous.bell
-        ),
-    )
+    try:
+        save_config(
+            paths,
+            ClientConfig(
+                relay_url=url, token=secret, user_name=me["name"], role=role, bell=previous.bell
+            ),
+        )
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     typer.echo(
         f"logged in to {url} as {me['name']} ({me.get('role', 'MEMBER')}); run `inboop sync` to pull"
     )
@@ -444,7 +447,7 @@ def _damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
 
 
 def _recover(paths: Paths, as_json: bool) -> None:
-    from inboop_tui.store.db import open_replica
+    from inboop_tui.store.db import explain, open_replica, sole_user
     from inboop_tui.store.diagnostics import integrity_problems
     from inboop_tui.store.recover import recover
     from inboop_tui.sync.client import SyncError
@@ -454,8 +457,9 @@ def _recover(paths: Paths, as_json: bool) -> None:
         raise fail(f"there is no local database at {paths.database}: nothing to recover", 2)
     try:
         engine = open_replica(paths.database)
-    except ReplicaError:
-        pass  # cannot even be opened: recover it
+    except ReplicaError as exc:
+        if not exc.damaged:  # locked, newer, unwritable: moving it aside would not help
+            raise fail(str(exc)) from None
     else:
         try:
             with engine.connect() as conn:
@@ -471,14 +475,17 @@ def _recover(paths: Paths, as_json: bool) -> None:
                 2,
             )
     try:
-        with replica_lock(paths.database, 0):
+        with sole_user(paths.database), replica_lock(paths.database, 0):
             done = recover(paths.database)
-    except SyncError as exc:
+    except (SyncError, ReplicaError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"cannot set {paths.database} aside: {exc.strerror or exc}") from None
-    except ReplicaError as exc:
-        raise fail(str(exc)) from None
+    except (DBAPIError, sqlite3.Error) as exc:
+        raise fail(
+            f"cannot build a fresh replica beside {paths.database} "
+            f"({explain(exc, paths.database)}); nothing was moved: free some space and run it again"
+        ) from None
     kept = {name: count for name, count in done.kept.items() if count}
     emit(
         as_json,

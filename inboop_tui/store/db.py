@@ -8,6 +8,7 @@ Writes begin with ``BEGIN IMMEDIATE`` so two writers queue instead of deadlockin
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -21,6 +22,11 @@ from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.store.paths import private_file, tighten
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger("inboop.replica")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,6 +36,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 class ReplicaError(Exception):
     """The local database cannot be used; the message says why and what to do."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged  # SQLite found the file itself damaged: `doctor --recover`
 
 
 class NewerSchema(Exception):
@@ -45,7 +55,8 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return ReplicaError(
             f"the local database {path} is damaged; run `inboop doctor --recover` to set it aside "
-            "and rebuild it from the relay, keeping your unsynced changes"
+            "and rebuild it from the relay, keeping your unsynced changes",
+            damaged=True,
         )
     if "full" in text or "disk i/o" in text:
         return ReplicaError(
@@ -59,14 +70,69 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
     return ReplicaError(f"local database error ({path}): {getattr(exc, 'orig', exc)}")
 
 
+def in_use_path(database: Path) -> Path:
+    return database.with_name(database.name + ".in-use")
+
+
+def _hold_in_use(path: Path, wait_seconds: float = 10.0) -> int | None:
+    """A shared lock on the replica's in-use file, held as long as an engine on it lives, so
+    that `doctor --recover` never moves a replica another process is writing to. While a
+    recovery holds it alone, opening waits for it to end."""
+    if fcntl is None:
+        return None
+    fd = os.open(in_use_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise ReplicaError(
+                    f"the local database {path} is being recovered (`inboop doctor --recover`); "
+                    "try again when that ends"
+                ) from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def sole_user(path: Path) -> Iterator[None]:
+    """Hold the replica alone: refused while any other engine on it is open, in this process
+    or another (the app, a command still running)."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(in_use_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReplicaError(
+                f"the local database {path} is open in another inboop (the app, or a sync still "
+                "running); close it, then run this again"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def create_replica_engine(path: Path) -> Engine:
     private_file(path)  # SQLite gives its WAL and shared-memory files the database's mode
     for suffix in ("-wal", "-shm"):
         tighten(Path(f"{path}{suffix}"))
+    in_use = _hold_in_use(path)
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
+
+    @event.listens_for(engine, "engine_disposed")
+    def _on_dispose(_engine: Engine) -> None:
+        nonlocal in_use
+        if in_use is not None:
+            os.close(in_use)
+            in_use = None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Table, insert
 
-from inboop_tui.store.db import open_replica, writing
+from inboop_tui.store.db import in_use_path, open_replica, writing
 from inboop_tui.store.tables import (
     conversation_views,
     drafts,
@@ -38,28 +38,58 @@ class Recovered:
 
 
 def recover(path: Path, now: datetime | None = None) -> Recovered:
-    """Move ``path`` (and its WAL) aside, create a fresh replica there and copy the agent's own
-    rows into it. The damaged file is kept for whoever wants to look at it."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    aside = path.with_name(f"{path.name}.damaged-{stamp}")
-    for suffix in ("-wal", "-shm", ""):  # the WAL travels with its database
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            os.replace(source, Path(f"{aside}{suffix}"))
-    rows, unreadable = _read_own_rows(aside)
-    engine = open_replica(path)
+    """Copy the agent's own rows out of the damaged ``path`` into a fresh replica built beside
+    it, then move the damaged file (and its WAL) aside and the fresh one into its place. Until
+    the fresh replica is complete nothing is moved: a failure part-way leaves ``path`` as it was,
+    to try again. The damaged file is kept for whoever wants to look at it."""
+    rows, unreadable = _read_own_rows(path)
+    fresh = path.with_name(f"{path.name}.recovering")
+    _remove(fresh)  # what a failed attempt left
     try:
-        with writing(engine) as conn:
-            for table in KEPT:
-                if rows[table.name]:
-                    conn.execute(insert(table), rows[table.name])
-    finally:
-        engine.dispose()
+        engine = open_replica(fresh)
+        try:
+            with writing(engine) as conn:
+                for table in KEPT:
+                    if rows[table.name]:
+                        conn.execute(insert(table), rows[table.name])
+        finally:
+            engine.dispose()
+    except BaseException:
+        _remove(fresh)
+        raise
+    aside = _aside_name(path, now or datetime.now(UTC))
+    for suffix in ("-wal", "-shm", ""):  # the WAL travels with its database; the file last
+        _move(Path(f"{path}{suffix}"), Path(f"{aside}{suffix}"))
+    for suffix in ("-wal", "-shm", ""):
+        _move(Path(f"{fresh}{suffix}"), Path(f"{path}{suffix}"))
+    in_use_path(fresh).unlink(missing_ok=True)
     return Recovered(
         moved_to=aside,
         kept={name: len(found) for name, found in rows.items()},
         unreadable=unreadable,
     )
+
+
+def _aside_name(path: Path, now: datetime) -> Path:
+    """``replica.db.damaged-<time>``, never one an earlier recovery left."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    return aside
+
+
+def _move(source: Path, target: Path) -> None:
+    if source.exists():
+        os.replace(source, target)
+
+
+def _remove(database: Path) -> None:
+    for suffix in ("-wal", "-shm", ""):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    in_use_path(database).unlink(missing_ok=True)
 
 
 def _read_own_rows(path: Path) -> tuple[dict[str, list[dict[str, object]]], list[str]]:
