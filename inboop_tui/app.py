@@ -388,7 +388,11 @@ class InboopApp(App[None]):
 
     def action_toggle_bell(self) -> None:
         config = self.config
-        save_config(self.paths, replace(config, bell=not config.bell))
+        try:
+            save_config(self.paths, replace(config, bell=not config.bell))
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return
         self.notify(
             "Bell on: notifications ring the terminal bell." if not config.bell else "Bell off."
         )

@@ -47,7 +47,6 @@ def load_config(paths: Paths) -> ClientConfig:
 
 
 def save_config(paths: Paths, config: ClientConfig) -> None:
-    private_folder(paths.config_dir)
     lines = ["[relay]"]
     for key, value in (
         ("url", config.relay_url),
@@ -61,11 +60,19 @@ def save_config(paths: Paths, config: ClientConfig) -> None:
             )  # a JSON string is a valid TOML basic string
     lines += ["", "[app]", f"bell = {'true' if config.bell else 'false'}"]
     tmp = paths.config_file.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, paths.config_file)
+    try:
+        private_folder(paths.config_dir)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, paths.config_file)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # never a half-written token left behind
+        raise ConfigError(
+            f"cannot save {paths.config_file} ({exc.strerror or exc}): check the folder's "
+            "permissions and free disk space"
+        ) from None
 
 
 def _str(value: object) -> str | None:
