@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -32,8 +33,12 @@ from relay.protocol import (
     parse_mutation,
 )
 from relay.state import RelayState, relay_state
+from relay.store.dialect import first_line
 from relay.store.tables import deliveries, events, integration_failures
 from relay.users import User, list_users, user_for_token
+from relay.writer import database_unavailable
+
+log = logging.getLogger("inboop.relay.api")
 
 
 class Problem(BaseModel):
@@ -53,8 +58,25 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         (404, "no such thing, or nothing to send it from"),
         (413, "the body is too large"),
         (422, "a parameter or the body does not fit the protocol"),
+        (503, "the relay's database is busy or unavailable: try again later"),
     )
 }
+
+
+async def database_unavailable_answer(request: Request, exc: Exception) -> Response:
+    """A database that is locked, busy, full or gone is the relay's condition, not a bug: one
+    log line and a 503 the client retries, instead of a 500 and a traceback."""
+    if not database_unavailable(exc):
+        raise exc
+    said = first_line(exc)
+    log.warning(
+        "%s %s refused: the database is unavailable (%s)", request.method, request.url.path, said
+    )
+    return JSONResponse(
+        {"detail": f"the relay's database is unavailable ({said}): try again later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 class StrictRoute(APIRoute):

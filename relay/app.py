@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from relay import __version__
+from relay.api import database_unavailable_answer
 from relay.api import router as api_router
 from relay.guard import GuardMiddleware
 from relay.hooks import Hooks, Subscriber
@@ -98,6 +100,7 @@ def create_app(settings: RelaySettings, subscribers: Sequence[Subscriber] = ()) 
         # only ask, on every request, whether anyone listens.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.add_exception_handler(DBAPIError, database_unavailable_answer)
     app.add_middleware(GuardMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(WebhookIntake)  # outermost: deliveries skip the rest

@@ -87,8 +87,31 @@ def test_a_timestamp_that_is_not_a_time_fails_its_item_alone(
 def test_a_locked_database_answers_every_waiting_delivery_at_once(tmp_path: Path) -> None:
     relay = RelayProcess(tmp_path / "relay", INBOOP_RELAY_BUSY_TIMEOUT_SECONDS="1").start()
     try:
+        token = relay.add_user("admin", admin=True)
+        note = {
+            "id": "0b6f3c1e-8d2a-4c1b-9e7f-2a4d5c6b7e8f",
+            "author": "admin",
+            "client_time": "2026-11-25T10:00:00.000Z",
+            "type": "conversation.note",
+            "payload": {"conversation_id": "cv_" + "a" * 24, "text": "hi", "mentions": []},
+        }
+
+        def push() -> httpx.Response:
+            return httpx.post(
+                f"{relay.url}/v1/mutations",
+                json={"mutations": [note]},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+
         lock = sqlite3.connect(relay.home / "relay.db", isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
+        refused = push()  # an agent's push: the relay's condition, not a bug
+        assert refused.status_code == 503, refused.text
+        assert refused.json() == {
+            "detail": "the relay's database is unavailable (database is locked): try again later"
+        }
+        assert refused.headers["Retry-After"] == "5"
         answers: list[int] = []
         bodies = [
             mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, f"L{i}", f"m_l{i}", "x")))
@@ -105,8 +128,9 @@ def test_a_locked_database_answers_every_waiting_delivery_at_once(tmp_path: Path
         lock.execute("ROLLBACK")
         lock.close()
         assert answers == [503] * 4  # Meta retries them
-        assert "retrying one by one" not in relay.log()
+        assert "retrying one by one" not in relay.log() and "Traceback" not in relay.log()
         assert [relay.post(b).status_code for b in bodies] == [200] * 4
+        assert push().json()["results"][0]["status"] == "accepted"
     finally:
         relay.stop()
 
