@@ -70,6 +70,8 @@ def test_tokens_that_are_not_a_live_users_are_refused_everywhere(
             if response.status_code == 401:
                 assert response.headers.get("www-authenticate", "").lower().startswith("bearer")
                 assert "detail" in response.json()
+            for secret in (admin_token, member, gone):  # a refusal never repeats a token
+                assert secret not in response.text and secret not in str(response.headers)
         member_answer = call(relay, method, path, f"Bearer {member}", **dict(kw))
         if path in ADMIN_ONLY:
             assert member_answer.status_code == 403, path
@@ -101,12 +103,19 @@ def test_tokens_that_are_not_a_live_users_are_refused_everywhere(
     login = inboop(home, "login", relay.url, "--token", gone)
     assert login.returncode == 1 and gone not in login.stderr + login.stdout
 
+    # A sync that works, then one whose token was revoked meanwhile: both are in the log.
+    assert inboop(home, "login", relay.url, stdin=member).returncode == 0
+    assert inboop(home, "sync").returncode == 0
+    relay.cli("users", "revoke", "bo")
+    assert inboop(home, "sync").returncode == 1
+
     secrets = [admin_token, member, gone, APP_SECRET, VERIFY_TOKEN]
     relay_log = relay.log()
     assert relay_log, "the relay logged nothing at all"
     for secret in secrets:
         assert secret not in relay_log
-    client_log = (home / "inboop.log").read_text() if (home / "inboop.log").exists() else ""
+    client_log = (home / "inboop.log").read_text()
+    assert "sync" in client_log and "401" in client_log, client_log  # it did log both
     for secret in secrets:
         assert secret not in client_log
 
