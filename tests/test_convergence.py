@@ -121,9 +121,10 @@ class Convergence(RuleBasedStateMachine):
         assert outcome.ok, outcome.error
 
     @rule(agent=st.sampled_from(sorted(AGENTS)), pages=st.integers(1, 3))
-    def an_agent_crashes_mid_sync(self, agent: str, pages: int) -> None:
-        """A sync that stops after a few small pages (each is its own transaction, as when the
-        process is killed between them), then the app starts again on the same file."""
+    def an_agent_is_cut_off_mid_sync(self, agent: str, pages: int) -> None:
+        """A sync that stops after a few small pages, then the app starts again on the same
+        file: the state a kill between two pages leaves, each page being its own transaction.
+        (Real kills, at any moment, are tests/stress/test_client_crash.py.)"""
         who = self.agents[agent]
         outcome = sync(
             who.engine,

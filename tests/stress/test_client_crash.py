@@ -50,6 +50,15 @@ def cursor_of(home: Path) -> int:
     return int(found[0]) if found else 0
 
 
+def queued(home: Path) -> int:
+    """The changes waiting in the outbox (none before the replica's first migration)."""
+    with sqlite3.connect(home / "replica.db") as db:
+        try:
+            return int(db.execute("select count(*) from outbox").fetchone()[0])
+        except sqlite3.OperationalError:  # killed before the tables were made
+            return 0
+
+
 def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     for body in many_messages(12_000, per_delivery=200, customer=lambda i: f"P{i % 400}"):
@@ -59,6 +68,7 @@ def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, se
         assert inboop(home, "login", relay.url, "--token", token).returncode == 0
     notes: list[str] = []
     cursors: list[int] = []
+    unpushed: list[int] = []  # changes still queued after each kill
     for round_ in range(kills):
         if note_offline(killed, f"note {round_}"):
             notes.append(f"note {round_}")
@@ -67,6 +77,7 @@ def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, se
         process.send_signal(signal.SIGKILL)
         process.wait()
         cursors.append(cursor_of(killed))
+        unpushed.append(queued(killed))
     finished = inboop(killed, "sync")
     assert finished.returncode == 0, finished.stderr
     assert notes, "no round had a conversation to note on"
@@ -80,9 +91,13 @@ def crash_run(relay: RelayProcess, token: str, tmp_path: Path, *, kills: int, se
         assert db.execute("select count(*) from outbox").fetchone() == (0,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     mid_pull = sum(1 for c in cursors if 0 < c < len(log))
+    before_push = sum(1 for waiting in unpushed if waiting)
+    if kills >= 20:  # enough rounds that the kills must have landed all over the sync
+        assert mid_pull >= kills // 4, cursors
+        assert 0 < before_push < kills, unpushed
     print(
-        f"client crash: {kills} kills ({mid_pull} mid-pull), {len(notes)} changes pushed once "
-        "each, replicas equal"
+        f"client crash: {kills} kills ({mid_pull} mid-pull, {before_push} before the push "
+        f"had landed), {len(notes)} changes pushed once each, replicas equal"
     )
 
 

@@ -17,7 +17,7 @@ from inboop_tui.store.db import open_replica
 from inboop_tui.store.rebuild import digest
 from inboop_tui.store.replica import Replica
 from inboop_tui.sync.engine import sync
-from tests.faultproxy import FaultProxy
+from tests.fault_proxy import FAULTS, FaultProxy
 from tests.harness import RelayProcess, many_messages
 
 
@@ -67,6 +67,9 @@ def faulty_sync_run(
     log = relay.all_events(token)
     pushed = [e["event"]["payload"]["text"] for e in log if e["type"] == "conversation.note"]
     assert sorted(pushed) == sorted(notes), "a change was lost or applied twice"
+    assert set(proxy.faults) == set(FAULTS), proxy.faults  # every kind of fault happened
+    if messages >= 5_000:  # long enough that some syncs must have failed and then resumed
+        assert results["completed"] and sum(results.values()) > results["completed"], results
     print(
         f"network faults: {sum(proxy.faults.values())} connections "
         f"({dict(proxy.faults)}); syncs {dict(results)}; {len(notes)} changes pushed once each"
