@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from inboop_tui.cli.setup import talks_privately
 from inboop_tui.store.db import MIGRATIONS, create_replica_engine, open_replica, revisions
+from inboop_tui.sync.client import talks_privately
 from tests.harness import (
     RelayProcess,
     free_port,
@@ -535,7 +535,7 @@ def test_doctor_finds_a_damaged_replica_and_recovers_it_keeping_unsynced_changes
         assert "run `inboop doctor --recover`" in result.stderr
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     reported = json.loads(inboop(home, "doctor", "--json").stdout)
-    assert reported["integrity"] and reported["integrity"] != "ok"
+    assert reported["integrity"] and isinstance(reported["integrity"], list)
 
     damaged = (home / "replica.db").read_bytes()
     elsewhere = create_replica_engine(home / "replica.db")  # as the app holds it open

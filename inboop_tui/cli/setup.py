@@ -62,7 +62,7 @@ def login(
     """Check your token (from `inboop-relay users add`) against a relay and remember both. The
     token is asked for without echoing it, or read from --token-file or piped standard input.
     The config file is private (0600)."""
-    from inboop_tui.sync.client import RelayClient, SyncError, normalise_url
+    from inboop_tui.sync.client import RelayClient, SyncError, normalise_url, talks_privately
 
     paths = resolve_paths()
     try:
@@ -96,24 +96,6 @@ def login(
     typer.echo(
         f"logged in to {url} as {me['name']} ({me.get('role', 'MEMBER')}); run `inboop sync` to pull"
     )
-
-
-def talks_privately(url: str) -> bool:
-    """Whether a token sent to ``url`` stays off the network or is encrypted on it: https, or
-    plain http to this machine's loopback."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return True
-    host = (parts.hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_token(given: str | None, file: Path | None) -> str:
@@ -403,7 +385,7 @@ def doctor(
         engine.dispose()
     data = {
         "replica": str(paths.database),
-        "integrity": "ok",
+        "integrity": [],  # what SQLite's quick_check found: nothing
         "relay": config.relay_url,
         "user": config.user_name,
         "role": role,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,6 +36,21 @@ def normalise_url(url: str) -> str:
             f"{url!r} is not a relay URL: it must start with http:// or https://", transient=False
         )
     return url
+
+
+def talks_privately(url: str) -> bool:
+    """Whether a token sent to ``url`` stays off the network or is encrypted on it: https, or
+    plain http to this machine's loopback."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RelayClient:
