@@ -49,6 +49,21 @@ def test_half_a_surrogate_pair_is_stored_as_a_replacement_character(
     assert messages(relay, admin_token) == {"m_s1": "\ufffd hi \U0001f600"}
 
 
+def test_a_body_that_is_not_utf8_is_one_failure_not_a_retry_loop(
+    relay: RelayProcess, admin_token: str
+) -> None:
+    body = mp.body(mp.messenger(mp.text_message(mp.PAGE_ID, "P1", "m_u1", "hi")))
+    for bad in (b"\xed\xa0\x80", b"\xff\xfe", b"\xc3"):  # an encoded surrogate; not UTF-8
+        for field in (b'"page"', b'"hi"', b'"m_u1"'):
+            answer = relay.post(body.replace(field, b'"' + bad + b'"'))
+            assert answer.status_code == 200, answer.text  # acknowledged: a retry cannot help
+    assert messages(relay, admin_token) == {}
+    rows = [f for f in failures(relay, admin_token) if f["kind"] == "malformed_json"]
+    assert sum(r["count"] for r in rows) == 9 and all("utf-8" in r["detail"] for r in rows)
+    assert relay.post(body).status_code == 200
+    assert messages(relay, admin_token) == {"m_u1": "hi"}
+
+
 def test_a_flood_of_bad_items_is_one_failure_row_and_holds_nobody_up(
     relay: RelayProcess, admin_token: str
 ) -> None:

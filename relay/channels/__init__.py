@@ -17,7 +17,9 @@ WHATSAPP_OBJECT = "whatsapp_business_account"
 def normalise_delivery(body: bytes) -> Normalised:
     """Every entry and every item of one delivery; what cannot be read becomes a failure."""
     try:
-        document: Any = json.loads(body)
+        # Strict UTF-8: json.loads(bytes) would let encoded surrogates through, which no
+        # column or JSON text can then hold.
+        document: Any = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Normalised(failures=[ItemFailure("malformed_json", f"body is not JSON: {exc}")])
     if _ESCAPED_SURROGATE.search(body):
