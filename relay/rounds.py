@@ -9,6 +9,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from relay.store.dialect import first_line
+from relay.writer import database_unavailable
+
 log = logging.getLogger("inboop.relay.rounds")
 
 
@@ -45,7 +48,14 @@ class Rounds:
                 busy = await self._round()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("a round of %s failed; trying again", self.name)
+            except Exception as exc:
+                if database_unavailable(exc):  # the relay's condition, said in one line
+                    log.error(
+                        "a round of %s failed: the database is unavailable (%s); trying again",
+                        self.name,
+                        first_line(exc),
+                    )
+                else:
+                    log.exception("a round of %s failed; trying again", self.name)
                 busy = False
             await self._rest(busy)

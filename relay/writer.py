@@ -313,8 +313,15 @@ class LogWriter:
         self._counters.clear()
         try:
             await self._in_thread(self._record, counts)
-        except Exception:
-            log.exception("could not record %d failure counters", len(counts))
+        except Exception as exc:
+            if not database_unavailable(exc):
+                log.exception("could not record %d failure counters", len(counts))
+            else:
+                log.error(
+                    "could not record %d failure counters: the database is unavailable (%s)",
+                    len(counts),
+                    first_line(exc),
+                )
 
 
 def database_unavailable(exc: BaseException) -> TypeGuard[DBAPIError]:
