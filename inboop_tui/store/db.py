@@ -80,7 +80,10 @@ def _hold_in_use(path: Path, wait_seconds: float = 10.0) -> int | None:
     recovery holds it alone, opening waits for it to end."""
     if fcntl is None:
         return None
-    fd = os.open(in_use_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(in_use_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a read-only folder: nothing here can be written, nor set aside
+        return None
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
