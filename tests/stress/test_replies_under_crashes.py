@@ -4,7 +4,9 @@ now and then answers with a server error, a rate limit or a refusal.
 Afterwards every reply the agent wrote ends SENT (or further) or FAILED with Meta's reason, none
 is lost, and none reaches Meta twice.
 
-The default suite runs a few kills; ``make stress`` runs more.
+Notes and assignments are pushed through the same kills: each is in the log exactly once.
+
+The default suite runs a few kills; ``make stress`` runs 200.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def replies_under_crashes(
     config = ClientConfig(relay_url=relay.url, token=token, user_name="admin", role="ADMIN")
     engine = open_replica(tmp_path / "agent" / "replica.db")
     made: list[str] = []
+    noted: list[str] = []
     try:
         assert sync(engine, config, timeout=30).ok
         me = Replica(engine, Identity("admin", "ADMIN"), lambda: datetime.now(UTC))
@@ -67,6 +70,13 @@ def replies_under_crashes(
                 except ActionError:
                     continue
                 made += [d.mutation_id for d in done]
+            target = rng.choice(conversations)  # and the other changes agents push meanwhile
+            me.actions.add_note(target, f"note {round_}")
+            noted.append(f"note {round_}")
+            try:
+                me.actions.assign(target, rng.choice(["admin", None]))
+            except ActionError:
+                pass  # already so
             answers = rng.choice([(), (), (SERVER_ERROR,), (RATE_LIMITED_MESSENGER,)])
             if round_ % 7 == 3:
                 answers = (PERSON_UNAVAILABLE,)
@@ -96,10 +106,16 @@ def replies_under_crashes(
             assert error, reply  # with Meta's reason
         else:
             assert taken[reply] == 1, (reply, status)
+    log = relay.all_events(token)
+    notes = [e["event"]["payload"]["text"] for e in log if e["type"] == "conversation.note"]
+    assert sorted(notes) == sorted(noted), "a change was lost or applied twice"
+    ids = [e["event"]["id"] for e in log if e["origin"] == "mutation"]
+    assert len(ids) == len(set(ids)), "a mutation is in the log twice"
     failed = sum(1 for r in made if found[r][0] == "FAILED")
     print(
         f"replies under crashes: {kills} kills, {len(made)} replies, "
-        f"{len(made) - failed} sent once, {failed} failed with a reason, 0 sent twice"
+        f"{len(made) - failed} sent once, {failed} failed with a reason, 0 sent twice; "
+        f"{len(ids)} changes in the log, each once"
     )
 
 
@@ -110,7 +126,7 @@ def test_replies_sent_while_the_relay_is_killed_go_out_once_or_fail_with_a_reaso
 
 
 @pytest.mark.stress
-def test_replies_through_40_relay_kills_go_out_once_or_fail_with_a_reason(
+def test_replies_through_200_relay_kills_go_out_once_or_fail_with_a_reason(
     sending_relay: RelayProcess, graph: FakeGraph, tmp_path: Path
 ) -> None:
-    replies_under_crashes(sending_relay, graph, tmp_path, kills=40, seed=52)
+    replies_under_crashes(sending_relay, graph, tmp_path, kills=200, seed=52)
