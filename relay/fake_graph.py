@@ -166,6 +166,10 @@ class FakeGraph:
         ``release()``)."""
         self._script[account_id].extend(answers)
 
+    def scripted(self, account_id: str) -> int:
+        """How many answers set by ``answer_next`` are still waiting for a send."""
+        return len(self._script[account_id])
+
     def release(self) -> None:
         self._release.set()
 

@@ -80,12 +80,15 @@ def replies_under_crashes(
             answers = rng.choice([(), (), (SERVER_ERROR,), (RATE_LIMITED_MESSENGER,)])
             if round_ % 7 == 3:
                 answers = (PERSON_UNAVAILABLE,)
-            graph.answer_next(mp.PAGE_ID, *answers)
+            if not graph.scripted(mp.PAGE_ID):  # sends held up in order must not pile them up
+                graph.answer_next(mp.PAGE_ID, *answers)
             sync(engine, config, timeout=2)  # the relay may be down: the next round retries
             time.sleep(rng.uniform(0.05, 0.6))  # mid-send, mid-echo, or idle
             relay.kill()
             relay.start()
-        deadline = time.monotonic() + 120
+        # A reply that met several errors in a row waits out its backoff (2, 4, 8 … s), and
+        # the later replies of its conversation wait behind it, in order.
+        deadline = time.monotonic() + 300
         while True:
             outcome = sync(engine, config, timeout=30)
             found = states(tmp_path / "agent" / "replica.db")
