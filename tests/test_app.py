@@ -207,21 +207,28 @@ async def test_sync_from_the_app_pulls_from_a_real_relay(
         engine.dispose()
 
 
-async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine]) -> None:
-    paths, engine = replica
-    save_config(paths, ClientConfig(relay_url=f"http://127.0.0.1:{free_port()}", token="inb_x"))
-    app = make_app(paths, engine)
+async def failed_sync_keeps_the_inbox_working(app: InboopApp, *expected: str) -> None:
+    """Sync from the app against a relay that fails: the status bar says so in words, and the
+    inbox and its threads keep working."""
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
-        status = " ".join(shown(app.screen.query_one(StatusBar), width=200).split())
-        assert "offline" in status and "connection refused" in status
+        status = " ".join(shown(app.screen.query_one(StatusBar), width=300).split())
+        assert all(words in status for words in expected), status
         listing = conversation_list(app)
         assert listing.count == 12
         await pilot.press("down")
         await settle(pilot)
         assert listing.highlighted is not None and thread_text(app).strip()
+
+
+async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine]) -> None:
+    paths, engine = replica
+    save_config(paths, ClientConfig(relay_url=f"http://127.0.0.1:{free_port()}", token="inb_x"))
+    await failed_sync_keeps_the_inbox_working(
+        make_app(paths, engine), "offline", "connection refused"
+    )
 
 
 @pytest.mark.parametrize(
@@ -243,18 +250,7 @@ async def test_a_hostile_relay_is_one_line_and_the_inbox_keeps_working(
     save_config(paths, ClientConfig(relay_url=broken_relay(handler), token="inb_x"))
     with engine.connect() as conn:
         before = digest(conn)
-    app = make_app(paths, engine)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        status = " ".join(shown(app.screen.query_one(StatusBar), width=300).split())
-        assert expected in status, status
-        listing = conversation_list(app)
-        assert listing.count == 12
-        await pilot.press("down")
-        await settle(pilot)
-        assert listing.highlighted is not None and thread_text(app).strip()
+    await failed_sync_keeps_the_inbox_working(make_app(paths, engine), expected)
     with engine.connect() as conn:
         assert digest(conn) == before  # nothing from the hostile relay was applied
 
