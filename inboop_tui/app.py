@@ -391,7 +391,7 @@ class InboopApp(App[None]):
         try:
             save_config(self.paths, replace(config, bell=not config.bell))
         except ConfigError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)  # it names a path
             return
         self.notify(
             "Bell on: notifications ring the terminal bell." if not config.bell else "Bell off."

@@ -231,6 +231,29 @@ async def test_offline_sync_keeps_the_inbox_working(replica: tuple[Paths, Engine
     )
 
 
+async def test_the_bell_toggles_and_a_config_that_cannot_be_saved_says_so(
+    tmp_path: Path,
+) -> None:
+    odd = tmp_path / "[" / "]"  # a folder whose path reads as markup: [/]
+    paths, engine = demo_replica(odd)
+    try:
+        app = make_app(paths, engine)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            app.action_toggle_bell()
+            await settle(pilot)
+            assert "bell = true" in paths.config_file.read_text()
+            (odd / "config.tmp").mkdir()  # in the way of the next save
+            app.action_toggle_bell()
+            await settle(pilot)
+            await pilot.pause(0.2)  # the toast is drawn: a path read as markup would stop the app
+            said = [n.message for n in app._notifications]
+            assert any(f"cannot save {paths.config_file} (Is a directory)" in m for m in said), said
+        assert "bell = true" in paths.config_file.read_text()  # unchanged
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("handler", "expected"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tomllib
@@ -68,7 +69,8 @@ def save_config(paths: Paths, config: ClientConfig) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, paths.config_file)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)  # never a half-written token left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never a half-written token left behind
         raise ConfigError(
             f"cannot save {paths.config_file} ({exc.strerror or exc}): check the folder's "
             "permissions and free disk space"
