@@ -33,10 +33,9 @@ from relay.protocol import (
     parse_mutation,
 )
 from relay.state import RelayState, relay_state
-from relay.store.dialect import first_line
+from relay.store.dialect import database_unavailable, first_line
 from relay.store.tables import deliveries, events, integration_failures
 from relay.users import User, list_users, user_for_token
-from relay.writer import database_unavailable
 
 log = logging.getLogger("inboop.relay.api")
 

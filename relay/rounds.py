@@ -9,8 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from relay.store.dialect import first_line
-from relay.writer import database_unavailable
+from relay.store.dialect import log_failure
 
 log = logging.getLogger("inboop.relay.rounds")
 
@@ -49,13 +48,6 @@ class Rounds:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if database_unavailable(exc):  # the relay's condition, said in one line
-                    log.error(
-                        "a round of %s failed: the database is unavailable (%s); trying again",
-                        self.name,
-                        first_line(exc),
-                    )
-                else:
-                    log.exception("a round of %s failed; trying again", self.name)
+                log_failure(log, exc, "a round of %s failed; trying again", self.name)
                 busy = False
             await self._rest(busy)

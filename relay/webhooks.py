@@ -21,8 +21,7 @@ from relay.log import Delivery, new_delivery_id, now_text
 from relay.logs import access_log
 from relay.signing import SIGNATURE_HEADER, signature_matches
 from relay.state import RelayState, relay_state
-from relay.store.dialect import first_line
-from relay.writer import database_unavailable
+from relay.store.dialect import log_failure
 
 log = logging.getLogger("inboop.relay.webhooks")
 
@@ -121,11 +120,8 @@ async def receive_delivery(state: RelayState, scope: Scope, receive: Receive) ->
     meta_object = normalised.object if normalised.object in OBJECTS else "unknown"
     try:
         outcome = await state.writer.submit(delivery)
-    except Exception as exc:
-        if database_unavailable(exc):  # the writer logged why, once per failed commit
-            log.warning("delivery not stored (%s); asking Meta to retry", first_line(exc))
-        else:
-            log.exception("delivery not stored; asking Meta to retry")
+    except Exception as exc:  # an unavailable database: the writer said why, once per commit
+        log_failure(log, exc, "delivery not stored; asking Meta to retry", level=logging.WARNING)
         state.metrics.delivered(meta_object, "not_stored")
         return 503, "could not store the delivery; retry later"
     state.metrics.delivered(meta_object, "stored")

@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from relay.log import (
     AppendOutcome,
@@ -32,7 +31,7 @@ from relay.log import (
     record_failure_counts,
 )
 from relay.protocol import Mutation
-from relay.store.dialect import first_line
+from relay.store.dialect import database_unavailable, log_failure
 
 log = logging.getLogger("inboop.relay.writer")
 T = TypeVar("T")
@@ -232,14 +231,8 @@ class LogWriter:
                 return
             # A locked, busy or failing database fails every item alike: they are all answered
             # now (Meta retries deliveries), instead of each waiting out the busy timeout.
-            if not database_unavailable(exc):
-                log.exception("%s could not be stored", _describe(batch[0].work))
-            else:  # the operator needs the reason, not a traceback, once per failed commit
-                log.error(
-                    "%s could not be stored: the database is unavailable (%s)",
-                    _describe(batch[0].work) if len(batch) == 1 else f"a batch of {len(batch)}",
-                    first_line(exc),
-                )
+            what = _describe(batch[0].work) if len(batch) == 1 else f"a batch of {len(batch)}"
+            log_failure(log, exc, "%s could not be stored", what)  # once per failed commit
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(exc)
@@ -314,19 +307,7 @@ class LogWriter:
         try:
             await self._in_thread(self._record, counts)
         except Exception as exc:
-            if not database_unavailable(exc):
-                log.exception("could not record %d failure counters", len(counts))
-            else:
-                log.error(
-                    "could not record %d failure counters: the database is unavailable (%s)",
-                    len(counts),
-                    first_line(exc),
-                )
-
-
-def database_unavailable(exc: BaseException) -> TypeGuard[DBAPIError]:
-    """The database, not the data: locked, busy, gone, out of space or read-only."""
-    return isinstance(exc, OperationalError | InterfaceError)
+            log_failure(log, exc, "could not record %d failure counters", len(counts))
 
 
 def _describe(work: Work) -> str:

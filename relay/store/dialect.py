@@ -12,15 +12,16 @@ would hop threads for every statement (measured: see docs/design.md).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 
@@ -32,6 +33,26 @@ def first_line(exc: DBAPIError) -> str:
     """The first line of a driver's error (PostgreSQL's run over several)."""
     text = str(exc.orig).strip()
     return text.splitlines()[0] if text else type(exc.orig).__name__
+
+
+def database_unavailable(exc: BaseException) -> TypeGuard[DBAPIError]:
+    """The database, not the data: locked, busy, gone, out of space or read-only."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def log_failure(
+    logger: logging.Logger,
+    exc: BaseException,
+    message: str,
+    *args: object,
+    level: int = logging.ERROR,
+) -> None:
+    """``message`` with the reason in one line when the database is unavailable (the relay's
+    condition, for its operator); with the traceback otherwise (a bug, for us)."""
+    if database_unavailable(exc):
+        logger.log(level, f"{message}: the database is unavailable (%s)", *args, first_line(exc))
+    else:
+        logger.exception(message, *args)
 
 
 def driver_url(url: str) -> str:
