@@ -168,7 +168,10 @@ def write_slice(conn: Connection, piece: Slice) -> None:
         ]
         _upsert(conn, conversations, _CONVERSATION_FIELDS, ["id"], rows)
     if piece.changed_messages:
-        rows = [_MESSAGE_ROW(piece.messages[k]) for k in sorted(piece.changed_messages)]
+        # New messages take their keys in the order they were sent: the search index walks
+        # matches by key, newest first.
+        changed = sorted(piece.changed_messages, key=lambda k: (piece.messages[k].sent_at or "", k))
+        rows = [_MESSAGE_ROW(piece.messages[k]) for k in changed]
         _upsert(conn, messages, _MESSAGE_FIELDS, ["channel", "channel_message_id"], rows)
         _clock_sla(conn, {piece.messages[k].conversation_id for k in piece.changed_messages})
     if piece.removed_messages:
