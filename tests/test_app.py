@@ -351,6 +351,8 @@ async def test_command_palette_offers_the_actions(replica: tuple[Paths, Engine])
 
 
 async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> None:
+    from textual.message import Message
+
     from inboop_tui.store.db import open_replica
     from tests.harness import fill_replica, many_messages
 
@@ -362,21 +364,45 @@ async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> Non
             3000,
             per_delivery=300,
             customer=lambda i: f"PSID{i:05d}",
-            text=lambda i: f"hello from {i}",
+            text=lambda i: f"hello from {i}" + (" price?" if i % 3 == 0 else ""),
         ),
     )
+    messages: list[ConversationList.Counted] = []
+
+    def hook(message: Message) -> None:  # once per message, not per widget it bubbles through
+        if isinstance(message, ConversationList.Counted) and all(
+            m is not message for m in messages
+        ):
+            messages.append(message)
+            counted.append((message.count, message.complete))
+
+    counted: list[tuple[int, bool]] = []
+
     app = make_app(paths, engine)
     try:
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
             await settle(pilot)
             listing = conversation_list(app)
+            # The first screens come first, then the whole order under them.
+            assert counted == [(100, False), (3000, True)]
             assert listing.count == 3000
             assert len(listing._blocks) <= 2  # only the windows on screen were loaded
+            line = app.screen.query_one("#filter-line", Static)
+            assert shown(line).startswith("3,000 conversations")
             await pilot.press("end")
             await settle(pilot)
             last = listing.row(2999)
             assert last is not None and last.customer_id == "PSID00000"
             assert "hello from 0" in thread_text(app)
+
+            counted.clear()
+            messages.clear()
+            await pilot.press("slash", *"price", "enter")
+            await settle(pilot)
+            assert counted[0] == (100, False) and counted[-1] == (1000, True)
+            assert shown(line).startswith("1,000 conversations")
+            first = listing.row(0)
+            assert first is not None and first.customer_id == "PSID02997"  # the newest match
     finally:
         engine.dispose()
 

@@ -45,7 +45,7 @@ def replica(engine: Engine) -> Replica:
 def test_search_finds_names_handles_text_and_order_numbers(
     replica: Replica, search: str, expected: int
 ) -> None:
-    keys, _ = replica.list_order(InboxFilter(search=search))
+    keys = replica.list_order(InboxFilter(search=search)).keys
     assert len(keys) == expected
     assert len(replica.window(InboxFilter(search=search), 0, 50)) == expected
     assert [r.id for r in replica.rows_at(keys) if r] == [
@@ -99,7 +99,7 @@ SYNTAX = st.lists(
 )
 @given(search=ANY_TEXT | SYNTAX)
 def test_any_search_text_lists_without_an_error(replica: Replica, search: str) -> None:
-    keys, _ = replica.list_order(InboxFilter(search=search))
+    keys = replica.list_order(InboxFilter(search=search)).keys
     assert len(replica.rows_at(keys)) == len(keys) <= 12
     assert len(replica.window(InboxFilter(search=search), 0, 50)) == len(keys)
     replica.leads(LeadFilter(search=search))  # the selling screens' searches too
@@ -117,19 +117,67 @@ def test_windows_cover_the_list_without_overlap(replica: Replica) -> None:
 
 def test_the_list_order_is_the_windows_order_and_finds_a_conversation(replica: Replica) -> None:
     everything = InboxFilter()
-    keys, _ = replica.list_order(everything)
+    keys = replica.list_order(everything).keys
     ids = [row.id for row in replica.rows_at(keys) if row is not None]
     assert ids == [row.id for row in replica.window(everything, 0, 100)]
     assert ids == replica.conversation_ids(everything)
     assert len(ids) == 12 and len(set(keys)) == 12
 
-    assert replica.list_order(everything, following=ids[7]) == (keys, 7)
-    assert replica.list_order(everything, following="cv_nowhere") == (keys, None)
+    assert replica.list_order(everything, following=ids[7]) == (keys, 7, True)
+    assert replica.list_order(everything, following="cv_nowhere") == (keys, None, True)
     one = InboxFilter(search="Rahul")
-    (only,), _ = replica.list_order(one)
+    (only,), _, _ = replica.list_order(one)
     (rahul,) = replica.rows_at([only])
     assert rahul is not None
     left_out = next(i for i in ids if i != rahul.id)
-    assert replica.list_order(one, following=left_out)[1] is None
-    assert replica.list_order(one, keep=left_out, following=left_out)[1] is not None
+    assert replica.list_order(one, following=left_out).position is None
+    assert replica.list_order(one, keep=left_out, following=left_out).position is not None
     assert replica.rows_at([only, 10**9])[1] is None  # a key no longer there
+
+
+def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(
+    tmp_path: Path,
+) -> None:
+    from inboop_tui.store.db import open_replica
+    from tests.harness import fill_replica, many_messages
+
+    # 600 messages over 150 customers (P000..P149), one second apart. Every seventh asks a
+    # price; message i == 3 (mod 150) names customer P077.
+    def says(i: int) -> str:
+        return " ".join(
+            ["price?" if i % 7 == 0 else "hello", "ask P077" if i % 150 == 3 else ""]
+        ).strip()
+
+    engine = open_replica(tmp_path / "replica.db")
+    try:
+        fill_replica(engine, many_messages(600, customer=lambda i: f"P{i % 150:03d}", text=says))
+        replica = Replica(engine, None, lambda: FIXED_NOW)
+        by_key = {}
+        for key in replica.list_order(InboxFilter()).keys:
+            (row,) = replica.rows_at([key])
+            assert row is not None
+            by_key[key] = row.customer_id
+
+        price = InboxFilter(search="pric")
+        whole = replica.list_order(price)
+        # Newest match first: message i belongs to P(i % 150), so the newest matches are the
+        # multiples of 7 counted down from 599.
+        newest_first = list(
+            dict.fromkeys(f"P{i % 150:03d}" for i in range(599, -1, -1) if i % 7 == 0)
+        )
+        assert [by_key[k] for k in whole.keys] == newest_first and whole.complete
+        for limit in (1, 20, 85, len(newest_first), 500):
+            first = replica.list_order(price, limit=limit)
+            assert first.keys == whole.keys[:limit]
+            assert first.complete == (limit >= len(newest_first))
+        ids = replica.conversation_ids(price)
+        assert [r.id for r in replica.window(price, 10, 5)] == ids[10:15]
+
+        # P077 by its handle first; then the conversations whose messages name it, newest first.
+        named = replica.list_order(InboxFilter(search="p077")).keys
+        assert [by_key[k] for k in named] == ["P077", "P003"]
+        # The other filters still apply, to both parts.
+        assert replica.list_order(InboxFilter(search="p077", unread_only=True)).keys == named
+        assert not replica.list_order(InboxFilter(search="p077", channel="WHATSAPP")).keys
+    finally:
+        engine.dispose()

@@ -78,9 +78,9 @@ def _next(cycle: list[Any], current: Any) -> Any:
     return cycle[(cycle.index(current) + 1) % len(cycle)]
 
 
-def describe_filter(f: InboxFilter, total: int) -> Text:
-    """The filter line: how many, and what the filter keeps beyond everything. Search text is
-    shown as typed."""
+def describe_filter(f: InboxFilter, total: int, complete: bool = True) -> Text:
+    """The filter line: how many (``complete`` false: at least), and what the filter keeps
+    beyond everything. Search text is shown as typed."""
     parts = [CHANNEL_LABELS[f.channel]] if f.channel else []
     if f.assigned:
         parts.append(ASSIGNED_LABELS[f.assigned])
@@ -91,7 +91,8 @@ def describe_filter(f: InboxFilter, total: int) -> Text:
         parts.append("over SLA")
     if f.unread_only:
         parts.append("unread only")
-    line = Text(" · ".join([f"{total:,} conversation{'' if total == 1 else 's'}", *parts]))
+    many = f"{total:,}{'' if complete else '+'} conversation{'' if total == 1 else 's'}"
+    line = Text(" · ".join([many, *parts]))
     if f.search:
         line.append(" · matching “")
         line.append(f.search)
@@ -180,10 +181,10 @@ class InboxScreen(ActingScreen):
         self.conversations.set_filter(f)
         self._show_filter()
 
-    def _show_filter(self, count: int | None = None) -> None:
-        total = self.conversations.count if count is None else count
+    def _show_filter(self) -> None:
+        listing = self.conversations
         self.query_one("#filter-line", Static).update(
-            describe_filter(self.conversations.filter, total)
+            describe_filter(listing.filter, listing.count, listing.complete or not listing.counted)
         )
 
     def action_search(self) -> None:
@@ -253,7 +254,7 @@ class InboxScreen(ActingScreen):
 
     @on(ConversationList.Counted)
     def _counted(self, event: ConversationList.Counted) -> None:
-        self._show_filter(event.count)
+        self._show_filter()
         if event.count == 0:
             self._open = None
             self.query_one(ThreadView).clear(

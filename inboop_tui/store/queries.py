@@ -10,14 +10,13 @@ import json
 import unicodedata
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Integer,
-    String,
     and_,
     case,
     column,
@@ -233,11 +232,15 @@ def _over_sla(vp: Viewpoint) -> Any:
 
 
 def _filtered(
-    columns: list[Any], f: InboxFilter, vp: Viewpoint, keep: str | None = None
+    columns: list[Any],
+    f: InboxFilter,
+    vp: Viewpoint,
+    keep: str | None = None,
+    source: Any = conversations,
 ) -> Select[Any]:
     """The conversations a filter keeps (and ``keep``, the one open on screen, whatever the
-    filter says); joins only what the filter needs."""
-    source: Any = conversations
+    filter says), its search left aside (:func:`_search_keys` reads matches in their own
+    order); joins only what the filter needs. ``source`` holds ``conversations``."""
     if f.unread_only:
         source = source.outerjoin(
             conversation_views, conversation_views.c.conversation_id == conversations.c.id
@@ -268,27 +271,90 @@ def _filtered(
         conditions.append(conversations.c.lead_id.is_not(None))
     if f.has_orders:
         conditions.append(conversations.c.order_count > 0)
-    match = fts_query(f.search) if f.search else None
-    if f.search and match is None:
-        conditions.append(false())
-    if match:
-        by_person = text(
-            "SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH :q"
-        ).columns(column("rowid", Integer))
-        by_text = text(
-            "SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.pk = f.rowid WHERE messages_fts MATCH :q"
-        ).columns(column("conversation_id", String))
-        conditions.append(
-            or_(
-                conversations.c.pk.in_(select(by_person.subquery().c.rowid)),
-                conversations.c.id.in_(select(by_text.subquery().c.conversation_id)),
-            )
-        )
-        query = query.params(q=match)
     kept = and_(*conditions) if conditions else true()
     if keep is not None:
         kept = or_(kept, conversations.c.id == keep)
     return query.where(conversations.c.last_message_key.is_not(None), kept)
+
+
+# A search lists the people whose name or handle matches first (newest conversation first),
+# then every other conversation by its newest matching message, newest first. Both orders come
+# out of an index as they are read, so the first screen of results costs what the first screen
+# costs, however common the words: the search index walks its matches newest first (a
+# message's key grows as the replica learns of it), and each is looked up for its
+# conversation until a screen is full. Sorting by each conversation's last message instead
+# would need every match read before the first row could be shown (~0.4 s at 1M messages).
+_PEOPLE = (
+    text("SELECT rowid AS person FROM conversations_fts WHERE conversations_fts MATCH :q")
+    .columns(column("person", Integer))
+    .subquery("people")
+)
+_HITS = (
+    text("SELECT rowid AS hit FROM messages_fts WHERE messages_fts MATCH :q")
+    .columns(column("hit", Integer))
+    .subquery("hits")
+)
+
+
+def _people(f: InboxFilter, vp: Viewpoint, match: str) -> Select[Any]:
+    source = _PEOPLE.join(conversations, conversations.c.pk == _PEOPLE.c.person)
+    return (
+        _filtered([conversations.c.pk], f, vp, source=source)
+        .order_by(conversations.c.last_message_key.desc(), conversations.c.pk.desc())
+        .params(q=match)
+    )
+
+
+def _message_hits(f: InboxFilter, vp: Viewpoint, match: str, whole: bool) -> Select[Any]:
+    """The conversations of the matches the filter keeps, by their newest match: one row per
+    match as the index walks them (read until a screen is full), or, ``whole``, one per
+    conversation, grouped inside SQLite before the conversations are looked up."""
+    if whole:
+        newest = (
+            select(messages.c.conversation_id, func.max(_HITS.c.hit).label("newest"))
+            .select_from(_HITS.join(messages, messages.c.pk == _HITS.c.hit))
+            .group_by(messages.c.conversation_id)
+            .subquery("newest")
+        )
+        source = newest.join(conversations, conversations.c.id == newest.c.conversation_id)
+        order = newest.c.newest.desc()
+    else:
+        source = _HITS.join(messages, messages.c.pk == _HITS.c.hit).join(
+            conversations, conversations.c.id == messages.c.conversation_id
+        )
+        order = _HITS.c.hit.desc()
+    return _filtered([conversations.c.pk], f, vp, source=source).order_by(order).params(q=match)
+
+
+def _search_keys(
+    conn: Connection, f: InboxFilter, vp: Viewpoint, keep: str | None, limit: int | None
+) -> tuple[array[int], bool]:
+    assert f.search is not None
+    match = fts_query(f.search)
+    rest = replace(f, search=None)
+    keys: array[int] = array("q")
+    if match is not None:
+        keys.extend(pk for (pk,) in driver_rows(conn, _people(rest, vp, match)))
+    if limit is not None and len(keys) > limit:
+        return keys[:limit], False
+    seen = set(keys)
+    if match is not None:
+        hits = driver_rows(conn, _message_hits(rest, vp, match, whole=limit is None))
+        try:
+            while batch := hits.fetchmany(256):
+                for (pk,) in batch:
+                    if pk not in seen:
+                        seen.add(pk)
+                        keys.append(pk)
+                if limit is not None and len(keys) > limit:
+                    return keys[:limit], False
+        finally:
+            hits.close()
+    if keep is not None:
+        pk = conversation_key(conn, keep)
+        if pk is not None and pk not in seen:
+            keys.append(pk)  # the conversation open on screen, whatever the search says
+    return keys, True
 
 
 def _with_details(keys: Any, vp: Viewpoint) -> Select[Any]:
@@ -347,12 +413,6 @@ def _conversation_row(values: dict[str, Any]) -> ConversationRow:
     return ConversationRow(**values)
 
 
-def _page_keys(f: InboxFilter, vp: Viewpoint, keep: str | None) -> Select[Any]:
-    return _filtered(
-        [conversations.c.pk, conversations.c.last_message_key.label("key")], f, vp, keep
-    )
-
-
 def conversation_window(
     conn: Connection,
     f: InboxFilter,
@@ -361,9 +421,12 @@ def conversation_window(
     limit: int,
     keep: str | None = None,
 ) -> list[ConversationRow]:
+    if f.search is not None:
+        keys, _ = conversation_keys(conn, f, vp, keep, limit=offset + limit)
+        return [row for row in conversations_at(conn, keys[offset:], vp) if row is not None]
     # Page over the bare index first, then join details for just the rows of the page.
     page = (
-        _page_keys(f, vp, keep)
+        _filtered([conversations.c.pk, conversations.c.last_message_key.label("key")], f, vp, keep)
         .order_by(conversations.c.last_message_key.desc())
         .offset(offset)
         .limit(limit)
@@ -372,26 +435,47 @@ def conversation_window(
     return _rows(conn, _with_details(page, vp).order_by(page.c.key.desc()))
 
 
-def _in_order(column: Any, f: InboxFilter, vp: Viewpoint, keep: str | None) -> Select[Any]:
+def _newest_first(column: Any, f: InboxFilter, vp: Viewpoint, keep: str | None) -> Select[Any]:
     return _filtered([column], f, vp, keep).order_by(conversations.c.last_message_key.desc())
 
 
 def conversation_keys(
-    conn: Connection, f: InboxFilter, vp: Viewpoint, keep: str | None = None
-) -> array[int]:
+    conn: Connection,
+    f: InboxFilter,
+    vp: Viewpoint,
+    keep: str | None = None,
+    limit: int | None = None,
+) -> tuple[array[int], bool]:
     """The filtered list's order: every kept conversation's key (``pk``), newest first. The
     inbox holds it, so its length is the count, a position is an index, and any block of rows
-    is a lookup by key, as fast at the ten-thousandth row as at the first."""
-    return array(
-        "q", (pk for (pk,) in driver_rows(conn, _in_order(conversations.c.pk, f, vp, keep)))
-    )
+    is a lookup by key, as fast at the ten-thousandth row as at the first.
+
+    With ``limit``, only the first ``limit`` keys, read as they come off the index, so a first
+    screen costs the same at any size; the flag says whether they are the whole order."""
+    if f.search is not None:
+        return _search_keys(conn, f, vp, keep, limit)
+    query = _newest_first(conversations.c.pk, f, vp, keep)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    keys = array("q", (pk for (pk,) in driver_rows(conn, query)))
+    if limit is not None and len(keys) > limit:
+        return keys[:limit], False
+    return keys, True
 
 
 def conversation_ids(
     conn: Connection, f: InboxFilter, vp: Viewpoint, keep: str | None = None
 ) -> list[str]:
-    """The ids of every conversation the filter keeps, newest first, in one read."""
-    return [cid for (cid,) in driver_rows(conn, _in_order(conversations.c.id, f, vp, keep))]
+    """The ids of every conversation the filter keeps, in the list's order."""
+    if f.search is None:
+        return [cid for (cid,) in driver_rows(conn, _newest_first(conversations.c.id, f, vp, keep))]
+    keys, _ = conversation_keys(conn, f, vp, keep)
+    ids: dict[int, str] = {}
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start : start + 500])
+        named = select(conversations.c.pk, conversations.c.id).where(conversations.c.pk.in_(chunk))
+        ids.update((pk, cid) for pk, cid in conn.execute(named))
+    return [ids[pk] for pk in keys if pk in ids]
 
 
 def conversations_at(

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -118,6 +118,12 @@ class Diagnostics:
     unreadable: list[UnreadableRow]
 
 
+class ListOrder(NamedTuple):
+    keys: array[int]
+    position: int | None  # of the conversation followed
+    complete: bool  # False: the first keys of a longer order
+
+
 class Replica:
     def __init__(
         self,
@@ -177,17 +183,23 @@ class Replica:
     # --- the inbox list -----------------------------------------------------------------
 
     def list_order(
-        self, f: InboxFilter, keep: str | None = None, following: str | None = None
-    ) -> tuple[array[int], int | None]:
-        """The filtered list's keys, newest first, and where ``following`` sits in it (None:
-        the filter leaves it out)."""
+        self,
+        f: InboxFilter,
+        keep: str | None = None,
+        following: str | None = None,
+        *,
+        limit: int | None = None,
+    ) -> ListOrder:
+        """The filtered list's keys in its order, and where ``following`` sits in them (None:
+        the filter leaves it out, or it is beyond the ``limit`` first keys)."""
         with self._reading() as conn:
-            keys = conversation_keys(conn, f, self._view(conn), keep)
+            keys, complete = conversation_keys(conn, f, self._view(conn), keep, limit)
             pk = conversation_key(conn, following) if following else None
         try:
-            return keys, None if pk is None else keys.index(pk)
+            position = None if pk is None else keys.index(pk)
         except ValueError:
-            return keys, None
+            position = None
+        return ListOrder(keys, position, complete)
 
     def rows_at(self, keys: Sequence[int]) -> list[ConversationRow | None]:
         """The list's rows for these keys, in their order (None: gone since)."""

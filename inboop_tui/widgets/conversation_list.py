@@ -31,11 +31,12 @@ from textual.strip import Strip
 
 from inboop_tui.domain.timing import relative
 from inboop_tui.store.queries import ConversationRow, InboxFilter
-from inboop_tui.store.replica import Replica
+from inboop_tui.store.replica import ListOrder, Replica
 from inboop_tui.widgets.clock import now
 
 ROW_HEIGHT = 2
 BLOCK = 50
+FIRST = 2 * BLOCK  # keys read before the rest of a long order: more than a screen holds
 CACHED_BLOCKS = 80
 
 STATUS_MARKS = {
@@ -93,6 +94,7 @@ class ConversationList(ScrollView, can_focus=True):
     @dataclass
     class Counted(Message):
         count: int
+        complete: bool = True  # False: the first rows of a longer list, the rest on its way
 
     def __init__(self, replica: Replica, view: InboxFilter, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -101,9 +103,13 @@ class ConversationList(ScrollView, can_focus=True):
         self.keep: str | None = None  # the conversation open on screen stays listed
         self._keys: Sequence[int] = ()
         self._stale = False  # the keys are another filter's: show nothing until the new ones
+        self._complete = True  # False: the keys held are the first of a longer order
+        self._wants_last = False  # End was pressed before the whole order was read
         self._blocks: OrderedDict[int, list[ConversationRow | None]] = OrderedDict()
         self._loading: set[int] = set()
         self._generation = 0  # of reloads: only the newest one's order is taken
+        self._held = 0  # the reload whose order is held
+        self._reading_rest = 0  # the reload whose whole order is being read
         self._version = 0  # of the order held: only blocks read for it are kept
         self._highlighted: str | None = None
         self._user_moved = False
@@ -120,6 +126,11 @@ class ConversationList(ScrollView, can_focus=True):
         return not self._stale
 
     @property
+    def complete(self) -> bool:
+        """The whole order is held, not only its first screens."""
+        return self.counted and self._complete
+
+    @property
     def filter(self) -> InboxFilter:
         return self._filter
 
@@ -131,6 +142,7 @@ class ConversationList(ScrollView, can_focus=True):
         self._blocks.clear()  # the old view's rows must not be announced under the new one
         self._stale = True
         self._user_moved = False
+        self._wants_last = False
         self.set_reactive(ConversationList.cursor, 0)
         self.scroll_to(y=0, animate=False)
         self.reload(follow=False)
@@ -153,19 +165,63 @@ class ConversationList(ScrollView, can_focus=True):
     def _read_order(
         self, generation: int, f: InboxFilter, keep: str | None, following: str | None
     ) -> None:
-        keys, position = self._replica.list_order(f, keep, following)
-        self.app.call_from_thread(self._counted, generation, keys, position)
+        # The first screens' keys first, as they come off the index (a few ms at any size).
+        # For a long list the whole order is read once their rows are in (``_loaded``), so the
+        # two do not share the interpreter. A reload that follows a conversation beyond the
+        # first keys reads the whole order at once: the cursor never jumps to the top on the
+        # way.
+        first = self._replica.list_order(f, keep, following, limit=FIRST)
+        if first.complete or following is None or first.position is not None:
+            self.app.call_from_thread(self._counted, generation, first)
+        else:
+            self._read_rest(generation, f, keep, following)
 
-    def _counted(self, generation: int, keys: Sequence[int], position: int | None) -> None:
+    def _read_rest(
+        self, generation: int, f: InboxFilter, keep: str | None, following: str | None
+    ) -> None:
+        whole = self._replica.list_order(f, keep, following)
+        self.app.call_from_thread(self._counted, generation, whole)
+
+    def _rest(self) -> None:
+        """Read the whole order the first keys held begin (its first rows are on screen)."""
+        generation, f, keep = self._held, self._filter, self.keep
+        if self._complete or self._reading_rest == generation or generation != self._generation:
+            return
+        self._reading_rest = generation
+        following = self._highlighted
+        self.run_worker(
+            lambda: self._read_rest(generation, f, keep, following),
+            thread=True,
+            group="conversation-order",
+            exclusive=True,
+            description="read the rest of the inbox's order",
+            exit_on_error=False,
+        )
+
+    def _counted(self, generation: int, order: ListOrder) -> None:
         if generation != self._generation:
             return
-        self._blocks.clear()
-        self._loading.clear()
+        keys, position = order.keys, order.position
+        held = len(self._keys)
+        if generation == self._held and not self._complete and keys[:held] == self._keys:
+            # The rest of the order whose first keys are shown: the rows read and the cursor
+            # (the agent may have moved it meanwhile) stay.
+            for block in [b for b in self._blocks if (b + 1) * BLOCK > held]:
+                del self._blocks[block]
+            position = None
+        else:
+            self._blocks.clear()
+            self._loading.clear()
+            self._version += 1
         self._keys = keys
+        self._held = generation
         self._stale = False
-        self._version += 1
+        self._complete = order.complete
         total = len(keys)
         self.virtual_size = Size(self.size.width, total * ROW_HEIGHT)
+        if order.complete and self._wants_last:
+            position = max(0, total - 1)
+            self._wants_last = False
         if position is not None:
             self.set_reactive(ConversationList.cursor, position)
             self.scroll_to_region(
@@ -173,7 +229,7 @@ class ConversationList(ScrollView, can_focus=True):
             )
         if self.cursor >= total:
             self.cursor = max(0, total - 1)
-        self.post_message(self.Counted(total))
+        self.post_message(self.Counted(total, order.complete))
         self.refresh()
         if total:
             self._request(self.cursor // BLOCK)
@@ -219,6 +275,7 @@ class ConversationList(ScrollView, can_focus=True):
         if self.cursor // BLOCK == block:
             current = self.row(self.cursor)
             self._announce(current.id if current else None, by_user=self._user_moved)
+        self._rest()
 
     def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:
@@ -264,30 +321,36 @@ class ConversationList(ScrollView, can_focus=True):
 
     def action_cursor_up(self) -> None:
         self._user_moved = True
+        self._wants_last = False
         if self.cursor > 0:
             self.cursor -= 1
 
     def action_cursor_down(self) -> None:
         self._user_moved = True
+        self._wants_last = False
         if self.cursor < self.count - 1:
             self.cursor += 1
 
     def action_page_up(self) -> None:
         self._user_moved = True
+        self._wants_last = False
         self.cursor = max(0, self.cursor - max(1, self.size.height // ROW_HEIGHT))
 
     def action_page_down(self) -> None:
         self._user_moved = True
+        self._wants_last = False
         self.cursor = min(
             max(0, self.count - 1), self.cursor + max(1, self.size.height // ROW_HEIGHT)
         )
 
     def action_first(self) -> None:
         self._user_moved = True
+        self._wants_last = False
         self.cursor = 0
 
     def action_last(self) -> None:
         self._user_moved = True
+        self._wants_last = not self._complete  # the end moves once the whole order is read
         self.cursor = max(0, self.count - 1)
 
     def action_open(self) -> None:
