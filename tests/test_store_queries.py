@@ -181,3 +181,49 @@ def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_beg
         assert not replica.list_order(InboxFilter(search="p077", channel="WHATSAPP")).keys
     finally:
         engine.dispose()
+
+
+def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_path: Path) -> None:
+    """New messages leave a conversation's name and handles in the index as they were (only a
+    new conversation or a changed contact is indexed again); what it holds equals a rebuild."""
+    from sqlalchemy import text
+
+    from inboop_tui.store.actions import Identity
+    from inboop_tui.store.db import writing
+    from inboop_tui.store.rebuild import replay
+    from tests.harness import fill_replica, many_messages
+
+    _, engine = demo_replica(tmp_path)
+    try:
+        replica = Replica(engine, Identity("ana", "ADMIN"), lambda: FIXED_NOW)
+        (rahul,) = replica.rows_at(replica.list_order(InboxFilter(search="Rahul")).keys)
+        assert rahul is not None
+        replica.actions.update_contact(rahul.contact_id, name="Rahul Kapoor")
+        # More messages from a known customer and from a new one.
+        (customer,) = [r for r in replica.window(InboxFilter(), 0, 1)]
+        fill_replica(
+            engine,
+            many_messages(4, customer=lambda i: customer.customer_id if i % 2 else "PSIDNEW"),
+        )
+        assert replica.list_order(InboxFilter(search="kapoor")).keys
+        assert replica.list_order(InboxFilter(search="psidnew")).keys
+        assert replica.list_order(InboxFilter(search=customer.customer_id)).keys
+
+        def index() -> list[tuple[str, str, str]]:
+            with engine.connect() as conn:
+                return [
+                    tuple(row)
+                    for row in conn.execute(
+                        text(
+                            "SELECT c.id, f.name, f.handle FROM conversations_fts f "
+                            "JOIN conversations c ON c.pk = f.rowid ORDER BY c.id"
+                        )
+                    )
+                ]
+
+        before = index()
+        with writing(engine) as conn:
+            replay(conn)
+        assert index() == before and len(before) == 14
+    finally:
+        engine.dispose()

@@ -203,10 +203,11 @@ def write_slice(conn: Connection, piece: Slice) -> None:
     for conversation, status, at in piece.watermarks:
         _apply_watermark(conn, conversation, status, at)
     index_messages(conn, piece.changed_messages)
-    touched = set(piece.changed_conversations) | {
-        _conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts
-    }
-    index_conversations(conn, touched)
+    # What the index holds of a conversation comes from its contact (a conversation's contact
+    # never changes): a new message leaves it as it was.
+    renamed = {_conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts}
+    index_conversations(conn, renamed)
+    index_conversations(conn, set(piece.changed_conversations) - renamed, only_new=True)
 
 
 _UPSERT_SQL: dict[str, str] = {}
@@ -320,9 +321,15 @@ def _conversation_of_contact(contact: ContactState) -> str:
     return conversation_id(contact.channel, contact.account_id, contact.customer_id)
 
 
-def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
-    """Customer name and handles of these conversations into the search index."""
+def index_conversations(conn: Connection, ids: Iterable[str], only_new: bool = False) -> None:
+    """Customer name and handles of these conversations into the search index (``only_new``:
+    of those not in it yet)."""
     for chunk in _chunks(sorted(ids)):
+        where: ColumnElement[bool] = conversations.c.id.in_(chunk)
+        if only_new:
+            where = where & text(
+                "NOT EXISTS (SELECT 1 FROM conversations_fts WHERE rowid = conversations.pk)"
+            )
         rows = conn.execute(
             select(
                 conversations.c.pk,
@@ -337,7 +344,7 @@ def index_conversations(conn: Connection, ids: Iterable[str]) -> None:
             .select_from(
                 conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
             )
-            .where(conversations.c.id.in_(chunk))
+            .where(where)
         ).all()
         if not rows:
             continue
