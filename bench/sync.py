@@ -24,7 +24,7 @@ import httpx
 from bench.common import process_peak_rss_mib, run_child
 from bench.data import Traffic
 from inboop_tui.store.config import load_config
-from inboop_tui.store.db import open_replica
+from inboop_tui.store.db import checkpoint, open_replica
 from inboop_tui.store.paths import resolve_paths
 from inboop_tui.sync.engine import BATCH, sync
 from relay.channels import normalise_delivery
@@ -122,9 +122,10 @@ def raw_baseline(replica: Path, folder: Path) -> float:
     return seconds
 
 
-def in_process_sync(home: Path, relay: RelayProcess, traffic: Traffic) -> float:
+def in_process_sync(home: Path, relay: RelayProcess, traffic: Traffic) -> tuple[float, float]:
     """Seconds of one sync of ``traffic`` (delivered first), inside a running process (the
-    app's live sync), without the CLI's start-up."""
+    app's live sync), without the CLI's start-up; and of the checkpoint the app runs after it,
+    once the new messages are on their way to the screen."""
     paths = resolve_paths({"INBOOP_HOME": str(home)})
     engine = open_replica(paths.database)
     try:
@@ -134,7 +135,9 @@ def in_process_sync(home: Path, relay: RelayProcess, traffic: Traffic) -> float:
         seconds = time.perf_counter() - start
         if not outcome.ok or outcome.pulled < traffic.messages:
             raise SystemExit(f"incremental sync: {outcome}")
-        return seconds
+        start = time.perf_counter()
+        checkpoint(engine)
+        return seconds, time.perf_counter() - start
     finally:
         engine.dispose()
 
@@ -167,7 +170,7 @@ def run(messages: int, agent: Path) -> dict[str, Any]:
             customers = max(1, messages // 10)
             deliver(relay, Traffic(1_000, customers, seed=8, prefix="cli"))
             incremental_cli, _, _ = inboop(home, "sync")
-            incremental = in_process_sync(
+            incremental, checkpointed = in_process_sync(
                 home, relay, Traffic(1_000, customers, seed=9, prefix="in")
             )
             relay_rss = process_peak_rss_mib(relay.proc.pid) if relay.proc else float("nan")
@@ -186,4 +189,5 @@ def run(messages: int, agent: Path) -> dict[str, Any]:
         "relay_peak_rss_mib": relay_rss,
         "incremental_1k_s": incremental,
         "incremental_1k_cli_s": incremental_cli,
+        "incremental_1k_checkpoint_s": checkpointed,
     }

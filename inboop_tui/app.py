@@ -38,7 +38,7 @@ from inboop_tui.screens.orders import OrdersScreen
 from inboop_tui.screens.payments import PaymentsScreen
 from inboop_tui.store.actions import Done, Identity
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
-from inboop_tui.store.db import ReplicaError
+from inboop_tui.store.db import ReplicaError, checkpoint
 from inboop_tui.store.diagnostics import SyncStatus
 from inboop_tui.store.export import ExportFilter, ExportKind, export
 from inboop_tui.store.paths import Paths
@@ -174,6 +174,8 @@ class InboopApp(App[None]):
             self._wake.clear()
             outcome, headlines = await asyncio.to_thread(self._sync_once, BACKGROUND_SYNC_SECONDS)
             self.post_message(self.SyncFinished(outcome, False, headlines))
+            if outcome.pulled:
+                await asyncio.to_thread(checkpoint, self.engine)  # the news is on its way
             config = self.config
             if outcome.ok and config.relay_url and config.token:
                 backoff = 1.0
@@ -260,6 +262,8 @@ class InboopApp(App[None]):
         budget = SYNC_SECONDS if manual else BACKGROUND_SYNC_SECONDS
         outcome, headlines = self._sync_once(budget, manual=True, on_retry=retrying)
         self.post_message(self.SyncFinished(outcome, manual, headlines))
+        if outcome.pulled:
+            checkpoint(self.engine)
 
     @on(SyncFinished)
     def _sync_finished(self, event: SyncFinished) -> None:
