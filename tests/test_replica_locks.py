@@ -79,3 +79,37 @@ async def test_the_app_shows_the_inbox_while_another_process_writes(tmp_path: Pa
             assert listing.row(1) is not None and not listing.row(1).unread  # type: ignore[union-attr]
     finally:
         engine.dispose()
+
+
+def test_writes_leave_the_log_to_a_checkpoint_that_waits_for_no_one(tmp_path: Path) -> None:
+    """A writing connection keeps a larger page cache and lets the write-ahead log grow (the
+    app copies it back after a sync); the copy skips what a reader still needs and says why
+    it could not run instead of failing."""
+    from inboop_tui.store.db import (
+        CHECKPOINT_PAGES,
+        WRITER_CACHE_KIB,
+        checkpoint,
+        create_replica_engine,
+        writing,
+    )
+    from tests.harness import fill_replica, many_messages
+
+    paths, engine = demo_replica(tmp_path / "agent")
+    try:
+        fill_replica(engine, many_messages(3000, per_delivery=300))
+        with writing(engine) as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -WRITER_CACHE_KIB
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == CHECKPOINT_PAGES
+
+        with write_lock_held(paths.database):
+            done = checkpoint(engine)  # a writer at work does not stop it
+        assert done is not None and done[0] > 0 and done[1] == done[0]
+
+    finally:
+        engine.dispose()
+    paths.database.write_bytes(b"not a database" * 1000)
+    damaged = create_replica_engine(paths.database)
+    try:
+        assert checkpoint(damaged) is None  # logged, not raised
+    finally:
+        damaged.dispose()

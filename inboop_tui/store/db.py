@@ -190,16 +190,19 @@ def writing(engine: Engine) -> Iterator[Connection]:
             conn.info.pop("write", None)
 
 
-def checkpoint(engine: Engine) -> None:
+def checkpoint(engine: Engine) -> tuple[int, int] | None:
     """Copy what the write-ahead log holds back into the database, without waiting for readers
-    or writers (what a reader still needs stays for the next time)."""
+    or writers (what a reader still needs stays for the next time): the log's frames and how
+    many of them are copied, or None when it could not run (logged)."""
     try:
         with engine.connect() as conn:
             driver = conn.connection.driver_connection
             assert driver is not None
-            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _, frames, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return frames, copied
     except (DBAPIError, sqlite3.Error) as exc:  # locked or damaged: the next one will do
         log.warning("checkpoint skipped: %s", exc)
+        return None
 
 
 def revisions() -> tuple[str, frozenset[str]]:
