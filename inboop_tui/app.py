@@ -173,9 +173,7 @@ class InboopApp(App[None]):
         while True:
             self._wake.clear()
             outcome, headlines = await asyncio.to_thread(self._sync_once, BACKGROUND_SYNC_SECONDS)
-            self.post_message(self.SyncFinished(outcome, False, headlines))
-            if outcome.pulled:
-                await asyncio.to_thread(checkpoint, self.engine)  # the news is on its way
+            await asyncio.to_thread(self._synced, outcome, False, headlines)
             config = self.config
             if outcome.ok and config.relay_url and config.token:
                 backoff = 1.0
@@ -202,6 +200,13 @@ class InboopApp(App[None]):
     ) -> tuple[SyncOutcome, list[str]]:
         outcome = sync(self.engine, self.config, timeout=budget, record=manual, on_retry=on_retry)
         return outcome, self._headlines(outcome)
+
+    def _synced(self, outcome: SyncOutcome, manual: bool, headlines: list[str]) -> None:
+        """Say what a sync did; then, with the news on its way to the screen, copy the
+        write-ahead log back into the replica (on a worker's thread)."""
+        self.post_message(self.SyncFinished(outcome, manual, headlines))
+        if outcome.pulled:
+            checkpoint(self.engine)
 
     def _headlines(self, outcome: SyncOutcome) -> list[str]:
         """The first few news items in words (read here, in the sync's thread)."""
@@ -261,9 +266,7 @@ class InboopApp(App[None]):
 
         budget = SYNC_SECONDS if manual else BACKGROUND_SYNC_SECONDS
         outcome, headlines = self._sync_once(budget, manual=True, on_retry=retrying)
-        self.post_message(self.SyncFinished(outcome, manual, headlines))
-        if outcome.pulled:
-            checkpoint(self.engine)
+        self._synced(outcome, manual, headlines)
 
     @on(SyncFinished)
     def _sync_finished(self, event: SyncFinished) -> None:

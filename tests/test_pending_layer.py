@@ -160,6 +160,20 @@ def test_a_rejected_change_is_undone_and_kept_for_diagnostics(engine: Engine) ->
     assert [c.summary for c in report.pending] == ["tags +vip"]
 
 
+def test_a_rejected_rename_leaves_the_search_index_too(engine: Engine) -> None:
+    with writing(engine) as conn:
+        conn.execute(team.update().where(team.c.name == "ana").values(role="ADMIN"))
+    r = replica(engine, role="ADMIN")
+    row = r.window(InboxFilter(), 0, 1)[0]
+    done = r.actions.update_contact(row.contact_id, name="Zenobia Quill")
+    assert r.list_order(InboxFilter(search="zenobia")).keys  # shown at once, found by it
+    with writing(engine) as conn:  # what the sync does with a rejection
+        conn.execute(outbox.delete().where(outbox.c.id == done.mutation_id))
+        relayer(conn)
+    assert not r.list_order(InboxFilter(search="zenobia")).keys
+    assert rebuilt_is_identical(engine)
+
+
 def test_a_mutation_on_a_conversation_nobody_has_is_a_conflict_everywhere(engine: Engine) -> None:
     ghost = {
         "id": "0c0c0c0c-0000-4000-8000-000000000001",

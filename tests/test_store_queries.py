@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -138,6 +140,7 @@ def test_the_list_order_is_the_windows_order_and_finds_a_conversation(replica: R
 def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(
     tmp_path: Path,
 ) -> None:
+    from inboop_tui.store.actions import Identity
     from inboop_tui.store.db import open_replica
     from tests.harness import fill_replica, many_messages
 
@@ -151,7 +154,7 @@ def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_beg
     engine = open_replica(tmp_path / "replica.db")
     try:
         fill_replica(engine, many_messages(600, customer=lambda i: f"P{i % 150:03d}", text=says))
-        replica = Replica(engine, None, lambda: FIXED_NOW)
+        replica = Replica(engine, Identity("ana", "ADMIN"), lambda: FIXED_NOW)
         by_key = {}
         for key in replica.list_order(InboxFilter()).keys:
             (row,) = replica.rows_at([key])
@@ -177,8 +180,21 @@ def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_beg
         named = replica.list_order(InboxFilter(search="p077")).keys
         assert [by_key[k] for k in named] == ["P077", "P003"]
         # The other filters still apply, to both parts.
-        assert replica.list_order(InboxFilter(search="p077", unread_only=True)).keys == named
         assert not replica.list_order(InboxFilter(search="p077", channel="WHATSAPP")).keys
+        ids = {
+            key: cid for key, cid in zip(whole.keys, replica.conversation_ids(price), strict=True)
+        }
+        third = ids[whole.keys[2]]
+        replica.actions.mark_read(third)
+        unread = InboxFilter(search="pric", unread_only=True)
+        assert third not in replica.conversation_ids(unread)
+        # The conversation open on screen keeps its place while the filter would drop it, and
+        # stays listed (last) when no word matches it.
+        assert replica.conversation_ids(unread, keep=third)[2] == third
+        assert replica.list_order(unread, keep=third, limit=5).keys == whole.keys[:5]
+        other = replica.conversation_ids(InboxFilter(search="hello"))[0]
+        assert other not in ids.values()
+        assert replica.conversation_ids(price, keep=other)[-1] == other
     finally:
         engine.dispose()
 
@@ -227,3 +243,41 @@ def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_pat
         assert index() == before and len(before) == 14
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        InboxFilter(status="ACTIVE"),
+        InboxFilter(status="ACTIVE", channel="WHATSAPP"),
+        InboxFilter(tag="vip", unread_only=True),
+        InboxFilter(assigned="me", over_sla=True, status=None),
+    ],
+    ids=["open", "channel", "tag-unread", "mine-sla"],
+)
+def test_a_searchs_first_screen_walks_the_index_without_sorting(
+    engine: Engine, view: InboxFilter
+) -> None:
+    """The first screen of a search costs a screen only while SQLite walks the search index
+    newest first and stops: a plan that sorts would read every match first."""
+    from datetime import datetime
+
+    from inboop_tui.store.queries import _message_hits, _people, viewpoint
+
+    with engine.connect() as conn:
+        vp = viewpoint(conn, "ana", datetime(2026, 11, 25, 12, tzinfo=UTC))
+        driver = conn.connection.driver_connection
+        assert driver is not None
+
+        def plan(query: Any) -> list[str]:
+            state = query.compile(dialect=conn.dialect).construct_expanded_state()
+            steps = driver.execute(
+                "EXPLAIN QUERY PLAN " + state.statement, state.positional_parameters
+            )
+            return [step[3] for step in steps]
+
+        walk = plan(_message_hits(view, vp, '"price"*', None, whole=False))
+        assert walk[0].startswith("SCAN messages_fts VIRTUAL TABLE")
+        assert not any("TEMP B-TREE" in step for step in walk), walk
+        people = plan(_people(view, vp, '"price"*', None))
+        assert people[0].startswith("SCAN conversations_fts VIRTUAL TABLE"), people

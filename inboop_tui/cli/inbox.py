@@ -100,10 +100,11 @@ def conversations(
     search: Annotated[str | None, typer.Option(help="Names, handles and message text.")] = None,
     unread: Annotated[bool, typer.Option("--unread", help="Only unread ones.")] = False,
     over_sla: Annotated[bool, typer.Option("--over-sla", help="Only those over the SLA.")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, in the list's order.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List conversations, newest first, with the inbox's filters."""
+    """List conversations with the inbox's filters: newest first; a search lists the people
+    whose name or handle matches, then conversations by their newest matching message."""
     if mine and unassigned:
         raise fail("--mine and --unassigned exclude each other", 2)
     wanted_status = _status(status) if status else None

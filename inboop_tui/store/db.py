@@ -32,14 +32,11 @@ log = logging.getLogger("inboop.replica")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Writers wait this long for another's transaction (a sync applies page after page).
 BUSY_TIMEOUT_MS = 10_000
-# A connection that writes keeps more of the replica's pages (32 MiB; SQLite's default is
-# 2 MiB): a sync's inserts land at random places in indexes that outgrow the default at ~100k
-# messages. And its commits copy the write-ahead log back into the database only past ~40 MiB
-# (10,000 pages; the default is 1,000): each copy ends in an fsync, and a sync of 1k messages
-# into a 1M-message replica spent half its time in them. The app copies it after each sync
-# instead (:func:`checkpoint`), once the new messages are on screen; a command's last close
-# copies it on the way out.
-WRITER_CACHE_KIB = 32 * 1024
+# Commits copy the write-ahead log back into the database only past ~40 MiB (10,000 pages;
+# SQLite's default is 1,000): each copy ends in an fsync, and a sync of 1k messages into a
+# 1M-message replica spent a third of its time in six of them. The app copies it after each
+# sync instead (:func:`checkpoint`), once the new messages are on their way to the screen; a
+# command's last close copies it on the way out.
 CHECKPOINT_PAGES = 10_000
 
 
@@ -154,6 +151,7 @@ def create_replica_engine(path: Path) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -177,12 +175,6 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """One write transaction, holding the write lock from its start."""
     with engine.connect() as conn:
         conn.info["write"] = True
-        if not conn.connection.info.get("writer"):  # outside a transaction: on the driver's
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            driver.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-            driver.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
-            conn.connection.info["writer"] = True
         try:
             with conn.begin():
                 yield conn

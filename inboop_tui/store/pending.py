@@ -26,7 +26,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inboop_tui.domain.mutations import apply_mutation
 from inboop_tui.domain.reducer import Needs, needs
-from inboop_tui.store.projections import index_messages, load_slice, unindex_messages, write_slice
+from inboop_tui.store.projections import (
+    index_conversations,
+    index_messages,
+    load_slice,
+    unindex_messages,
+    write_slice,
+)
 from inboop_tui.store.tables import (
     canned_replies,
     contacts,
@@ -83,6 +89,7 @@ def lift_pending(conn: Connection) -> None:
     if not found:
         return
     restored_messages: list[tuple[str, str]] = []
+    restored_contacts: list[str] = []
     for name, key, row in found:
         table, keys = SHADOWED[name]
         key_values = json.loads(key)
@@ -90,6 +97,8 @@ def lift_pending(conn: Connection) -> None:
         if name == "messages":
             unindex_messages(conn, [(key_values[0], key_values[1])])
             restored_messages.append((key_values[0], key_values[1]))
+        elif name == "contacts":
+            restored_contacts.extend(key_values)
         if row is None:
             conn.execute(delete(table).where(*condition))
             continue
@@ -103,6 +112,11 @@ def lift_pending(conn: Connection) -> None:
         )
     conn.execute(delete(shadows))
     index_messages(conn, restored_messages)
+    if restored_contacts:  # a name the relay turned down leaves the search index with them
+        found_ids = select(conversations.c.id).where(
+            conversations.c.contact_id.in_(restored_contacts)
+        )
+        index_conversations(conn, conn.execute(found_ids).scalars().all())
 
 
 def put_pending_back(conn: Connection) -> None:

@@ -1,4 +1,5 @@
-"""What the screens read, as plain data. Lists are windows (offset/limit), never whole tables.
+"""What the screens read, as plain data. A list is its order's keys (read whole, or its first
+screens) and rows looked up by key, or a window (offset/limit); never whole tables.
 
 What a conversation shows can depend on who looks and when (its status after a snooze ended,
 "mine", the SLA clock): queries take a :class:`Viewpoint`.
@@ -22,13 +23,14 @@ from sqlalchemy import (
     column,
     false,
     func,
+    literal_column,
     or_,
     select,
     text,
     true,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
@@ -294,36 +296,45 @@ _HITS = (
     .columns(column("hit", Integer))
     .subquery("hits")
 )
+# Joined as ``+key``: SQLite may then not probe the index once per conversation by key (a
+# plan it picks for a channel filter, which costs a search per conversation): it walks the
+# index's matches and looks each up.
+_PERSON: ColumnElement[Any] = literal_column("+people.person")
+_HIT: ColumnElement[Any] = literal_column("+hits.hit")
 
 
-def _people(f: InboxFilter, vp: Viewpoint, match: str) -> Select[Any]:
-    source = _PEOPLE.join(conversations, conversations.c.pk == _PEOPLE.c.person)
+def _people(f: InboxFilter, vp: Viewpoint, match: str, keep: str | None) -> Select[Any]:
+    source = _PEOPLE.join(conversations, conversations.c.pk == _PERSON)
     return (
-        _filtered([conversations.c.pk], f, vp, source=source)
+        _filtered([conversations.c.pk], f, vp, keep, source=source)
         .order_by(conversations.c.last_message_key.desc(), conversations.c.pk.desc())
         .params(q=match)
     )
 
 
-def _message_hits(f: InboxFilter, vp: Viewpoint, match: str, whole: bool) -> Select[Any]:
+def _message_hits(
+    f: InboxFilter, vp: Viewpoint, match: str, keep: str | None, whole: bool
+) -> Select[Any]:
     """The conversations of the matches the filter keeps, by their newest match: one row per
     match as the index walks them (read until a screen is full), or, ``whole``, one per
     conversation, grouped inside SQLite before the conversations are looked up."""
     if whole:
         newest = (
             select(messages.c.conversation_id, func.max(_HITS.c.hit).label("newest"))
-            .select_from(_HITS.join(messages, messages.c.pk == _HITS.c.hit))
+            .select_from(_HITS.join(messages, messages.c.pk == _HIT))
             .group_by(messages.c.conversation_id)
             .subquery("newest")
         )
         source = newest.join(conversations, conversations.c.id == newest.c.conversation_id)
         order = newest.c.newest.desc()
     else:
-        source = _HITS.join(messages, messages.c.pk == _HITS.c.hit).join(
+        source = _HITS.join(messages, messages.c.pk == _HIT).join(
             conversations, conversations.c.id == messages.c.conversation_id
         )
         order = _HITS.c.hit.desc()
-    return _filtered([conversations.c.pk], f, vp, source=source).order_by(order).params(q=match)
+    return (
+        _filtered([conversations.c.pk], f, vp, keep, source=source).order_by(order).params(q=match)
+    )
 
 
 def _search_keys(
@@ -334,12 +345,15 @@ def _search_keys(
     rest = replace(f, search=None)
     keys: array[int] = array("q")
     if match is not None:
-        keys.extend(pk for (pk,) in driver_rows(conn, _people(rest, vp, match)))
+        people = _people(rest, vp, match, keep)
+        if limit is not None:
+            people = people.limit(limit + 1)
+        keys.extend(pk for (pk,) in driver_rows(conn, people))
     if limit is not None and len(keys) > limit:
         return keys[:limit], False
     seen = set(keys)
     if match is not None:
-        hits = driver_rows(conn, _message_hits(rest, vp, match, whole=limit is None))
+        hits = driver_rows(conn, _message_hits(rest, vp, match, keep, whole=limit is None))
         try:
             while batch := hits.fetchmany(256):
                 for (pk,) in batch:
@@ -350,10 +364,10 @@ def _search_keys(
                     return keys[:limit], False
         finally:
             hits.close()
-    if keep is not None:
+    if keep is not None:  # the conversation open on screen, even when no word matches it
         pk = conversation_key(conn, keep)
         if pk is not None and pk not in seen:
-            keys.append(pk)  # the conversation open on screen, whatever the search says
+            keys.append(pk)
     return keys, True
 
 
@@ -423,7 +437,8 @@ def conversation_window(
 ) -> list[ConversationRow]:
     if f.search is not None:
         keys, _ = conversation_keys(conn, f, vp, keep, limit=offset + limit)
-        return [row for row in conversations_at(conn, keys[offset:], vp) if row is not None]
+        window = keys[offset : offset + limit]
+        return [row for row in conversations_at(conn, window, vp) if row is not None]
     # Page over the bare index first, then join details for just the rows of the page.
     page = (
         _filtered([conversations.c.pk, conversations.c.last_message_key.label("key")], f, vp, keep)
@@ -446,9 +461,10 @@ def conversation_keys(
     keep: str | None = None,
     limit: int | None = None,
 ) -> tuple[array[int], bool]:
-    """The filtered list's order: every kept conversation's key (``pk``), newest first. The
-    inbox holds it, so its length is the count, a position is an index, and any block of rows
-    is a lookup by key, as fast at the ten-thousandth row as at the first.
+    """The filtered list's order: every kept conversation's key (``pk``), newest first (a
+    search has its own order: :func:`_search_keys`). The inbox holds it, so its length is the
+    count, a position is an index, and any block of rows is a lookup by key, as fast at the
+    ten-thousandth row as at the first.
 
     With ``limit``, only the first ``limit`` keys, read as they come off the index, so a first
     screen costs the same at any size; the flag says whether they are the whole order."""

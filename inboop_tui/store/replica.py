@@ -213,7 +213,7 @@ class Replica:
             return conversation_window(conn, f, self._view(conn), offset, limit, keep)
 
     def conversation_ids(self, f: InboxFilter, keep: str | None = None) -> list[str]:
-        """Every conversation the filter keeps (and ``keep``), newest first (for actions on
+        """Every conversation the filter keeps (and ``keep``), in the list's order (for actions on
         all of them)."""
         with self._reading() as conn:
             return conversation_ids(conn, f, self._view(conn), keep)

@@ -1,10 +1,12 @@
 """The inbox list: a Line-API scroll view that renders only the rows on screen.
 
 A reload reads the list's order in a worker: the keys of the conversations the filter keeps,
-newest first (its length is the count, a position is an index). Rows then come out of SQLite in
-blocks looked up by key, by thread workers, and are kept in a small cache, so a jump to the
-ten-thousandth row costs what the first costs, and a 100k-conversation inbox opens like a
-10-row one.
+in the list's order (its length is the count, a position is an index). Rows then come out of
+SQLite in blocks looked up by key, by thread workers, and are kept in a small cache, so a jump
+to the ten-thousandth row costs what the first costs, and a 100k-conversation inbox opens like a
+10-row one. A new view (the app's start, a filter, a search) reads its first 100 keys first,
+shows them (the count reads "100+"), and reads the whole order once their rows are in: its first
+screen costs the same at any size.
 
 The selection follows the conversation, not the row number: a reload (a sync, a change) finds
 where the highlighted conversation sits now and moves the cursor there, and the conversation
@@ -36,7 +38,7 @@ from inboop_tui.widgets.clock import now
 
 ROW_HEIGHT = 2
 BLOCK = 50
-FIRST = 2 * BLOCK  # keys read before the rest of a long order: more than a screen holds
+FIRST = 2 * BLOCK  # keys read before the rest of a long order (whole blocks): over a screen
 CACHED_BLOCKS = 80
 
 STATUS_MARKS = {
@@ -165,18 +167,18 @@ class ConversationList(ScrollView, can_focus=True):
     def _read_order(
         self, generation: int, f: InboxFilter, keep: str | None, following: str | None
     ) -> None:
-        # The first screens' keys first, as they come off the index (a few ms at any size).
-        # For a long list the whole order is read once their rows are in (``_loaded``), so the
-        # two do not share the interpreter. A reload that follows a conversation beyond the
-        # first keys reads the whole order at once: the cursor never jumps to the top on the
-        # way.
-        first = self._replica.list_order(f, keep, following, limit=FIRST)
-        if first.complete or following is None or first.position is not None:
-            self.app.call_from_thread(self._counted, generation, first)
-        else:
-            self._read_rest(generation, f, keep, following)
+        if following is not None:
+            # A reload under the agent's eyes (a sync, a change): the rows stay as they are
+            # until the whole new order is read, so the list never shrinks on the way.
+            self._read_whole(generation, f, keep, following)
+            return
+        # A new view: its first screens' keys first, as they come off the index (a few ms at
+        # any size). For a long list the whole order is read once their rows are in
+        # (``_loaded``), so the two do not share the interpreter.
+        first = self._replica.list_order(f, keep, limit=FIRST)
+        self.app.call_from_thread(self._counted, generation, first)
 
-    def _read_rest(
+    def _read_whole(
         self, generation: int, f: InboxFilter, keep: str | None, following: str | None
     ) -> None:
         whole = self._replica.list_order(f, keep, following)
@@ -190,7 +192,7 @@ class ConversationList(ScrollView, can_focus=True):
         self._reading_rest = generation
         following = self._highlighted
         self.run_worker(
-            lambda: self._read_rest(generation, f, keep, following),
+            lambda: self._read_whole(generation, f, keep, following),
             thread=True,
             group="conversation-order",
             exclusive=True,
@@ -204,10 +206,8 @@ class ConversationList(ScrollView, can_focus=True):
         keys, position = order.keys, order.position
         held = len(self._keys)
         if generation == self._held and not self._complete and keys[:held] == self._keys:
-            # The rest of the order whose first keys are shown: the rows read and the cursor
-            # (the agent may have moved it meanwhile) stay.
-            for block in [b for b in self._blocks if (b + 1) * BLOCK > held]:
-                del self._blocks[block]
+            # The rest of the order whose first keys are shown (whole blocks): the rows read
+            # and the cursor (the agent may have moved it meanwhile) stay.
             position = None
         else:
             self._blocks.clear()
@@ -287,6 +287,7 @@ class ConversationList(ScrollView, can_focus=True):
         """Move the cursor to a conversation (kept listed whatever the filter says)."""
         self.keep = conversation_id
         self._highlighted = conversation_id
+        self._wants_last = False
         self.reload()
 
     def set_read(self, conversation_id: str) -> None:
@@ -362,6 +363,7 @@ class ConversationList(ScrollView, can_focus=True):
         index = (event.y + int(self.scroll_offset.y)) // ROW_HEIGHT
         if 0 <= index < self.count:
             self._user_moved = True
+            self._wants_last = False
             self.cursor = index
             self.action_open()
 
