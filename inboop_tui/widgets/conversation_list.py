@@ -151,52 +151,38 @@ class ConversationList(ScrollView, can_focus=True):
 
     def reload(self, *, follow: bool = True) -> None:
         """Read the order again and reload the visible rows (after a sync, a change, a filter);
-        with ``follow``, keep the cursor on the conversation it was on."""
+        with ``follow``, keep the cursor on the conversation it was on.
+
+        A new view (nothing followed) reads its first screens' keys first, as they come off
+        the index (a few ms at any size), and the whole order once their rows are in
+        (``_loaded``), so the two do not share the interpreter. A reload under the agent's
+        eyes (a sync, a change) reads the whole order at once: the rows stay as they are until
+        it is read, so the list never shrinks on the way."""
         self._generation += 1
-        generation, f, keep = self._generation, self._filter, self.keep
         following = self._highlighted if follow else None
+        self._read(self._generation, following, None if following else FIRST)
+
+    def _rest(self) -> None:
+        """Read the whole order the first keys held begin (its first rows are on screen)."""
+        generation = self._held
+        if self._complete or self._reading_rest == generation or generation != self._generation:
+            return
+        self._reading_rest = generation
+        self._read(generation, self._highlighted, None)
+
+    def _read(self, generation: int, following: str | None, limit: int | None) -> None:
+        f, keep = self._filter, self.keep
+
+        def read() -> None:
+            order = self._replica.list_order(f, keep, following, limit=limit)
+            self.app.call_from_thread(self._counted, generation, order)
+
         self.run_worker(
-            lambda: self._read_order(generation, f, keep, following),
+            read,
             thread=True,
             group="conversation-order",
             exclusive=True,
             description="read the inbox's order",
-            exit_on_error=False,
-        )
-
-    def _read_order(
-        self, generation: int, f: InboxFilter, keep: str | None, following: str | None
-    ) -> None:
-        if following is not None:
-            # A reload under the agent's eyes (a sync, a change): the rows stay as they are
-            # until the whole new order is read, so the list never shrinks on the way.
-            self._read_whole(generation, f, keep, following)
-            return
-        # A new view: its first screens' keys first, as they come off the index (a few ms at
-        # any size). For a long list the whole order is read once their rows are in
-        # (``_loaded``), so the two do not share the interpreter.
-        first = self._replica.list_order(f, keep, limit=FIRST)
-        self.app.call_from_thread(self._counted, generation, first)
-
-    def _read_whole(
-        self, generation: int, f: InboxFilter, keep: str | None, following: str | None
-    ) -> None:
-        whole = self._replica.list_order(f, keep, following)
-        self.app.call_from_thread(self._counted, generation, whole)
-
-    def _rest(self) -> None:
-        """Read the whole order the first keys held begin (its first rows are on screen)."""
-        generation, f, keep = self._held, self._filter, self.keep
-        if self._complete or self._reading_rest == generation or generation != self._generation:
-            return
-        self._reading_rest = generation
-        following = self._highlighted
-        self.run_worker(
-            lambda: self._read_whole(generation, f, keep, following),
-            thread=True,
-            group="conversation-order",
-            exclusive=True,
-            description="read the rest of the inbox's order",
             exit_on_error=False,
         )
 
