@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
+from textual.widgets._footer import FooterKey
 
 from inboop_tui.app import InboopApp
 from inboop_tui.screens.export_dialog import ExportDialog
@@ -19,6 +23,7 @@ from inboop_tui.store.export import ExportKind
 from inboop_tui.store.paths import Paths
 from inboop_tui.store.rebuild import digest
 from inboop_tui.widgets.conversation_list import ConversationList
+from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 from tests.app_support import (
     demo_bodies,
@@ -465,3 +470,66 @@ async def test_older_messages_load_a_page_at_a_time(tmp_path: Path) -> None:
             assert any("whole conversation" in n.message for n in app._notifications)
     finally:
         engine.dispose()
+
+
+async def test_the_key_line_is_rebuilt_only_when_its_keys_change(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert [key.key for key in keys][:3] == ["slash", "i", "a"]
+        # Textual announces changed bindings on each focus move and screen change, whether or
+        # not a shown key came or went; its own footer built all its keys again each time.
+        app.screen.refresh_bindings()
+        await settle(pilot)
+        assert list(app.screen.query(FooterKey)) == keys
+        # In the search box the letters are typed, not keys: the footer shows the rest.
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.focused, Input)
+        assert "Reply" not in [key.description for key in app.screen.query(FooterKey)]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [key.description for key in app.screen.query(FooterKey)][:2] == ["Search", "Reply"]
+        # Another screen's footer shows that screen's keys, and the inbox's on the way back.
+        await pilot.press("f2")
+        await settle(pilot)
+        leads = [key.description for key in app.screen.query(FooterKey)]
+        assert "Convert to order" in leads and "Reply" not in leads
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [key.description for key in app.screen.query(FooterKey)][:2] == ["Search", "Reply"]
+
+
+class Toggled(Static, can_focus=True):
+    """A widget whose one shown key comes and goes."""
+
+    BINDINGS = [Binding("x", "nothing", "Extra")]
+    armed = reactive(True, bindings=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.armed if action == "nothing" else True
+
+
+class FooterApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Toggled("x")
+        yield KeyFooter()
+
+
+async def test_the_key_line_follows_a_key_that_comes_and_goes() -> None:
+    app = FooterApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        app.query_one(Toggled).focus()
+        await pilot.pause()
+        assert "Extra" in [key.description for key in app.query(FooterKey)]
+        app.query_one(Toggled).armed = False
+        await pilot.pause()
+        await pilot.pause()
+        assert "Extra" not in [key.description for key in app.query(FooterKey)]
+        app.query_one(Toggled).armed = True
+        await pilot.pause()
+        await pilot.pause()
+        assert "Extra" in [key.description for key in app.query(FooterKey)]

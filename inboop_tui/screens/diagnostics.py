@@ -20,11 +20,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from inboop_tui.domain.timing import local_stamp
 from inboop_tui.store.replica import Diagnostics, Replica
 from inboop_tui.widgets.clock import now as clock_now
+from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 
 
@@ -188,7 +189,7 @@ class DiagnosticsScreen(Screen[None]):
         yield StatusBar(id="status")
         with VerticalScroll(id="diagnostics-scroll"):
             yield Static(Text("Reading…", style="dim"), id="diagnostics-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.action_refresh()

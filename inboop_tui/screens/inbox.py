@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from inboop_tui.domain.notes import CannedState
 from inboop_tui.domain.timing import local_when
@@ -55,6 +55,7 @@ from inboop_tui.sync.media import MediaError, downloads_folder, keep_file
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import ConversationList
+from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
 
@@ -158,7 +159,7 @@ class InboxScreen(ActingScreen):
             yield ThreadView(id="thread")
             with VerticalScroll(id="contact-pane"):
                 yield Static(id="contact-panel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False

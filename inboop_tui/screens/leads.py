@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from inboop_tui.domain.money import format_money
 from inboop_tui.domain.timing import relative
@@ -26,6 +26,7 @@ from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import LeadFilter, LeadRow, OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 
 LIMIT = 500
@@ -143,7 +144,7 @@ class LeadsScreen(FilteredScreen):
                 yield DataTable(id="leads-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail-pane"):
                 yield Static(Text("Select a lead.", style="dim"), id="lead-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False

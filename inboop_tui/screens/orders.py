@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Label, OptionList, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from inboop_tui.domain.money import format_money
@@ -28,6 +28,7 @@ from inboop_tui.screens.selling_desk import SellingDesk
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 
 LIMIT = 500
@@ -176,7 +177,7 @@ class OrdersScreen(FilteredScreen):
                     with Vertical(classes="board-column"):
                         yield Label(status.title(), id=f"title-{status}", classes="board-title")
                         yield OptionList(id=f"column-{status}")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -391,7 +392,7 @@ class OrderDetailScreen(ActingScreen):
         yield StatusBar(id="status")
         with VerticalScroll(id="order-scroll"):
             yield Static(Text("Reading…", style="dim"), id="order-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_data()

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from inboop_tui.domain.money import format_money
 from inboop_tui.domain.selling import PaymentConfig
@@ -24,6 +24,7 @@ from inboop_tui.screens.selling_desk import SellingDesk
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderRow, PaymentsReport, Total
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.key_footer import KeyFooter
 
 
 def _totals(title: str, totals: list[Total]) -> Table:
@@ -98,7 +99,7 @@ class PaymentsScreen(ActingScreen):
         yield Static(Text("Reading…", style="dim"), id="payments-summary")
         yield Static(Text("Unpaid orders", style="bold"), id="unpaid-title")
         yield DataTable(id="unpaid", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
