@@ -136,7 +136,9 @@ class InboopApp(App[None]):
         self.switch_mode("inbox")
         self.read_status()
         if self.config.is_configured and self.live:
-            self.live_sync()
+            # After the first screen is drawn: the catch-up (and its HTTP client's import)
+            # does not hold up what the replica already has.
+            self.call_after_refresh(self.live_sync)
         self.set_interval(WATCH_SECONDS, self.watch_replica)
         # What start-up made (modules, classes, the screens) lives as long as the app: kept out
         # of the collector's full passes, which otherwise walk it all (~65 ms at a time, on

@@ -1,15 +1,20 @@
-"""The relay's v1 API over httpx, with every failure turned into a one-line SyncError."""
+"""The relay's v1 API over httpx, with every failure turned into a one-line SyncError.
+
+httpx is imported where a request is made, not with this module: the app's first screen
+needs the module's names but no connection, and httpx takes ~50 ms to import.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from relay.protocol import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class SyncError(Exception):
@@ -57,6 +62,8 @@ class RelayClient:
     def __init__(
         self, base_url: str, token: str, *, transport: httpx.BaseTransport | None = None
     ) -> None:
+        import httpx
+
         self.base_url = normalise_url(base_url)
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -198,6 +205,8 @@ class RelayClient:
         raw: bool = False,
     ) -> Any:
         """The answer's JSON (``raw``: the response itself); every failure a SyncError."""
+        import httpx
+
         try:
             response = self._http.request(
                 method,
@@ -338,6 +347,8 @@ async def wait_for_news(base_url: str, token: str, after: int, wait: float) -> b
     The live sync awaits this between syncs; being a coroutine, it is cancelled at once when
     the app closes or the agent makes a change. Errors say nothing: the next sync reports them.
     """
+    import httpx
+
     async with httpx.AsyncClient(
         base_url=normalise_url(base_url),
         headers={
