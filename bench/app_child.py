@@ -1,8 +1,10 @@
 """One app start, measured from inside: ``python -m bench.app_child minimal|app HOME``.
 
 Prints ``READY`` when the first screen is interactive (the inbox: counted, its first rows
-loaded and drawn), then, for ``app``, one JSON line of timings (milliseconds) taken inside the
-running app, headless under ``run_test``:
+loaded, and the screen repainted with them), then ``SETTLED`` when the process has gone idle
+(work started in the background, such as reading the rest of the list's order, is done),
+then, for ``app``, one JSON line of timings (milliseconds) taken inside the running app,
+headless under ``run_test``:
 
 - ``jump``: the cursor moved to a far position, until that row is loaded, plus drawing the
   list's lines on screen;
@@ -68,8 +70,10 @@ def searched(listing: Any, term: str) -> bool:
 async def minimal() -> None:
     app = Minimal()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await app.screen.wait_for_refresh()
         print("READY", flush=True)
+        await pilot.pause()
+        print("SETTLED", flush=True)
 
 
 async def real_app(home: Path) -> None:
@@ -84,8 +88,10 @@ async def real_app(home: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         listing = app.screen.query_one(ConversationList)
         await until(lambda: listing.count > 0 and listing.row(0) is not None)
-        await pilot.pause()
+        await app.screen.wait_for_refresh()
         print("READY", flush=True)
+        await pilot.pause()
+        print("SETTLED", flush=True)
         results: dict[str, Any] = {"conversations": listing.count}
 
         def draw() -> None:

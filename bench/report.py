@@ -103,6 +103,19 @@ def size_rows(size: str, r: dict[str, Any]) -> list[Row]:
                 f"{app['cold_start_ratio']:.2f}x",
                 "≤ 1.5x",
             ),
+            *(
+                [
+                    (
+                        f"app start until idle (the rest of the list read), {n}",
+                        _s(_m(app["settled_s"])),
+                        "",
+                        "",
+                        "",
+                    )
+                ]
+                if "settled_s" in app
+                else []
+            ),
             (f"jump in the list and draw, {n}", _ms(_m(app["jump_ms"])), "", "", "≤ 16 ms"),
             (
                 f"open the long conversation, {n}",
