@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from inboop_tui.domain import states
 from inboop_tui.domain.conversations import (
+    ContactState,
+    ConversationState,
     conversation_id,
     fold_message,
     new_conversation,
@@ -12,6 +18,7 @@ from inboop_tui.domain.conversations import (
     with_watermark,
 )
 from inboop_tui.domain.messages import (
+    MessageState,
     empty_message,
     later_status,
     preview_text,
@@ -21,6 +28,8 @@ from inboop_tui.domain.messages import (
     with_reaction,
     with_status,
 )
+from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
+from inboop_tui.domain.selling import LeadState, OrderState
 from inboop_tui.domain.timing import relative, reply_window
 from relay.protocol import (
     Channel,
@@ -192,3 +201,55 @@ def test_relative_times_and_reply_window() -> None:
     closed = reply_window("2026-11-18T10:00:00.000Z", now)
     assert not closed.open and "templates" in closed.describe("WHATSAPP")
     assert not reply_window(None, now).open
+
+
+# --- copying states ------------------------------------------------------------------------
+
+
+STATE_TYPES = [
+    ContactState,
+    ConversationState,
+    MessageState,
+    CannedState,
+    NoteState,
+    WorkspaceState,
+    LeadState,
+    OrderState,
+]
+
+
+def test_a_copied_state_is_the_record_dataclasses_replace_makes() -> None:
+    for kind in STATE_TYPES:
+        fields = dataclasses.fields(kind)
+        original = kind(**{f.name: f"{f.name}-0" for f in fields})
+        for field in fields:
+            changes = {field.name: f"{field.name}-1"}
+            copy = states._replace(original, **changes)
+            assert copy == dataclasses.replace(original, **changes), kind.__name__
+            assert type(copy) is kind and copy is not original
+            assert getattr(original, field.name) == f"{field.name}-0"  # the original stays
+            assert hash(copy) == hash(dataclasses.replace(original, **changes))
+
+
+def test_copying_a_state_refuses_what_it_cannot_copy_exactly() -> None:
+    conv = new_conversation("messenger", "page", "psid")
+    with pytest.raises(TypeError, match="ConversationState has no field colour"):
+        states._replace(conv, colour="red")
+
+    @dataclasses.dataclass(frozen=True)
+    class Derived:
+        a: int
+        b: int = dataclasses.field(init=False, default=0)
+
+    with pytest.raises(TypeError, match="every field must be set by __init__"):
+        states._replace(Derived(1), a=2)
+
+    @dataclasses.dataclass(frozen=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            assert self.a >= 0
+
+    with pytest.raises(TypeError, match="plain frozen dataclasses only"):
+        states._replace(Checked(1), a=2)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from inboop_tui.domain.messages import MessageState, later_status, preview_text
+from inboop_tui.domain.states import replace
 from relay.protocol import ContactProfile, conversation_id, format_time
 
 

@@ -18,9 +18,10 @@ placeholder row (``has_body`` false) that the body fills in when it comes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from inboop_tui.domain.states import replace
 from relay.protocol import (
     AttachmentFetched,
     DeliveryState,

@@ -21,12 +21,13 @@ of the confirmed state, so the screen shows it at once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from inboop_tui.domain.messages import MessageState, later_status, reply_key
 from inboop_tui.domain.notes import CannedState, NoteState
 from inboop_tui.domain.reducer import Slice, change_message
 from inboop_tui.domain.selling_rules import apply_selling
+from inboop_tui.domain.states import replace
 from relay.protocol import (
     AddNote,
     AssignConversation,

@@ -10,7 +10,7 @@ forward-only rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from inboop_tui.domain.conversations import (
     ContactState,
@@ -41,6 +41,7 @@ from inboop_tui.domain.messages import (
 )
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.selling import LeadState, OrderState
+from inboop_tui.domain.states import replace
 from relay.protocol import (
     AttachmentFetched,
     ChannelEvent,

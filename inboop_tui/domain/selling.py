@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from inboop_tui.domain.money import format_money
+from inboop_tui.domain.states import replace
 from relay.protocol.selling import (
     EDITABLE_ITEMS,
     FULFILMENT_NEXT,

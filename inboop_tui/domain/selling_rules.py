@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from inboop_tui.domain.money import format_money
@@ -28,6 +27,7 @@ from inboop_tui.domain.selling import (
     with_metadata,
     with_timeline,
 )
+from inboop_tui.domain.states import replace
 from relay.protocol import format_time
 from relay.protocol.selling import (
     CloseLead,
