@@ -72,90 +72,101 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
         by_channel[channel].append(mid)
     for channel, mids in by_channel.items():
         # Channel ids of our replies lead to the replies' rows.
-        for chunk in _chunks(mids):
-            for alias, target in conn.execute(
-                select(message_aliases.c.alias, message_aliases.c.target).where(
-                    message_aliases.c.channel == channel, message_aliases.c.alias.in_(chunk)
-                )
-            ):
-                piece.aliases[(channel, alias)] = (channel, target)
+        for alias, target in _rows_in(
+            conn,
+            "SELECT alias, target FROM message_aliases",
+            "channel = ? AND alias",
+            mids,
+            channel,
+        ):
+            piece.aliases[(channel, alias)] = (channel, target)
         targets = {target for (c, _), (_, target) in piece.aliases.items() if c == channel}
-        for chunk in _chunks(sorted(set(mids) | targets)):
-            rows = conn.execute(
-                select(*[messages.c[name] for name in _MESSAGE_FIELDS]).where(
-                    messages.c.channel == channel, messages.c.channel_message_id.in_(chunk)
-                )
-            ).mappings()
-            for row in rows:
-                state = MessageState(**row)
-                piece.messages[(state.channel, state.channel_message_id)] = state
-    for chunk in _chunks(sorted(wanted.conversations)):
-        rows = conn.execute(
-            select(*[conversations.c[name] for name in _CONVERSATION_FIELDS]).where(
-                conversations.c.id.in_(chunk)
-            )
-        ).mappings()
-        for row in rows:
-            piece.conversations[row["id"]] = ConversationState(**row)
+        for row in _rows_in(
+            conn,
+            _SELECT_MESSAGES,
+            "channel = ? AND channel_message_id",
+            sorted(set(mids) | targets),
+            channel,
+        ):
+            state = _message(row)
+            piece.messages[(state.channel, state.channel_message_id)] = state
+    for row in _rows_in(conn, _SELECT_CONVERSATIONS, "id", sorted(wanted.conversations)):
+        piece.conversations[row[0]] = ConversationState(*row)
     contact_ids = set(wanted.contacts)
     if wanted.conversation_contacts:
         contact_ids.update(c.contact_id for c in piece.conversations.values())
-    contact_columns = [contacts.c[name] for name in _CONTACT_FIELDS]
-    for chunk in _chunks(sorted(contact_ids)):
-        rows = conn.execute(select(*contact_columns).where(contacts.c.id.in_(chunk))).mappings()
-        for row in rows:
-            piece.contacts[row["id"]] = ContactState(**row)
+    for row in _rows_in(conn, _SELECT_CONTACTS, "id", sorted(contact_ids)):
+        piece.contacts[row[0]] = ContactState(*row)
     if wanted.merged_contacts:
-        for chunk in _chunks(sorted(wanted.contacts)):
-            rows = conn.execute(
-                select(*contact_columns).where(contacts.c.merged_into.in_(chunk))
-            ).mappings()
-            for row in rows:
-                piece.contacts[row["id"]] = ContactState(**row)
+        for row in _rows_in(conn, _SELECT_CONTACTS, "merged_into", sorted(wanted.contacts)):
+            piece.contacts[row[0]] = ContactState(*row)
     # A conversation's NEW lead comes along: a new lead supersedes it, an order converts it.
     lead_ids = set(wanted.leads) | {
         c.lead_id for c in piece.conversations.values() if c.lead_id is not None
     }
-    for chunk in _chunks(sorted(lead_ids)):
-        rows = conn.execute(
-            select(*[leads.c[name] for name in _LEAD_FIELDS]).where(leads.c.id.in_(chunk))
-        ).mappings()
-        for row in rows:
-            piece.leads[row["id"]] = LeadState(**row)
+    for row in _rows_in(conn, _SELECT_LEADS, "id", sorted(lead_ids)):
+        piece.leads[row[0]] = LeadState(*row)
     # ... and a lead's conversation (closing or converting it clears the conversation's lead).
     missing = sorted({x.conversation_id for x in piece.leads.values()} - set(piece.conversations))
-    for chunk in _chunks(missing):
-        rows = conn.execute(
-            select(*[conversations.c[name] for name in _CONVERSATION_FIELDS]).where(
-                conversations.c.id.in_(chunk)
-            )
-        ).mappings()
-        for row in rows:
-            piece.conversations[row["id"]] = ConversationState(**row)
-    for chunk in _chunks(sorted(wanted.orders)):
-        rows = conn.execute(
-            select(*[orders.c[name] for name in _ORDER_FIELDS]).where(orders.c.id.in_(chunk))
-        ).mappings()
-        for row in rows:
-            piece.orders[row["id"]] = OrderState(**row)
-    for chunk in _chunks(sorted(wanted.notes)):
-        rows = conn.execute(
-            select(*[notes.c[name] for name in _NOTE_FIELDS]).where(notes.c.id.in_(chunk))
-        ).mappings()
-        for row in rows:
-            piece.notes[row["id"]] = NoteState(**row)
+    for row in _rows_in(conn, _SELECT_CONVERSATIONS, "id", missing):
+        piece.conversations[row[0]] = ConversationState(*row)
+    for row in _rows_in(conn, _SELECT_ORDERS, "id", sorted(wanted.orders)):
+        piece.orders[row[0]] = OrderState(*row)
+    for row in _rows_in(conn, _SELECT_NOTES, "id", sorted(wanted.notes)):
+        piece.notes[row[0]] = NoteState(*row)
     if wanted.canned:
-        for row in conn.execute(select(*[canned_replies.c[n] for n in _CANNED_FIELDS])).mappings():
-            piece.canned[row["id"]] = CannedState(**row)
+        for row in _rows(conn, _SELECT_CANNED):
+            piece.canned[row[0]] = CannedState(*row)
     if wanted.workspace:
-        settings = (
-            conn.execute(select(*[workspace.c[name] for name in _WORKSPACE_FIELDS]))
-            .mappings()
-            .first()
-        )
-        if settings is not None:
-            piece.workspace = WorkspaceState(**settings)
+        for row in _rows(conn, _SELECT_WORKSPACE):
+            piece.workspace = WorkspaceState(*row)
     return piece
+
+
+def _select(table: Any, fields: list[str]) -> str:
+    """The state's columns, in its fields' order (a row is its positional arguments)."""
+    unknown = [name for name in fields if name not in table.c]
+    if unknown:  # at import: a state and its table out of step
+        raise LookupError(f"{table.name} has no column {', '.join(unknown)}")
+    return f"SELECT {', '.join(fields)} FROM {table.name}"
+
+
+_SELECT_MESSAGES = _select(messages, _MESSAGE_FIELDS)
+_SELECT_CONVERSATIONS = _select(conversations, _CONVERSATION_FIELDS)
+_SELECT_CONTACTS = _select(contacts, _CONTACT_FIELDS)
+_SELECT_LEADS = _select(leads, _LEAD_FIELDS)
+_SELECT_ORDERS = _select(orders, _ORDER_FIELDS)
+_SELECT_NOTES = _select(notes, _NOTE_FIELDS)
+_SELECT_CANNED = _select(canned_replies, _CANNED_FIELDS)
+_SELECT_WORKSPACE = _select(workspace, _WORKSPACE_FIELDS)
+# SQLite keeps booleans as 0 and 1; the states hold bool.
+_MESSAGE_FLAGS = [i for i, name in enumerate(_MESSAGE_FIELDS) if name in ("has_body", "is_deleted")]
+
+
+def _message(row: Sequence[Any]) -> MessageState:
+    values = list(row)
+    for i in _MESSAGE_FLAGS:
+        values[i] = bool(values[i])
+    return MessageState(*values)
+
+
+def _rows(conn: Connection, sql: str, *params: Any) -> Iterable[tuple[Any, ...]]:
+    """Rows as plain tuples from the driver, in ``conn``'s transaction: the slice is read on
+    every batch of the sync, where a SQLAlchemy statement and row per result cost more than
+    the reading."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver.execute(sql, params)
+
+
+def _rows_in(
+    conn: Connection, select_sql: str, where: str, values: Sequence[Any], *before: Any
+) -> Iterable[tuple[Any, ...]]:
+    """``select_sql`` where ``where IN values`` (``before`` binds the ``?`` in ``where``), in
+    chunks the driver takes."""
+    for chunk in _chunks(values):
+        marks = ", ".join("?" * len(chunk))
+        yield from _rows(conn, f"{select_sql} WHERE {where} IN ({marks})", *before, *chunk)
 
 
 def write_slice(conn: Connection, piece: Slice) -> None:
