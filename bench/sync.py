@@ -6,7 +6,7 @@ runs it, into an empty replica, and its peak memory is the child's own.
 
 Baseline: raw ``sqlite3`` ``executemany`` of the same final rows (the log copy, messages,
 conversations, contacts and both search indexes, as the sync left them) into the same schema,
-one transaction per page, as the sync commits.
+one transaction per GROUP_PAGES pages, as the sync commits when it catches up.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bench.data import Traffic
 from inboop_tui.store.config import load_config
 from inboop_tui.store.db import checkpoint, open_replica
 from inboop_tui.store.paths import resolve_paths
-from inboop_tui.sync.engine import BATCH, sync
+from inboop_tui.sync.engine import BATCH, GROUP_PAGES, sync
 from relay.channels import normalise_delivery
 from relay.log import Delivery, append_deliveries, new_delivery_id, now_text
 from relay.signing import sign
@@ -106,12 +106,12 @@ def raw_baseline(replica: Path, folder: Path) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     start = time.perf_counter()
-    pages = max(1, len(rows["log_events"]) // BATCH)
-    for page in range(pages):
+    transactions = max(1, len(rows["log_events"]) // (BATCH * GROUP_PAGES))
+    for number in range(transactions):
         conn.execute("BEGIN")
         for table, table_rows in rows.items():
-            size = -(-len(table_rows) // pages)
-            part = table_rows[page * size : (page + 1) * size]
+            size = -(-len(table_rows) // transactions)
+            part = table_rows[number * size : (number + 1) * size]
             if part:
                 names = ", ".join(columns[table])
                 marks = ", ".join("?" * len(columns[table]))

@@ -623,8 +623,8 @@ def test_a_full_disk_stops_sync_in_one_line_and_it_resumes_once_there_is_room(
     def small_disk() -> None:  # no file of this process may grow past ``room``
         resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
 
-    stopped = subprocess.run(
-        [sys.executable, "-m", "inboop_tui", "sync", "--batch-size", "100"],
+    stopped = subprocess.run(  # small pages: a few transactions are saved before the disk fills
+        [sys.executable, "-m", "inboop_tui", "sync", "--batch-size", "20"],
         env={**os.environ, "INBOOP_HOME": str(full)},
         capture_output=True,
         text=True,

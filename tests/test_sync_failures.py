@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from inboop_tui.store.apply import current_cursor
 from inboop_tui.store.config import ClientConfig
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.diagnostics import recent_sync_runs
@@ -101,5 +103,88 @@ def test_tls_to_a_plain_http_port_is_reported_as_tls(
         outcome = sync(engine, ClientConfig(relay_url=url, token="inb_x"), timeout=3)
         assert not outcome.ok and outcome.error is not None
         assert outcome.error.startswith("TLS error talking to https://127.0.0.1")
+    finally:
+        engine.dispose()
+
+
+def a_log(count: int, change: Callable[[int, list[dict]], list[dict]] | None = None) -> Handler:
+    """A relay whose log is entries 1..count; ``change`` may alter the n-th page it serves."""
+    served = {"pages": 0}
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        if not request.path.startswith("/v1/events"):
+            return answer(200, b"[]")(request)  # the team: nobody
+        query = parse_qs(urlsplit(request.path).query)
+        after, limit = int(query["after"][0]), int(query["limit"][0])
+        served["pages"] += 1
+        events = [entry(seq) for seq in range(after + 1, min(count, after + limit) + 1)]
+        if change is not None:
+            events = change(served["pages"], events)
+        answer(200, page(events, events[-1]["seq"] if events else after, count))(request)
+
+    return handle
+
+
+def test_a_replica_far_behind_applies_several_pages_per_transaction(
+    broken_relay: Callable[[Handler], str], tmp_path: Path
+) -> None:
+    url = broken_relay(a_log(35))
+    grouped, whole = open_replica(tmp_path / "grouped.db"), open_replica(tmp_path / "whole.db")
+    try:
+        applied: list[tuple[int, int]] = []
+        config = ClientConfig(relay_url=url, token="inb_x")
+        outcome = sync(grouped, config, batch=3, progress=lambda c, h: applied.append((c, h)))
+        # Pages of 3 asked from one entry back bring 2 new entries each after the first:
+        # ten pages (21 entries) in one transaction, then the rest.
+        assert outcome.ok and outcome.pulled == 35
+        assert applied == [(21, 35), (35, 35)]
+        assert sync(whole, config).ok
+        with grouped.connect() as a, whole.connect() as b:
+            assert digest(a) == digest(b)
+    finally:
+        grouped.dispose()
+        whole.dispose()
+
+
+@pytest.mark.parametrize(
+    ("fourth_page", "expected"),
+    [
+        (  # the relay's log at the page's first entry is not the one read a page before
+            lambda events: [{**events[0], "recorded_at": "2026-11-26T00:00:00.000Z"}, *events[1:]],
+            "changed under this sync at seq 7",
+        ),
+        (None, "answered 404"),
+    ],
+)
+def test_pages_read_before_a_failure_in_a_group_are_kept(
+    broken_relay: Callable[[Handler], str],
+    tmp_path: Path,
+    fourth_page: Callable[[list[dict]], list[dict]] | None,
+    expected: str,
+) -> None:
+    def change(n: int, events: list[dict]) -> list[dict]:
+        if n == 4:
+            if fourth_page is None:
+                raise ConnectionAbortedError  # answered below
+            return fourth_page(events)
+        return events
+
+    log_of = a_log(35, change)
+
+    def handle(request: BaseHTTPRequestHandler) -> None:
+        try:
+            log_of(request)
+        except ConnectionAbortedError:
+            answer(404, b"{}")(request)
+
+    engine = open_replica(tmp_path / "replica.db")
+    try:
+        config = ClientConfig(relay_url=broken_relay(handle), token="inb_x")
+        outcome = sync(engine, config, batch=3, timeout=5)
+        assert not outcome.ok and outcome.error is not None and expected in outcome.error
+        assert "\n" not in outcome.error
+        assert outcome.pulled == 7  # three pages, read before the fourth failed: applied
+        with engine.connect() as conn:
+            assert current_cursor(conn) == 7
     finally:
         engine.dispose()
