@@ -12,7 +12,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -161,13 +161,19 @@ def create_replica_engine(path: Path) -> Engine:
     return engine
 
 
-def driver_rows(conn: Connection, query: Select[Any]) -> sqlite3.Cursor:
-    """A query's rows as plain tuples straight from ``sqlite3``, for the big reads (exports, the
-    inbox's order), where a SQLAlchemy row per result costs more than reading it."""
-    state = query.compile(dialect=conn.dialect).construct_expanded_state()
+def driver_rows(
+    conn: Connection, query: Select[Any] | str, params: Sequence[Any] = ()
+) -> sqlite3.Cursor:
+    """A query's rows as plain tuples straight from ``sqlite3``, in ``conn``'s transaction, for
+    the big reads (exports, the inbox's order) and the sync's per-batch reads, where a
+    SQLAlchemy row per result costs more than reading it. ``query`` may be fixed SQL with
+    ``params``, which skips compiling it."""
+    if not isinstance(query, str):
+        state = query.compile(dialect=conn.dialect).construct_expanded_state()
+        query, params = state.statement, state.positional_parameters
     driver = conn.connection.driver_connection
     assert driver is not None
-    return driver.execute(state.statement, state.positional_parameters)
+    return driver.execute(query, params)
 
 
 @contextmanager

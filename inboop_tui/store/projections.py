@@ -21,6 +21,7 @@ from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
 from inboop_tui.domain.selling import LeadState, OrderState
+from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
     canned_replies,
     conflicts,
@@ -115,10 +116,10 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
     for row in _rows_in(conn, _SELECT_NOTES, "id", sorted(wanted.notes)):
         piece.notes[row[0]] = NoteState(*row)
     if wanted.canned:
-        for row in _rows(conn, _SELECT_CANNED):
+        for row in driver_rows(conn, _SELECT_CANNED):
             piece.canned[row[0]] = CannedState(*row)
     if wanted.workspace:
-        for row in _rows(conn, _SELECT_WORKSPACE):
+        for row in driver_rows(conn, _SELECT_WORKSPACE):
             piece.workspace = WorkspaceState(*row)
     return piece
 
@@ -150,15 +151,6 @@ def _message(row: Sequence[Any]) -> MessageState:
     return MessageState(*values)
 
 
-def _rows(conn: Connection, sql: str, *params: Any) -> Iterable[tuple[Any, ...]]:
-    """Rows as plain tuples from the driver, in ``conn``'s transaction: the slice is read on
-    every batch of the sync, where a SQLAlchemy statement and row per result cost more than
-    the reading."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver.execute(sql, params)
-
-
 def _rows_in(
     conn: Connection, select_sql: str, where: str, values: Sequence[Any], *before: Any
 ) -> Iterable[tuple[Any, ...]]:
@@ -166,7 +158,7 @@ def _rows_in(
     chunks the driver takes."""
     for chunk in _chunks(values):
         marks = ", ".join("?" * len(chunk))
-        yield from _rows(conn, f"{select_sql} WHERE {where} IN ({marks})", *before, *chunk)
+        yield from driver_rows(conn, f"{select_sql} WHERE {where} IN ({marks})", (*before, *chunk))
 
 
 def write_slice(conn: Connection, piece: Slice) -> None:

@@ -5,9 +5,9 @@
   lifted off, and the reason is kept for Diagnostics). Pushing again is harmless: the relay
   answers the same seq for the same id.
 - **Pull**: pages of entries, applied with the cursor in one transaction (a few pages together
-  when the replica is far behind), so a kill at any point resumes exactly. The cursor never moves backwards and entries already stored are
-  skipped, so two syncs of one replica at once are safe; a lock file makes the second one wait
-  for the first anyway.
+  when the replica is far behind), so a kill at any point resumes exactly. The cursor never
+  moves backwards and entries already stored are skipped, so two syncs of one replica at once
+  are safe; a lock file makes the second one wait for the first anyway.
 - **Never wedge**: a page with a gap is refused before anything is applied; a relay whose log
   is behind this replica (restored from a backup), or differs from it at the replica's cursor,
   is reported in one line that says to run ``inboop sync --resync``.
@@ -499,13 +499,7 @@ def _check_overlap(
     mine = _local(_stored_entry, engine, cursor)
     theirs = events[0] if events else None
     if mine is not None and (theirs is None or theirs["seq"] != cursor or not _same(mine, theirs)):
-        raise SyncError(
-            f"the relay's log at {url} differs from this replica's at seq {cursor:,}: the relay "
-            "was probably restored from a backup. Run `inboop sync --resync` to rebuild this "
-            "replica from the relay (your unsynced changes are kept)",
-            transient=False,
-            kind="relay_behind",
-        )
+        raise _restored(f"the relay's log at {url} differs from this replica's at seq {cursor:,}")
     return [e for e in events if e["seq"] > cursor]
 
 
@@ -515,13 +509,7 @@ def _check_held(
     """The page starts one entry back: that entry must be the one read on the page before."""
     theirs = events[0] if events else None
     if theirs is None or theirs["seq"] != held["seq"] or _fields(theirs) != _fields(held):
-        raise SyncError(
-            f"the relay's log at {url} changed under this sync at seq {held['seq']:,}: it was "
-            "probably restored from a backup. Run `inboop sync --resync` to rebuild this replica "
-            "from the relay (your unsynced changes are kept)",
-            transient=False,
-            kind="relay_behind",
-        )
+        raise _restored(f"the relay's log at {url} changed under this sync at seq {held['seq']:,}")
     return events[1:]
 
 
@@ -534,12 +522,7 @@ def _same(mine: Any, theirs: dict[str, Any]) -> bool:
         payload = json.loads(mine.payload)
     except ValueError:
         return False
-    return (mine.origin, mine.type, mine.recorded_at, payload) == (
-        theirs["origin"],
-        theirs["type"],
-        theirs["recorded_at"],
-        theirs["event"],
-    )
+    return (mine.origin, mine.type, mine.recorded_at, payload) == _fields(theirs)
 
 
 def _stored_entry(engine: Engine, seq: int) -> Any:
@@ -555,10 +538,15 @@ def _stored_entry(engine: Engine, seq: int) -> Any:
 
 
 def _behind(url: str, head: int, cursor: int) -> SyncError:
+    return _restored(
+        f"the relay at {url} has {head:,} log entries but this replica has applied {cursor:,}"
+    )
+
+
+def _restored(what: str) -> SyncError:
     return SyncError(
-        f"the relay at {url} has {head:,} log entries but this replica has applied {cursor:,}: "
-        "the relay was probably restored from a backup. Run `inboop sync --resync` to rebuild "
-        "this replica from the relay (your unsynced changes are kept)",
+        f"{what}: the relay was probably restored from a backup. Run `inboop sync --resync` to "
+        "rebuild this replica from the relay (your unsynced changes are kept)",
         transient=False,
         kind="relay_behind",
     )
