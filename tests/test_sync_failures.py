@@ -6,6 +6,7 @@ and must end in a one-line error, a recorded failed run and an unchanged replica
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -18,7 +19,7 @@ from inboop_tui.store.config import ClientConfig
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.diagnostics import recent_sync_runs
 from inboop_tui.store.rebuild import digest
-from inboop_tui.sync.engine import sync
+from inboop_tui.sync.engine import GROUP_PAGES, sync
 from tests.hostile_relay import Handler, answer, cut_short, entry, hang, page
 
 
@@ -144,6 +145,38 @@ def test_a_replica_far_behind_applies_several_pages_per_transaction(
     finally:
         grouped.dispose()
         whole.dispose()
+
+
+def test_the_next_group_is_read_while_one_is_applied(
+    broken_relay: Callable[[Handler], str], tmp_path: Path
+) -> None:
+    served: list[int] = []
+
+    def count(n: int, events: list[dict]) -> list[dict]:
+        served.append(n)
+        return events
+
+    url = broken_relay(a_log(70, count))
+    engine = open_replica(tmp_path / "replica.db")
+    read_meanwhile: list[int] = []
+
+    def progress(cursor: int, head: int) -> None:  # a group was applied, the next not taken
+        if not read_meanwhile:
+            deadline = time.monotonic() + 10
+            while len(served) <= 2 * GROUP_PAGES and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.1)  # room to read further, if nothing held it back
+            read_meanwhile.append(len(served))
+
+    try:
+        outcome = sync(
+            engine, ClientConfig(relay_url=url, token="inb_x"), batch=3, progress=progress
+        )
+        assert outcome.ok and outcome.pulled == 70
+        # The applied group's pages, the next group's waiting, and one more read that waits.
+        assert read_meanwhile == [2 * GROUP_PAGES + 1]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -124,15 +125,16 @@ class _Budget:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def call(self, work: Callable[[float], T]) -> T:
-        """``work(timeout)``, retried while its failures are transient and time is left."""
+    def call(self, work: Callable[[float], T], stopped: threading.Event | None = None) -> T:
+        """``work(timeout)``, retried while its failures are transient and time is left (and,
+        for work in the background, until ``stopped``: nobody waits for it any more)."""
         backoff = 0.25
         while True:
             try:
                 return work(max(1.0, min(10.0, self.remaining())))
             except SyncError as exc:
                 remaining = self.remaining()
-                if not exc.transient or remaining <= backoff:
+                if not exc.transient or remaining <= backoff or (stopped and stopped.is_set()):
                     raise
                 if self.on_retry is not None:
                     self.on_retry(str(exc), remaining)
@@ -401,10 +403,9 @@ def _pull(
         after = max(0, run.cursor - 1)
         polled = (after, budget.call(lambda s: client.events(after, batch, wait=wait, timeout=s)))
     pages = 0
-    # The next page is asked for while this one is applied: the relay, the network and the
-    # JSON work alongside the replica's writes instead of taking turns with them.
-    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull")
-    prefetched: tuple[int, Future[dict[str, Any]]] | None = None
+    # Pages are read ahead while the ones before them are applied: the relay, the network and
+    # the JSON work alongside the replica's writes instead of taking turns with them.
+    ahead: _ReadAhead | None = None
     # Pages read but not yet applied: a replica far behind takes GROUP_PAGES at a time.
     held: list[dict[str, Any]] = []
 
@@ -427,13 +428,12 @@ def _pull(
                     cursor = run.cursor = max(run.cursor, _local(_cursor, engine))  # another sync?
                 after = max(0, cursor - 1)
                 try:
-                    if polled is not None and polled[0] == after:
-                        page = polled[1]
-                    elif prefetched is not None and prefetched[0] == after:
-                        page = prefetched[1].result()
-                    else:
+                    page = polled[1] if polled is not None and polled[0] == after else None
+                    if page is None and ahead is not None:
+                        page = ahead.take(after)
+                    if page is None:
                         page = budget.call(partial(_page, client, after, batch))
-                    polled = prefetched = None
+                    polled = None
                     head = page["head"]
                     if head < cursor:
                         raise _behind(client.base_url, head, cursor)
@@ -452,16 +452,96 @@ def _pull(
                 last = events[-1]["seq"]
                 pages += 1
                 more = last < head and (max_pages is None or pages < max_pages)
-                if more:
-                    fetch = partial(_page, client, last - 1, batch)
-                    prefetched = (last - 1, ahead.submit(budget.call, fetch))
+                if more and ahead is None:
+                    left = None if max_pages is None else max_pages - pages
+                    ahead = _ReadAhead()
+                    ahead.start(
+                        lambda a, stopped: budget.call(partial(_page, client, a, batch), stopped),
+                        last - 1,
+                        left,
+                    )
                 held.extend(events)
                 if not more or pages % GROUP_PAGES == 0:
                     apply_held()
                 if not more:
                     return
     finally:
-        ahead.shutdown(wait=False, cancel_futures=True)
+        if ahead is not None:
+            ahead.stop()
+
+
+# Reads the page after an entry; told when nobody waits for it any more.
+_Fetch = Callable[[int, threading.Event], dict[str, Any]]
+
+
+class _ReadAhead:
+    """Reads the pages after a given one in a thread, each from one entry back of the last
+    (as ``_pull`` asks for them), until the relay's head or ``pages`` pages; up to GROUP_PAGES
+    wait to be taken, so a group's pages are read while the group before it is applied."""
+
+    def __init__(self) -> None:
+        self._waiting: queue.Queue[tuple[int, dict[str, Any] | BaseException]] = queue.Queue(
+            GROUP_PAGES
+        )
+        # Set when the pull ends (done or failed): a request on its way is not retried, and
+        # its failure (the client closed under it) is not reported.
+        self.stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, fetch: _Fetch, after: int, pages: int | None) -> None:
+        self._thread = threading.Thread(
+            target=self._read, args=(fetch, after, pages), name="sync-pull", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Read no further; a request on its way finishes and is dropped."""
+        self.stopped.set()
+
+    def take(self, after: int) -> dict[str, Any] | None:
+        """The page after ``after``; None if that is not what comes next (read it yourself).
+        A failure to read it is raised here, in the order the pages were asked for."""
+        while not self.stopped.is_set():
+            try:
+                read_after, page = self._waiting.get(timeout=0.05)
+            except queue.Empty:
+                if self._thread is not None and self._thread.is_alive():
+                    continue
+                try:
+                    read_after, page = self._waiting.get_nowait()
+                except queue.Empty:
+                    return None  # the reader stopped where the apply did not
+            if read_after != after:
+                self.stop()
+                return None
+            if isinstance(page, BaseException):
+                raise page
+            return page
+        return None
+
+    def _read(self, fetch: _Fetch, after: int, pages: int | None) -> None:
+        while pages is None or pages > 0:
+            try:
+                page = fetch(after, self.stopped)
+            except BaseException as exc:  # raised again by take(), in its place
+                self._hand_over(after, exc)
+                return
+            if not self._hand_over(after, page):
+                return
+            events = page["events"]
+            if not events or events[-1]["seq"] >= page["head"]:
+                return
+            after = events[-1]["seq"] - 1
+            pages = None if pages is None else pages - 1
+
+    def _hand_over(self, after: int, page: dict[str, Any] | BaseException) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self._waiting.put((after, page), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 def _page(client: RelayClient, after: int, batch: int, timeout: float) -> dict[str, Any]:
