@@ -91,7 +91,7 @@ class MediaFetcher:
             timeout=settings.outbound_timeout_seconds, follow_redirects=True
         )
         self._rounds = Rounds("media fetching", self._fetch_and_expire, self._rest)
-        self._last_cleanup = 0.0
+        self._last_cleanup: float | None = None  # the first round sweeps
 
     async def start(self) -> None:
         self._rounds.start()
@@ -104,7 +104,9 @@ class MediaFetcher:
     async def _fetch_and_expire(self) -> bool:
         busy = await self.round()
         now = asyncio.get_running_loop().time()
-        if now - self._last_cleanup > CLEANUP_EVERY:
+        # The loop's clock counts from an arbitrary point (the machine's boot, on Linux), so
+        # "an hour since 0" would skip the sweep for the first hour of a freshly booted server.
+        if self._last_cleanup is None or now - self._last_cleanup > CLEANUP_EVERY:
             self._last_cleanup = now
             await self.writer.submit_task(self._expire)
         return busy
