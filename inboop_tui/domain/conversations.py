@@ -6,12 +6,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from inboop_tui.domain.messages import MessageState, later_status, preview_text
 from inboop_tui.domain.states import replace
 from relay.protocol import ContactProfile, conversation_id, format_time
 
 
+@lru_cache(maxsize=1 << 14)  # as conversation_id: a few times per event
 def contact_id(channel: str, account_id: str, customer_id: str) -> str:
     digest = hashlib.sha256(
         f"contact\x1f{channel}\x1f{account_id}\x1f{customer_id}".encode()

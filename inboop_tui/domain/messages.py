@@ -54,6 +54,9 @@ def later_status(current: str | None, new: str | None) -> str | None:
     return new if DELIVERY_RANK[new] > DELIVERY_RANK[current] else current
 
 
+NO_ATTACHMENTS = "[]"  # what json.dumps writes for none, the common case
+
+
 @dataclass(frozen=True)
 class MessageState:
     channel: str
@@ -64,7 +67,7 @@ class MessageState:
     sender_type: str | None = None
     content_type: str | None = None
     original_text: str | None = None
-    attachments: str = "[]"  # JSON list, as the wire format has it
+    attachments: str = NO_ATTACHMENTS  # JSON list, as the wire format has it
     reply_to: str | None = None
     provider_type: str | None = None
     sent_at: str | None = None
@@ -109,6 +112,7 @@ def with_body(state: MessageState, event: MessageReceived | MessageEchoed) -> Me
         return state
     body: MessageBody = event.message
     outbound = body.direction.value == "OUTBOUND"
+    sent_at = format_time(event.occurred_at)
     return replace(
         state,
         has_body=True,
@@ -118,11 +122,13 @@ def with_body(state: MessageState, event: MessageReceived | MessageEchoed) -> Me
         original_text=body.text,
         attachments=json.dumps(
             [a.model_dump(mode="json", exclude_none=True) for a in body.attachments]
-        ),
+        )
+        if body.attachments
+        else NO_ATTACHMENTS,
         reply_to=body.reply_to,
         provider_type=body.provider_type,
-        sent_at=format_time(event.occurred_at),
-        channel_at=_earliest(state.channel_at, format_time(event.occurred_at)),
+        sent_at=sent_at,
+        channel_at=_earliest(state.channel_at, sent_at),
         # An echo was sent; a status may already have taken it further.
         delivery_status=later_status(state.delivery_status, DeliveryState.SENT)
         if outbound

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -246,8 +247,4 @@ def current_cursor(conn: Connection) -> int:
 
 
 def _payload_text(event: dict[str, Any] | str) -> str:
-    return (
-        event
-        if isinstance(event, str)
-        else json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    )
+    return event if isinstance(event, str) else orjson.dumps(event).decode()

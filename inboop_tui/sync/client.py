@@ -11,6 +11,8 @@ import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from relay.protocol import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
@@ -265,8 +267,8 @@ class RelayClient:
                 transient=False,
             )
         try:
-            return response.json()
-        except ValueError as exc:
+            return orjson.loads(response.content)
+        except ValueError as exc:  # orjson's errors are ValueErrors
             raise SyncError(
                 f"{self.base_url} did not answer with JSON: is this an Inboop relay?",
                 transient=False,
