@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +49,7 @@ from inboop_tui.store.tables import (
 )
 from inboop_tui.sync.client import RelayClient, SyncError
 from inboop_tui.sync.lock import replica_lock
+from inboop_tui.sync.read_ahead import ReadAhead
 from relay.protocol import MAX_PUSH, format_time
 
 log = logging.getLogger("inboop.sync")
@@ -405,7 +405,7 @@ def _pull(
     pages = 0
     # Pages are read ahead while the ones before them are applied: the relay, the network and
     # the JSON work alongside the replica's writes instead of taking turns with them.
-    ahead: _ReadAhead | None = None
+    ahead: ReadAhead | None = None
     # Pages read but not yet applied: a replica far behind takes GROUP_PAGES at a time.
     held: list[dict[str, Any]] = []
 
@@ -454,7 +454,7 @@ def _pull(
                 more = last < head and (max_pages is None or pages < max_pages)
                 if more and ahead is None:
                     left = None if max_pages is None else max_pages - pages
-                    ahead = _ReadAhead()
+                    ahead = ReadAhead(GROUP_PAGES)
                     ahead.start(
                         lambda a, stopped: budget.call(partial(_page, client, a, batch), stopped),
                         last - 1,
@@ -468,80 +468,6 @@ def _pull(
     finally:
         if ahead is not None:
             ahead.stop()
-
-
-# Reads the page after an entry; told when nobody waits for it any more.
-_Fetch = Callable[[int, threading.Event], dict[str, Any]]
-
-
-class _ReadAhead:
-    """Reads the pages after a given one in a thread, each from one entry back of the last
-    (as ``_pull`` asks for them), until the relay's head or ``pages`` pages; up to GROUP_PAGES
-    wait to be taken, so a group's pages are read while the group before it is applied."""
-
-    def __init__(self) -> None:
-        self._waiting: queue.Queue[tuple[int, dict[str, Any] | BaseException]] = queue.Queue(
-            GROUP_PAGES
-        )
-        # Set when the pull ends (done or failed): a request on its way is not retried, and
-        # its failure (the client closed under it) is not reported.
-        self.stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, fetch: _Fetch, after: int, pages: int | None) -> None:
-        self._thread = threading.Thread(
-            target=self._read, args=(fetch, after, pages), name="sync-pull", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Read no further; a request on its way finishes and is dropped."""
-        self.stopped.set()
-
-    def take(self, after: int) -> dict[str, Any] | None:
-        """The page after ``after``; None if that is not what comes next (read it yourself).
-        A failure to read it is raised here, in the order the pages were asked for."""
-        while not self.stopped.is_set():
-            try:
-                read_after, page = self._waiting.get(timeout=0.05)
-            except queue.Empty:
-                if self._thread is not None and self._thread.is_alive():
-                    continue
-                try:
-                    read_after, page = self._waiting.get_nowait()
-                except queue.Empty:
-                    return None  # the reader stopped where the apply did not
-            if read_after != after:
-                self.stop()
-                return None
-            if isinstance(page, BaseException):
-                raise page
-            return page
-        return None
-
-    def _read(self, fetch: _Fetch, after: int, pages: int | None) -> None:
-        while pages is None or pages > 0:
-            try:
-                page = fetch(after, self.stopped)
-            except BaseException as exc:  # raised again by take(), in its place
-                self._hand_over(after, exc)
-                return
-            if not self._hand_over(after, page):
-                return
-            events = page["events"]
-            if not events or events[-1]["seq"] >= page["head"]:
-                return
-            after = events[-1]["seq"] - 1
-            pages = None if pages is None else pages - 1
-
-    def _hand_over(self, after: int, page: dict[str, Any] | BaseException) -> bool:
-        while not self.stopped.is_set():
-            try:
-                self._waiting.put((after, page), timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
 
 
 def _page(client: RelayClient, after: int, batch: int, timeout: float) -> dict[str, Any]:
