@@ -190,6 +190,7 @@ def test_baseline_has_the_expected_meaning() -> None:
             }
         engine.dispose()
     assert messenger["m_1"].text == "is the green one in stock?"
+    assert (messenger["m_1"].reactions, messenger["m_1"].attachments) == ({}, ())
     assert messenger["m_2"].delivery_status == "READ"  # read watermark after it
     assert messenger["m_3"].delivery_status == "SENT"  # sent after the watermark
     assert instagram["ig_1"].is_deleted

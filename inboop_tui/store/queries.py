@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
 
+from inboop_tui.domain.messages import NO_ATTACHMENTS
 from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
     contacts,
@@ -636,7 +637,14 @@ def thread(conn: Connection, conversation_id: str, limit: int = THREAD_LIMIT) ->
 
 
 def _message_row(row: Any) -> MessageRow:
-    reactions = {side: value[1] for side, value in json.loads(row["reactions"]).items() if value[1]}
+    # Most messages have no reactions and no attachments: no JSON to decode (a long thread
+    # is hundreds of rows, read each time it is opened).
+    raw = row["reactions"]
+    reactions = (
+        {}
+        if raw == "{}"
+        else {side: value[1] for side, value in json.loads(raw).items() if value[1]}
+    )
     return MessageRow(
         channel_message_id=row["channel_message_id"],
         direction=row["direction"],
@@ -676,6 +684,8 @@ def mark_viewed(conn: Connection, conversation_id: str, at: str) -> None:
 
 
 def _attachments(raw: str, media: str) -> tuple[Attachment, ...]:
+    if raw == NO_ATTACHMENTS:
+        return ()
     fetched: dict[str, dict[str, Any]] = json.loads(media)
     found = []
     for index, data in enumerate(json.loads(raw)):
