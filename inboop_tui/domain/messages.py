@@ -54,7 +54,9 @@ def later_status(current: str | None, new: str | None) -> str | None:
     return new if DELIVERY_RANK[new] > DELIVERY_RANK[current] else current
 
 
-NO_ATTACHMENTS = "[]"  # what json.dumps writes for none, the common case
+# What json.dumps writes for none of them, the common case (readers skip decoding it).
+NO_ATTACHMENTS = "[]"
+NO_REACTIONS = "{}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class MessageState:
     is_deleted: bool = False
     deleted_at: str | None = None
     # {"CUSTOMER": ["<time>", "<emoji or empty when removed>"], "USER": [...]}
-    reactions: str = "{}"
+    reactions: str = NO_REACTIONS
     # Instagram's read-by-mid names this message as a point of a watermark.
     marks_up_to: str | None = None
     # Our replies (keyed by ``reply_key``): the reply's id, who sent it, the channel's id.

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
 
-from inboop_tui.domain.messages import NO_ATTACHMENTS
+from inboop_tui.domain.messages import NO_ATTACHMENTS, NO_REACTIONS
 from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
     contacts,
@@ -642,7 +642,7 @@ def _message_row(row: Any) -> MessageRow:
     raw = row["reactions"]
     reactions = (
         {}
-        if raw == "{}"
+        if raw == NO_REACTIONS
         else {side: value[1] for side, value in json.loads(raw).items() if value[1]}
     )
     return MessageRow(

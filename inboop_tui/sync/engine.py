@@ -454,11 +454,11 @@ def _pull(
                 more = last < head and (max_pages is None or pages < max_pages)
                 if more and ahead is None:
                     left = None if max_pages is None else max_pages - pages
-                    ahead = ReadAhead(GROUP_PAGES)
-                    ahead.start(
+                    ahead = ReadAhead(
                         lambda a, stopped: budget.call(partial(_page, client, a, batch), stopped),
                         last - 1,
                         left,
+                        depth=GROUP_PAGES,
                     )
                 held.extend(events)
                 if not more or pages % GROUP_PAGES == 0:

@@ -18,18 +18,15 @@ Fetch = Callable[[int, threading.Event], dict[str, Any]]
 
 
 class ReadAhead:
-    """Reads the pages after a given one in a thread, each from one entry back of the last
-    (as the sync asks for them), until the relay's head or ``pages`` pages; up to ``depth``
-    wait to be taken."""
+    """Reads the pages after ``after`` in a thread, from the moment it is made, each from one
+    entry back of the last (as the sync asks for them), until the relay's head or ``pages``
+    pages; up to ``depth`` wait to be taken."""
 
-    def __init__(self, depth: int) -> None:
+    def __init__(self, fetch: Fetch, after: int, pages: int | None, depth: int) -> None:
         self._waiting: queue.Queue[tuple[int, dict[str, Any] | BaseException]] = queue.Queue(depth)
         # Set when the pull ends (done or failed): a request on its way is not retried, and
         # its failure (the client closed under it) is not reported.
         self.stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, fetch: Fetch, after: int, pages: int | None) -> None:
         self._thread = threading.Thread(
             target=self._read, args=(fetch, after, pages), name="sync-pull", daemon=True
         )
@@ -46,7 +43,7 @@ class ReadAhead:
             try:
                 read_after, page = self._waiting.get(timeout=0.05)
             except queue.Empty:
-                if self._thread is not None and self._thread.is_alive():
+                if self._thread.is_alive():
                     continue
                 try:
                     read_after, page = self._waiting.get_nowait()
