@@ -13,12 +13,15 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Integer,
+    String,
     and_,
+    bindparam,
     case,
     column,
     false,
@@ -495,15 +498,34 @@ def conversation_ids(
     return [ids[pk] for pk in keys if pk in ids]
 
 
+@lru_cache(maxsize=2)
+def _rows_by_key(sla_on: bool) -> Select[Any]:
+    """The list's rows for the keys bound as ``keys``, seen at ``now`` (and with the SLA's
+    ``deadline``): built once, for the list's block reads (building it cost ~1 ms a block)."""
+    keys = (
+        select(conversations.c.pk)
+        .where(conversations.c.pk.in_(bindparam("keys", expanding=True)))
+        .subquery("keys")
+    )
+    vp = Viewpoint(
+        me=None,
+        now=bindparam("now", type_=String),  # type: ignore[arg-type]
+        sla_deadline=bindparam("deadline", type_=String) if sla_on else None,  # type: ignore[arg-type]
+    )
+    return _with_details(keys, vp).add_columns(keys.c.pk.label("key"))
+
+
 def conversations_at(
     conn: Connection, pks: Sequence[int], vp: Viewpoint
 ) -> list[ConversationRow | None]:
     """The rows of these conversations, in the order given (None: no longer there)."""
-    keys = select(conversations.c.pk).where(conversations.c.pk.in_(list(pks))).subquery("keys")
-    query = _with_details(keys, vp).add_columns(keys.c.pk.label("key"))
+    query = _rows_by_key(vp.sla_on)
+    params = {"keys": list(pks), "now": vp.now, "deadline": vp.sla_deadline}
+    cursor = driver_rows(conn, query, params)
+    names = [column[0] for column in cursor.description]
     found = {}
-    for row in conn.execute(query).mappings():
-        values = dict(row)
+    for row in cursor:
+        values = dict(zip(names, row, strict=True))
         key = values.pop("key")
         found[key] = _conversation_row(values)
     return [found.get(pk) for pk in pks]
