@@ -136,6 +136,18 @@ def test_the_list_order_is_the_windows_order_and_finds_a_conversation(replica: R
     assert replica.list_order(one, keep=left_out, following=left_out).position is not None
     assert replica.rows_at([only, 10**9])[1] is None  # a key no longer there
 
+    # The rows by key are the window's rows, field for field, with the SLA clock on and off.
+    assert replica.rows_at(keys) == replica.window(everything, 0, 100)
+    from inboop_tui.store.actions import Identity
+
+    Replica(replica.engine, Identity("ana", "ADMIN"), replica.clock).actions.set_sla(60)
+    keys = replica.list_order(everything).keys
+    by_key = replica.rows_at(keys)
+    assert by_key == replica.window(everything, 0, 100)
+    assert any(row.over_sla for row in by_key if row) and not all(
+        row.over_sla for row in by_key if row
+    )
+
 
 def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(
     tmp_path: Path,
@@ -173,6 +185,10 @@ def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_beg
             first = replica.list_order(price, limit=limit)
             assert first.keys == whole.keys[:limit]
             assert first.complete == (limit >= len(newest_first))
+            # A new view's first screen: the same keys, with the rows of the first of them.
+            start, rows = replica.list_start(price, None, limit=limit, rows=10)
+            assert start == first
+            assert [r.customer_id for r in rows if r] == [by_key[k] for k in first.keys[:10]]
         ids = replica.conversation_ids(price)
         assert [r.id for r in replica.window(price, 10, 5)] == ids[10:15]
 

@@ -201,6 +201,17 @@ class Replica:
             position = None
         return ListOrder(keys, position, complete)
 
+    def list_start(
+        self, f: InboxFilter, keep: str | None, *, limit: int, rows: int
+    ) -> tuple[ListOrder, list[ConversationRow | None]]:
+        """A new view's first ``limit`` keys and the rows of the first ``rows`` of them, read
+        together: its first screen in one read."""
+        with self._reading() as conn:
+            vp = self._view(conn)
+            keys, complete = conversation_keys(conn, f, vp, keep, limit)
+            first = conversations_at(conn, keys[:rows], vp) if keys else []
+        return ListOrder(keys, None, complete), first
+
     def rows_at(self, keys: Sequence[int]) -> list[ConversationRow | None]:
         """The list's rows for these keys, in their order (None: gone since)."""
         with self._reading() as conn:

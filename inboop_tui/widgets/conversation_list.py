@@ -17,8 +17,9 @@ unread-only list, resolved in an open-only list) until the agent moves on.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -30,22 +31,27 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from inboop_tui.domain.timing import relative
 from inboop_tui.store.queries import ConversationRow, InboxFilter
 from inboop_tui.store.replica import ListOrder, Replica
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.reading import read_now
 
 ROW_HEIGHT = 2
 BLOCK = 50
 FIRST = 2 * BLOCK  # keys read before the rest of a long order (whole blocks): over a screen
 CACHED_BLOCKS = 80
+HOLD_PAINT_SECONDS = 0.1  # a jump to rows not read yet is drawn with placeholders after this
 
 STATUS_MARKS = {
     "PENDING": ("pending", Style(color="yellow")),
     "RESOLVED": ("resolved", Style(color="green")),
     "SNOOZED": ("snoozed", Style(color="blue")),
 }
+CURSOR_FOCUSED = Style(bgcolor="dark_blue")
+CURSOR_BLURRED = Style(bgcolor="grey23")
 CHANNEL_MARKS = {
     "INSTAGRAM": ("IG", Style(color="magenta", bold=True)),
     "WHATSAPP": ("WA", Style(color="green", bold=True)),
@@ -77,7 +83,8 @@ class ConversationList(ScrollView, can_focus=True):
         Binding("enter", "open", "Open", show=False),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True)
+    # Painted by watch_cursor, which may hold the paint until the cursor's rows are read.
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
 
     @dataclass
     class Highlighted(Message):
@@ -100,6 +107,7 @@ class ConversationList(ScrollView, can_focus=True):
 
     def __init__(self, replica: Replica, view: InboxFilter, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._paint_styles: tuple[Style, Style] | None = None  # during a paint: _line_styles()
         self._replica = replica
         self._filter = view
         self.keep: str | None = None  # the conversation open on screen stays listed
@@ -115,6 +123,7 @@ class ConversationList(ScrollView, can_focus=True):
         self._version = 0  # of the order held: only blocks read for it are kept
         self._highlighted: str | None = None
         self._user_moved = False
+        self._held_paint: Timer | None = None  # a jump waiting for its rows to be drawn
 
     # --- data ----------------------------------------------------------------------------
 
@@ -171,24 +180,30 @@ class ConversationList(ScrollView, can_focus=True):
         self._read(generation, self._highlighted, None)
 
     def _read(self, generation: int, following: str | None, limit: int | None) -> None:
-        f, keep = self._filter, self.keep
+        f, keep, replica = self._filter, self.keep, self._replica
+        read: Callable[[], tuple[ListOrder, list[ConversationRow | None] | None]]
+        if following is None and limit is not None:  # a new view: its first rows come along
+            read = partial(replica.list_start, f, keep, limit=limit, rows=BLOCK)
+        else:
 
-        def read() -> None:
-            order = self._replica.list_order(f, keep, following, limit=limit)
-            self.app.call_from_thread(self._counted, generation, order)
+            def read() -> tuple[ListOrder, None]:
+                return replica.list_order(f, keep, following, limit=limit), None
 
-        self.run_worker(
+        read_now(
+            self,
             read,
-            thread=True,
+            partial(self._counted, generation),
             group="conversation-order",
             exclusive=True,
             description="read the inbox's order",
-            exit_on_error=False,
         )
 
-    def _counted(self, generation: int, order: ListOrder) -> None:
+    def _counted(
+        self, generation: int, found: tuple[ListOrder, list[ConversationRow | None] | None]
+    ) -> None:
         if generation != self._generation:
             return
+        order, first_rows = found
         keys, position = order.keys, order.position
         held = len(self._keys)
         if generation == self._held and not self._complete and keys[:held] == self._keys:
@@ -200,6 +215,8 @@ class ConversationList(ScrollView, can_focus=True):
             self._loading.clear()
             self._version += 1
         self._keys = keys
+        if first_rows is not None:
+            self._blocks[0] = first_rows  # before the cursor moves below: it would ask for them
         self._held = generation
         self._stale = False
         self._complete = order.complete
@@ -217,10 +234,12 @@ class ConversationList(ScrollView, can_focus=True):
             self.cursor = max(0, total - 1)
         self.post_message(self.Counted(total, order.complete))
         self.refresh()
-        if total:
-            self._request(self.cursor // BLOCK)
-        else:
+        if not total:
             self._announce(None)
+            return
+        if first_rows is not None:
+            self._loaded(self._version, 0, first_rows)
+        self._request(self.cursor // BLOCK)
 
     def row(self, index: int) -> ConversationRow | None:
         if not 0 <= index < self.count:
@@ -238,17 +257,13 @@ class ConversationList(ScrollView, can_focus=True):
             return
         self._loading.add(block)
         version, keys = self._version, self._keys[block * BLOCK : (block + 1) * BLOCK]
-        self.run_worker(
-            lambda: self._load(version, block, keys),
-            thread=True,
+        read_now(
+            self,
+            partial(self._replica.rows_at, keys),
+            partial(self._loaded, version, block),
             group="conversation-rows",
             description=f"load conversations block {block}",
-            exit_on_error=False,
         )
-
-    def _load(self, version: int, block: int, keys: Sequence[int]) -> None:
-        rows = self._replica.rows_at(keys)
-        self.app.call_from_thread(self._loaded, version, block, rows)
 
     def _loaded(self, version: int, block: int, rows: list[ConversationRow | None]) -> None:
         if version != self._version:
@@ -257,6 +272,8 @@ class ConversationList(ScrollView, can_focus=True):
         self._blocks[block] = rows
         while len(self._blocks) > CACHED_BLOCKS:
             self._blocks.popitem(last=False)
+        if self._held_paint is not None and self.cursor // BLOCK == block:
+            self._show_cursor()
         self.refresh()
         if self.cursor // BLOCK == block:
             current = self.row(self.cursor)
@@ -298,13 +315,26 @@ class ConversationList(ScrollView, can_focus=True):
     def watch_cursor(self, cursor: int) -> None:
         if not self.count:
             return
-        self.scroll_to_region(
-            Region(0, cursor * ROW_HEIGHT, self.size.width, ROW_HEIGHT), animate=False
-        )
-        self.refresh()
         current = self.row(cursor)
+        if current is None and cursor // BLOCK in self._loading:
+            # A jump to rows being read: drawn once, when they are in. Drawing their
+            # placeholders first would hold the interpreter the read needs (a paint of the
+            # whole screen takes longer than the read). A slow read shows them after a moment.
+            if self._held_paint is None:
+                self._held_paint = self.set_timer(HOLD_PAINT_SECONDS, self._show_cursor)
+            return
+        self._show_cursor()
         if current is not None:
             self._announce(current.id, by_user=self._user_moved)
+
+    def _show_cursor(self) -> None:
+        if self._held_paint is not None:
+            self._held_paint.stop()
+            self._held_paint = None
+        self.scroll_to_region(
+            Region(0, self.cursor * ROW_HEIGHT, self.size.width, ROW_HEIGHT), animate=False
+        )
+        self.refresh()
 
     def action_cursor_up(self) -> None:
         self._user_moved = True
@@ -358,19 +388,28 @@ class ConversationList(ScrollView, can_focus=True):
 
     # --- rendering -----------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style walks its ancestors' styles (~0.1 ms): once per paint, not per line.
+        self._paint_styles = self._line_styles()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_styles = None
+
+    def _line_styles(self) -> tuple[Style, Style]:
+        """The base style of a row, and of the row under the cursor."""
+        plain = self.rich_style
+        return plain, plain + (CURSOR_FOCUSED if self.has_focus else CURSOR_BLURRED)
+
     def render_line(self, y: int) -> Strip:
+        plain, under_cursor = self._paint_styles or self._line_styles()
         width = self.scrollable_content_region.width
         line = int(self.scroll_offset.y) + y
         index, part = divmod(line, ROW_HEIGHT)
         if index >= self.count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, plain)
         row = self.row(index)
-        selected = index == self.cursor
-        base = self.rich_style + (
-            Style(bgcolor="grey23") if selected and not self.has_focus else Style()
-        )
-        if selected and self.has_focus:
-            base = self.rich_style + Style(bgcolor="dark_blue")
+        base = under_cursor if index == self.cursor else plain
         if row is None:
             return Strip([Segment(set_cell_size("  …" if part == 0 else "", width), base)])
         return Strip(self._row_segments(row, part, width, base))
