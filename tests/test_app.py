@@ -543,3 +543,27 @@ async def test_the_key_line_follows_a_key_that_comes_and_goes() -> None:
         await pilot.pause()
         await pilot.pause()
         assert "Extra" in [key.description for key in app.query(FooterKey)]
+
+
+def test_a_list_line_fits_any_text_in_its_cells() -> None:
+    """A preview is cut to the cells it has, whatever its length and script (wide characters,
+    accents as combining marks), with an ellipsis when cut."""
+    from rich.cells import cell_len
+
+    from inboop_tui.widgets.conversation_list import fit
+
+    for text in (
+        "",
+        "short",
+        "cuánto cuesta? " * 40,
+        "ﾌﾟﾗｲｽ価格はいくらですか" * 20,
+        "e\u0301" * 300,  # one cell each, two characters each
+        "😀 price " * 50,
+    ):
+        for width in (1, 2, 7, 40, 119):
+            fitted = fit(text, width)
+            assert cell_len(fitted) == width, (text[:10], width)
+            if cell_len(text) > width:
+                assert fitted.endswith("…") and text.startswith(fitted[:-1].rstrip())
+            else:
+                assert fitted.rstrip() == text.rstrip()

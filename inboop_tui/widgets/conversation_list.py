@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -63,6 +63,12 @@ def fit(text: str, width: int) -> str:
     """``text`` in exactly ``width`` cells; cut with an ellipsis when it is longer."""
     if width <= 0:
         return ""
+    if len(text) > 2 * width:
+        # Only its start can show (a character takes at most two cells): measure that, not a
+        # whole message (cutting non-ASCII text splits it into graphemes first).
+        head = text[: 2 * width]
+        if cell_len(head) > width:
+            return set_cell_size(head, width - 1) + "…"
     if cell_len(text) <= width:
         return set_cell_size(text, width)
     return set_cell_size(text, width - 1) + "…"
@@ -417,55 +423,82 @@ class ConversationList(ScrollView, can_focus=True):
     def _row_segments(
         self, row: ConversationRow, part: int, width: int, base: Style
     ) -> list[Segment]:
+        styles = row_styles(base)
         if part == 0:
-            mark, mark_style = CHANNEL_MARKS.get(row.channel, ("??", Style()))
-            dot = Segment(
-                "● " if row.unread else "  ", base + Style(color="bright_cyan", bold=True)
-            )
+            mark, _ = CHANNEL_MARKS.get(row.channel, ("??", None))
+            dot = Segment("● " if row.unread else "  ", styles.dot)
             when = relative(row.last_message_at, now(self.app))
-            badges = self._badges(row, base)
+            badges = self._badges(row, styles)
             badge_width = sum(cell_len(b.text) for b in badges)
             name_width = max(0, width - 2 - 3 - badge_width - cell_len(when) - 2)
-            name_style = base + Style(bold=row.unread)
             return [
                 dot,
-                Segment(mark + " ", base + mark_style),
-                Segment(fit(row.display_name, name_width), name_style),
+                Segment(mark + " ", styles.marks.get(row.channel, base)),
+                Segment(fit(row.display_name, name_width), styles.name[row.unread]),
                 *badges,
-                Segment(" " + when + " ", base + Style(dim=True)),
+                Segment(" " + when + " ", styles.when),
             ]
         arrow = "→ " if row.preview_direction == "OUTBOUND" else ""
+        preview = (arrow + (row.preview or "")).replace("\n", " ")
         if row.tags:
             tags = " ".join(f"#{t}" for t in row.tags)
             preview_width = max(0, width - 5 - cell_len(tags) - 1)
-            preview = (arrow + (row.preview or "")).replace("\n", " ")
             return [
-                Segment(
-                    fit("     " + preview, preview_width + 5),
-                    base + Style(dim=not row.unread),
-                ),
-                Segment(
-                    set_cell_size(" " + tags, width - preview_width - 5),
-                    base + Style(color="cyan", dim=True),
-                ),
+                Segment(fit("     " + preview, preview_width + 5), styles.preview[row.unread]),
+                Segment(set_cell_size(" " + tags, width - preview_width - 5), styles.tags),
             ]
-        preview = (arrow + (row.preview or "")).replace("\n", " ")
-        return [Segment(fit("     " + preview, width), base + Style(dim=not row.unread))]
+        return [Segment(fit("     " + preview, width), styles.preview[row.unread])]
 
-    def _badges(self, row: ConversationRow, base: Style) -> list[Segment]:
+    def _badges(self, row: ConversationRow, styles: RowStyles) -> list[Segment]:
         """Short marks before the time: status, SLA, pending changes, assignee."""
         found: list[Segment] = []
         if row.status in STATUS_MARKS:
-            label, style = STATUS_MARKS[row.status]
-            found.append(Segment(" " + label, base + style))
+            found.append(Segment(" " + STATUS_MARKS[row.status][0], styles.status[row.status]))
         if row.over_sla:
-            found.append(Segment(" SLA", base + Style(color="red", bold=True)))
+            found.append(Segment(" SLA", styles.sla))
         if row.pending:
-            found.append(Segment(" ↑", base + Style(color="yellow")))
+            found.append(Segment(" ↑", styles.pending))
         if row.lead_id:
-            found.append(Segment(" lead", base + Style(color="green")))
+            found.append(Segment(" lead", styles.lead))
         if row.order_count:
-            found.append(Segment(f" {row.order_count}ord", base + Style(color="cyan")))
+            found.append(Segment(f" {row.order_count}ord", styles.orders))
         if row.assignee:
-            found.append(Segment(" @" + row.assignee[:12], base + Style(color="magenta")))
+            found.append(Segment(" @" + row.assignee[:12], styles.assignee))
         return found
+
+
+@dataclass(frozen=True)
+class RowStyles:
+    """A row's styles over one base style (a row's, or the cursor's): added up once, not per
+    segment of every line drawn. ``name`` and ``preview`` are indexed by the row's unread flag."""
+
+    dot: Style
+    marks: dict[str, Style]
+    name: tuple[Style, Style]
+    when: Style
+    preview: tuple[Style, Style]
+    tags: Style
+    status: dict[str, Style]
+    sla: Style
+    pending: Style
+    lead: Style
+    orders: Style
+    assignee: Style
+
+
+@lru_cache(maxsize=16)
+def row_styles(base: Style) -> RowStyles:
+    return RowStyles(
+        dot=base + Style(color="bright_cyan", bold=True),
+        marks={channel: base + style for channel, (_, style) in CHANNEL_MARKS.items()},
+        name=(base + Style(bold=False), base + Style(bold=True)),
+        when=base + Style(dim=True),
+        preview=(base + Style(dim=True), base + Style(dim=False)),
+        tags=base + Style(color="cyan", dim=True),
+        status={status: base + style for status, (_, style) in STATUS_MARKS.items()},
+        sla=base + Style(color="red", bold=True),
+        pending=base + Style(color="yellow"),
+        lead=base + Style(color="green"),
+        orders=base + Style(color="cyan"),
+        assignee=base + Style(color="magenta"),
+    )
