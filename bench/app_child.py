@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.widgets import Input, Static
 
 
@@ -95,8 +96,10 @@ async def real_app(home: Path) -> None:
         results: dict[str, Any] = {"conversations": listing.count}
 
         def draw() -> None:
-            for y in range(listing.size.height):
-                listing.render_line(y)
+            # The list's lines as the screen's paint asks for them (once per paint, through
+            # its line cache, emptied here so that every line is drawn).
+            listing._styles_cache.clear()
+            listing.render_lines(Region(0, 0, listing.size.width, listing.size.height))
 
         async def drawn(index: int) -> float:
             await quiet(pilot)
