@@ -46,6 +46,7 @@ from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderFilter
 from inboop_tui.sync.client import RelayClient, wait_for_news
 from inboop_tui.sync.engine import SyncOutcome, sync
+from inboop_tui.widgets.failures import WorkerFailed
 from inboop_tui.widgets.picture import Graphics
 from inboop_tui.widgets.status_bar import StatusBar
 
@@ -520,17 +521,23 @@ class InboopApp(App[None]):
         yield from selling_commands(screen)
 
     @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
+    def _own_worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            error = event.worker.error
-            log.error("%s failed", event.worker.description, exc_info=error)
-            self._status_bar_activity(None)
-            self.notify(
-                f"{event.worker.description} failed: {error}. Details are in {self.paths.log_file}.",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+            self._worker_failed(event.worker)
+
+    @on(WorkerFailed)
+    def _screen_worker_failed(self, event: WorkerFailed) -> None:
+        self._worker_failed(event.worker)
+
+    def _worker_failed(self, worker: Worker[Any]) -> None:
+        log.error("%s failed", worker.description, exc_info=worker.error)
+        self._status_bar_activity(None)
+        self.notify(
+            f"{worker.description} failed: {worker.error}. Details are in {self.paths.log_file}.",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
 
 def create_app(

@@ -426,6 +426,71 @@ async def test_a_large_inbox_opens_and_scrolls_to_the_end(tmp_path: Path) -> Non
         engine.dispose()
 
 
+async def test_rows_that_could_not_be_read_are_read_again_when_needed(tmp_path: Path) -> None:
+    import sqlite3
+
+    from inboop_tui.store.db import open_replica
+    from tests.harness import fill_replica, many_messages
+
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    fill_replica(engine, many_messages(300, customer=lambda i: f"PSID{i:05d}"))
+
+    def rename(old: str, new: str) -> None:  # another process's change the reads trip over
+        with sqlite3.connect(paths.database) as other:
+            other.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await settle(pilot)
+            listing = conversation_list(app)
+            assert listing.count == 300
+            rename("conversations", "conversations_away")
+            listing.action_last()
+            await settle(pilot)
+            await asyncio.sleep(0.3)  # past the held paint: its placeholders ask once more
+
+            def failures() -> list[str]:
+                return [n.message for n in app._notifications if "block 5 failed" in n.message]
+
+            said = failures()
+            assert said and "no such table: conversations" in said[0]
+            await asyncio.sleep(0.3)
+            assert failures() == said  # asked again when needed, not in a loop
+            rename("conversations_away", "conversations")
+            app.clear_notifications()
+            listing.action_first()
+            await settle(pilot)
+            listing.action_last()  # the same rows again: this time they are read
+            await settle(pilot)
+            last = listing.row(299)
+            assert last is not None and last.customer_id == "PSID00000"
+            drawn = [listing.render_line(y).text for y in range(listing.size.height)]
+            assert not any("…" in line for line in drawn)
+            assert not [n.message for n in app._notifications]
+    finally:
+        engine.dispose()
+
+
+async def test_a_screen_read_that_fails_is_said(replica: tuple[Paths, Engine]) -> None:
+    import sqlite3
+
+    paths, engine = replica
+    app = make_app(paths, engine)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(pilot)
+        with sqlite3.connect(paths.database) as other:  # another process's change
+            other.execute("ALTER TABLE messages RENAME TO messages_away")
+        await pilot.press("down")  # the inbox screen reads the next conversation's thread
+        await wait_until(pilot, lambda: bool(app._notifications))
+        said = [n.message for n in app._notifications]
+        assert said == [
+            f"load thread failed: local database error ({paths.database}): no such table: "
+            f"messages. Details are in {paths.log_file}."
+        ]
+
+
 async def test_the_app_catches_up_in_the_background_when_it_opens(
     relay: RelayProcess, admin_token: str, tmp_path: Path
 ) -> None:

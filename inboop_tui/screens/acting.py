@@ -18,9 +18,10 @@ from textual.screen import Screen
 from inboop_tui.store.actions import ActionError, Done
 from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.replica import Replica
+from inboop_tui.widgets.failures import ReportsFailedWorkers
 
 
-class ActingScreen(Screen[None]):
+class ActingScreen(ReportsFailedWorkers, Screen[None]):
     @dataclass
     class ActionDone(Message):
         done: Done | None

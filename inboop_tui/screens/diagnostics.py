@@ -25,6 +25,7 @@ from textual.widgets import Static
 from inboop_tui.domain.timing import local_stamp
 from inboop_tui.store.replica import Diagnostics, Replica
 from inboop_tui.widgets.clock import now as clock_now
+from inboop_tui.widgets.failures import ReportsFailedWorkers
 from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
 
@@ -160,7 +161,7 @@ def render_diagnostics(
     return Group(*parts)
 
 
-class DiagnosticsScreen(Screen[None]):
+class DiagnosticsScreen(ReportsFailedWorkers, Screen[None]):
     BINDINGS = [
         Binding("escape,i", "app.switch_mode('inbox')", "Inbox"),
         Binding("r", "refresh", "Refresh"),

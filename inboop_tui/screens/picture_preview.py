@@ -27,12 +27,13 @@ from inboop_tui.sync.media import (
     keep_file,
     read_picture,
 )
+from inboop_tui.widgets.failures import ReportsFailedWorkers
 from inboop_tui.widgets.picture import Graphics, describe, picture_widget, words_instead
 
 log = logging.getLogger("inboop.picture")
 
 
-class PicturePreview(ModalScreen[None]):
+class PicturePreview(ReportsFailedWorkers, ModalScreen[None]):
     """One picture, as large as the screen allows."""
 
     DEFAULT_CSS = """

@@ -37,6 +37,7 @@ from inboop_tui.domain.timing import relative
 from inboop_tui.store.queries import ConversationRow, InboxFilter
 from inboop_tui.store.replica import ListOrder, Replica
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.failures import ReportsFailedWorkers
 from inboop_tui.widgets.reading import read_now
 
 ROW_HEIGHT = 2
@@ -74,7 +75,7 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…"
 
 
-class ConversationList(ScrollView, can_focus=True):
+class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
     DEFAULT_CSS = """
     ConversationList { height: 1fr; }
     """
@@ -269,6 +270,7 @@ class ConversationList(ScrollView, can_focus=True):
             partial(self._loaded, version, block),
             group="conversation-rows",
             description=f"load conversations block {block}",
+            failed=partial(self._not_loaded, version, block),
         )
 
     def _loaded(self, version: int, block: int, rows: list[ConversationRow | None]) -> None:
@@ -285,6 +287,12 @@ class ConversationList(ScrollView, can_focus=True):
             current = self.row(self.cursor)
             self._announce(current.id if current else None, by_user=self._user_moved)
         self._rest()
+
+    def _not_loaded(self, version: int, block: int) -> None:
+        """A block's read failed (the app says so): the next paint that needs it asks again.
+        Nothing repaints now, so a database that keeps failing is not asked in a loop."""
+        if version == self._version:
+            self._loading.discard(block)
 
     def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:

@@ -27,15 +27,23 @@ def read_now(
     group: str,
     description: str,
     exclusive: bool = False,
+    failed: Callable[[], object] | None = None,
 ) -> Worker[None]:
-    """Run ``read`` on a thread now, and ``then`` with its result on the app's loop."""
+    """Run ``read`` on a thread now, and ``then`` with its result on the app's loop; if it
+    raises, ``failed`` on the loop, and the worker fails with the error (the app reports it)."""
     future = asyncio.get_running_loop().run_in_executor(None, read)
     # A worker cancelled before it awaits would leave a failure nobody retrieved (asyncio
     # prints those): look at it here; the worker, if it runs, raises it and Textual logs it.
     future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def arrive() -> None:
-        then(await future)
+        try:
+            found = await future
+        except Exception:
+            if failed is not None:
+                failed()
+            raise
+        then(found)
 
     return node.run_worker(
         arrive(),
