@@ -18,6 +18,7 @@ from inboop_tui.app import InboopApp, create_app
 from inboop_tui.demo import Traffic, simulated_customers
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
+from inboop_tui.widgets.thread_body import ThreadBody
 from relay import simulator as meta
 from tests.harness import fill_replica
 
@@ -69,7 +70,7 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
-def shown(widget: Static, width: int = 100) -> str:
+def shown(widget: Static | ThreadBody, width: int = 100) -> str:
     console = Console(width=width, record=True, color_system=None, file=open(os.devnull, "w"))
     console.print(widget.content)
     return console.export_text()

@@ -26,6 +26,7 @@ from inboop_tui.store.rebuild import digest
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.status_bar import StatusBar
+from inboop_tui.widgets.thread_body import ThreadBody
 from tests.app_support import (
     demo_bodies,
     demo_replica,
@@ -56,7 +57,7 @@ def conversation_list(app: InboopApp) -> ConversationList:
 
 
 def thread_text(app: InboopApp) -> str:
-    return shown(app.screen.query_one("#thread-body", Static))
+    return shown(app.screen.query_one(ThreadBody))
 
 
 def header_text(app: InboopApp) -> str:

@@ -20,6 +20,7 @@ from inboop_tui.store.paths import Paths
 from inboop_tui.store.tables import outbox, team
 from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.status_bar import StatusBar
+from inboop_tui.widgets.thread_body import ThreadBody
 from relay import simulator as mp
 from tests.app_support import (
     FIXED_NOW,
@@ -71,7 +72,7 @@ def header(app: InboopApp) -> str:
 
 
 def thread(app: InboopApp) -> str:
-    return shown(app.screen.query_one("#thread-body", Static), width=200)
+    return shown(app.screen.query_one(ThreadBody), width=200)
 
 
 def pending(engine: Engine) -> list[str]:

@@ -23,6 +23,7 @@ from inboop_tui.store.replica import Replica
 from inboop_tui.store.tables import outbox, outbox_files, team
 from inboop_tui.widgets.composer import Composer
 from inboop_tui.widgets.conversation_list import ConversationList
+from inboop_tui.widgets.thread_body import ThreadBody
 from relay import simulator as mp
 from tests.app_support import FIXED_NOW, demo_replica, make_app, settle, shown, use_utc, wait_until
 from tests.harness import RelayProcess, fill_replica, free_port, inboop, scenario
@@ -56,7 +57,7 @@ def composer(app: InboopApp) -> Composer:
 
 
 def thread(app: InboopApp) -> str:
-    return shown(app.screen.query_one("#thread-body", Static), width=200)
+    return shown(app.screen.query_one(ThreadBody), width=200)
 
 
 def state_line(app: InboopApp) -> str:

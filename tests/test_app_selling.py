@@ -32,6 +32,7 @@ from inboop_tui.store.paths import Paths
 from inboop_tui.store.queries import InboxFilter
 from inboop_tui.store.selling_actions import ItemInput
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
+from inboop_tui.widgets.thread_body import ThreadBody
 from inboop_tui.widgets.thread_view import ThreadView
 from relay import simulator as mp
 from tests.app_support import (
@@ -280,7 +281,7 @@ async def test_a_whatsapp_cart_shows_as_a_cart_and_prefills_an_order(
         )
         inbox.go_to(row.id)
         await settle(pilot)
-        body_text = " ".join(shown(app.screen.query_one("#thread-body", Static), width=200).split())
+        body_text = " ".join(shown(app.screen.query_one(ThreadBody), width=200).split())
         assert "[cart] 2 x SKU-KURTA-BLUE @ INR 1499.5 1 x SKU-DUPATTA @ INR 399" in body_text
         assert "total INR 3,398.00 B: create an order from this cart" in body_text
         await pilot.press("B")

@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.widgets import Static
 
 from inboop_tui.domain.messages import file_size
@@ -25,6 +25,7 @@ from inboop_tui.store.diagnostics import Change
 from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.composer import Composer
+from inboop_tui.widgets.thread_body import ThreadBody
 
 TICKS = {
     "QUEUED": ("…", "dim"),
@@ -188,9 +189,10 @@ def render_note(note: NoteRow) -> RenderableType:
     return Group(head, Padding(body, (0, 0, 0, 4)))
 
 
-def render_thread(
+def thread_parts(
     conversation: ConversationRow, messages: list[MessageRow], notes: list[NoteRow] | None = None
-) -> RenderableType:
+) -> list[RenderableType]:
+    """What the thread shows, oldest first: messages and notes under their days' headings."""
     parts: list[RenderableType] = []
     if len(messages) < conversation.message_count:
         parts.append(
@@ -215,7 +217,7 @@ def render_thread(
             parts.append(render_message(item, conversation.display_name))
     if not items:
         parts.append(Text("No messages.", style="dim"))
-    return Group(*parts)
+    return parts
 
 
 class ThreadView(Vertical):
@@ -224,13 +226,11 @@ class ThreadView(Vertical):
     DEFAULT_CSS = """
     ThreadView { height: 1fr; }
     ThreadView > #thread-header { height: auto; padding: 0 1; border-bottom: solid $primary-background; }
-    ThreadView > #thread-scroll { height: 1fr; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static(id="thread-header")
-        with VerticalScroll(id="thread-scroll"):
-            yield Static("Select a conversation.", id="thread-body")
+        yield ThreadBody([Text("Select a conversation.")], id="thread-scroll")
         yield Composer(id="composer")
 
     def show(
@@ -245,28 +245,24 @@ class ThreadView(Vertical):
         """Show a thread, scrolled to its newest message (or to its top, after loading older
         ones). The same thread shown again (a sync, a change) keeps where the reader was,
         unless they were at the newest message: then they follow it."""
-        scroll = self.query_one("#thread-scroll", VerticalScroll)
         same = self.shown is not None and self.shown[0].id == conversation.id
-        reading_back = same and scroll.scroll_y < scroll.max_scroll_y - 1
-        kept_y = scroll.scroll_y
         self.shown = (conversation, len(messages))
         self.query_one("#thread-header", Static).update(
             render_header(conversation, now(self.app), pending)
         )
-        self.query_one("#thread-body", Static).update(render_thread(conversation, messages, notes))
-        if at_top:
-            scroll.scroll_home(animate=False)
-        elif reading_back:
-            scroll.scroll_to(y=kept_y, animate=False)
-        else:
-            scroll.scroll_end(animate=False)
+        body = self.query_one(ThreadBody)
+        if not same:
+            body.clear()  # another conversation opens at its newest message
+        body.show(thread_parts(conversation, messages, notes), at_top=at_top)
 
     shown: tuple[ConversationRow, int] | None = None  # the conversation and how many messages
 
     def clear(self, note: str = "Select a conversation.") -> None:
         self.shown = None
         self.query_one("#thread-header", Static).update("")
-        self.query_one("#thread-body", Static).update(Text(note, style="dim"))
+        body = self.query_one(ThreadBody)
+        body.clear()
+        body.show([Text(note, style="dim")])
 
     def focus_thread(self) -> None:
-        self.query_one("#thread-scroll", VerticalScroll).focus()
+        self.query_one(ThreadBody).focus()

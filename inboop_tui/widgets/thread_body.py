@@ -1,0 +1,160 @@
+"""The thread's scrolling body, drawn line by line, rendered from the newest message up.
+
+A conversation opens on up to 500 messages. Drawn as one ``Static``, every one of them was
+wrapped twice on the UI thread before the first frame (once to measure the height, once to
+render it): ~0.2 s for a long conversation. Here each part (a message, a note, a day's heading)
+is rendered once, to lines of the body's width, and only as far up as the reader has reached:
+a thread opens on the screenfuls at its end, and scrolling towards the top renders the next
+parts above, keeping the lines under the reader where they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from textual.events import Resize
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+SCREENS_AHEAD = 2  # rendered beyond what is on screen, so that scrolling finds lines ready
+
+
+class ThreadBody(ScrollView, can_focus=True):
+    DEFAULT_CSS = "ThreadBody { height: 1fr; padding: 0 1; }"
+
+    def __init__(self, parts: Sequence[RenderableType] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._parts = parts
+        self._first = len(parts)  # the oldest part rendered: _lines are those of _parts[_first:]
+        self._lines: list[Strip] = []
+        self._heights: list[int] = []  # lines of each rendered part, oldest first
+        self._width = 0  # that the lines were rendered at
+        self._following = True  # at the newest line: stay there as lines come and go
+        self._revealing = False  # rendering parts above: the scroll moves it makes are ours
+
+    @property
+    def content(self) -> RenderableType:
+        """Everything the thread holds, rendered or not (what a reader would see, in full)."""
+        return Group(*self._parts)
+
+    def show(self, parts: Sequence[RenderableType], *, at_top: bool = False) -> None:
+        """Show these parts, oldest first: at the newest line; at the first with ``at_top``;
+        or, for the same thread shown again while the reader is further up, where they were."""
+        keep = None if self._following or at_top else (self._first, self.scroll_y)
+        self._parts = parts
+        self._first = len(parts)
+        self._lines, self._heights = [], []
+        self._width = self._content_width()
+        if at_top:
+            self._render_above(len(parts))
+        elif keep is not None:
+            self._render_above(len(parts) - min(keep[0], len(parts)))
+        self._render_above(0, lines=self._wanted())
+        self._sized()
+        self._following = keep is None and not at_top
+        y = 0 if at_top else self.max_scroll_y if keep is None else keep[1]
+        self.scroll_to(y=y, animate=False, immediate=True)
+        self.refresh()
+
+    def clear(self) -> None:
+        """Nothing shown; what is shown next opens at its newest line."""
+        self._following = True
+        self.show(())
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def _content_width(self) -> int:
+        return max(1, self.scrollable_content_region.width)
+
+    def _wanted(self) -> int:
+        return (SCREENS_AHEAD + 1) * max(self.scrollable_content_region.height, 10)
+
+    def _render_above(self, parts: int, *, lines: int = 0) -> int:
+        """Render ``parts`` more parts above those rendered, and more until ``lines`` lines
+        are rendered in all (or none is left); returns the lines added."""
+        console = self.app.console
+        options = console.options.update_width(self._width)
+        added: list[Strip] = []
+        heights: list[int] = []
+        first = self._first
+        while first > 0 and (parts > 0 or len(self._lines) + len(added) < lines):
+            first -= 1
+            parts -= 1
+            rendered = [
+                Strip(line, self._width)
+                for line in console.render_lines(self._parts[first], options, pad=True)
+            ]
+            added[:0] = rendered
+            heights.insert(0, len(rendered))
+        self._first = first
+        self._lines[:0] = added
+        self._heights[:0] = heights
+        return len(added)
+
+    def _sized(self) -> None:
+        self.virtual_size = Size(self._width, len(self._lines))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self._revealing:
+            return
+        if self._first and new < self.scrollable_content_region.height * SCREENS_AHEAD:
+            self._reveal_above(self._wanted())
+        self._following = self.scroll_y >= self.max_scroll_y
+
+    def _reveal_above(self, lines: int) -> None:
+        """Render parts above (``lines`` more, at least) and keep the view on what it shows."""
+        self._revealing = True
+        try:
+            animator = self.app.animator
+            if animator.is_being_animated(self, "scroll_y"):
+                # Its end is in the lines' old places: it is taken now, then moved with them.
+                animator.force_stop_animation(self, "scroll_y")
+            y = self.scroll_y
+            added = self._render_above(0, lines=len(self._lines) + lines)
+            self._sized()
+            self.scroll_to(y=y + added, animate=False, immediate=True)
+        finally:
+            self._revealing = False
+
+    def action_scroll_home(self) -> None:
+        """Home is the thread's first line: everything above is rendered first."""
+        self._revealing = True
+        try:
+            self._render_above(self._first)
+            self._sized()
+        finally:
+            self._revealing = False
+        super().action_scroll_home()
+
+    def on_resize(self, event: Resize) -> None:
+        width = self._content_width()
+        if width == self._width:
+            if self._following:
+                self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            return
+        # Rendered again at the new width, from the part at the top of the view.
+        top, line = self._first, int(self.scroll_y)
+        for height in self._heights:
+            if line < height:
+                break
+            line -= height
+            top += 1
+        following, count = self._following, len(self._parts) - top
+        self._width = width
+        self._first, self._lines, self._heights = len(self._parts), [], []
+        self._render_above(count, lines=self._wanted())
+        self._sized()
+        start = sum(self._heights[: top - self._first])
+        y = self.max_scroll_y if following else start
+        self.scroll_to(y=y, animate=False, immediate=True)
+        self._following = following
+
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_y) + y
+        base = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(self._content_width(), base)
+        return self._lines[index].apply_style(base)

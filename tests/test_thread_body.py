@@ -1,0 +1,130 @@
+"""The thread's body renders from the newest message up, as far as the reader goes: what it
+shows, page by page, is the thread rendered whole, with nothing skipped, repeated or moved."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+from sqlalchemy import Engine
+from textual.pilot import Pilot
+
+from inboop_tui.app import InboopApp
+from inboop_tui.screens.inbox import InboxScreen
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.paths import Paths
+from inboop_tui.widgets.thread_body import ThreadBody
+from tests.app_support import make_app, settle, use_utc
+from tests.harness import fill_replica, many_messages
+
+
+def whole(app: InboopApp, body: ThreadBody) -> list[str]:
+    """The thread rendered at once, at the body's width: what a reader must be able to see."""
+    width = body.scrollable_content_region.width
+    options = app.console.options.update_width(width)
+    lines = app.console.render_lines(body.content, options, pad=True)
+    return ["".join(segment.text for segment in line) for line in lines]
+
+
+def on_screen(body: ThreadBody) -> list[str]:
+    return [body.render_line(y).text for y in range(body.scrollable_content_region.height)]
+
+
+def place(thread: list[str], shown: list[str]) -> int:
+    """Where the lines shown start in the whole thread (they must be there, in one piece)."""
+    for start in range(len(thread) - len(shown) + 1):
+        if thread[start : start + len(shown)] == shown:
+            return start
+    raise AssertionError(f"lines shown are not the thread's: {shown[:3]}")
+
+
+def long_thread(tmp_path: Path) -> tuple[Paths, Engine]:
+    use_utc()
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    fill_replica(engine, many_messages(150, customer=lambda i: "PSID1"))
+    return paths, engine
+
+
+async def opened(pilot: Pilot[object]) -> ThreadBody:
+    await settle(pilot)
+    body = pilot.app.screen.query_one(ThreadBody)
+    body.focus()
+    await settle(pilot)
+    return body
+
+
+async def test_a_long_thread_reads_page_by_page_up_to_its_first_line(tmp_path: Path) -> None:
+    paths, engine = long_thread(tmp_path)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 50)) as pilot:
+            body = await opened(pilot)
+            thread = whole(app, body)
+            height = body.scrollable_content_region.height
+            assert len(thread) > 8 * height  # several renderings above the first screen
+            assert on_screen(body) == thread[-height:]  # opened at the newest line
+            assert "message 149" in "".join(thread[-height:])
+            tops = [place(thread, on_screen(body))]
+            while tops[-1] > 0:
+                await pilot.press("pageup")
+                await settle(pilot)
+                tops.append(place(thread, on_screen(body)))
+                assert tops[-1] < tops[-2], "page up did not move up the thread"
+            steps = [before - after for before, after in pairwise(tops)]
+            assert len(set(steps[:-1])) == 1  # every page the same size, the last one clamped
+            assert "message 0" in "".join(on_screen(body))
+
+            await pilot.press("end")
+            await settle(pilot)
+            assert on_screen(body) == thread[-height:]
+            await pilot.press("home")  # from the newest line straight to the first
+            await settle(pilot)
+            assert on_screen(body) == thread[:height]
+    finally:
+        engine.dispose()
+
+
+async def test_the_same_thread_shown_again_keeps_the_readers_place(tmp_path: Path) -> None:
+    paths, engine = long_thread(tmp_path)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            body = await opened(pilot)
+            for _ in range(5):
+                await pilot.press("pageup")
+            await settle(pilot)
+            before = on_screen(body)
+            screen = app.screen
+            assert isinstance(screen, InboxScreen) and screen._open is not None
+            screen.load_thread(screen._open)  # as a sync or a change shows it again
+            await settle(pilot)
+            assert on_screen(body) == before
+
+            await pilot.press("end")  # at the newest line, it follows the newest line
+            await settle(pilot)
+            screen.load_thread(screen._open)
+            await settle(pilot)
+            assert on_screen(body) == whole(app, body)[-len(before) :]
+    finally:
+        engine.dispose()
+
+
+async def test_a_narrower_terminal_renders_the_thread_again_at_its_width(tmp_path: Path) -> None:
+    paths, engine = long_thread(tmp_path)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            body = await opened(pilot)
+            wide = body.scrollable_content_region.width
+            await pilot.resize_terminal(90, 30)
+            await settle(pilot)
+            assert body.scrollable_content_region.width < wide
+            thread = whole(app, body)
+            height = body.scrollable_content_region.height
+            assert on_screen(body) == thread[-height:]  # still at the newest line
+            await pilot.press("home")
+            await settle(pilot)
+            assert on_screen(body) == thread[:height]
+    finally:
+        engine.dispose()
