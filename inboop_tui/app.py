@@ -523,6 +523,7 @@ class InboopApp(App[None]):
     @on(Worker.StateChanged)
     def _own_worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
+            self._status_bar_activity(None)  # a sync or an export, which the status bar showed
             self._worker_failed(event.worker)
 
     @on(WorkerFailed)
@@ -531,7 +532,6 @@ class InboopApp(App[None]):
 
     def _worker_failed(self, worker: Worker[Any]) -> None:
         log.error("%s failed", worker.description, exc_info=worker.error)
-        self._status_bar_activity(None)
         self.notify(
             f"{worker.description} failed: {worker.error}. Details are in {self.paths.log_file}.",
             severity="error",

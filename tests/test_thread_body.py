@@ -38,11 +38,22 @@ def place(thread: list[str], shown: list[str]) -> int:
     raise AssertionError(f"lines shown are not the thread's: {shown[:3]}")
 
 
-def long_thread(tmp_path: Path) -> tuple[Paths, Engine]:
+def where(app: InboopApp, body: ThreadBody) -> tuple[str, int]:
+    """The message at the top of the view (its number) and how many lines into it the view is."""
+    thread = whole(app, body)
+    top = place(thread, on_screen(body))
+    head = max(line for line in range(top + 1) if "← PSID1" in thread[line])
+    return thread[head + 1].split()[0], top - head
+
+
+def long_thread(tmp_path: Path, short_after: bool = False) -> tuple[Paths, Engine]:
+    """A conversation of 150 messages; with ``short_after``, a one-message conversation newer
+    than it (listed first, so opened first)."""
     use_utc()
     paths = Paths(tmp_path, tmp_path)
     engine = open_replica(paths.database)
-    fill_replica(engine, many_messages(150, customer=lambda i: "PSID1"))
+    count = 151 if short_after else 150
+    fill_replica(engine, many_messages(count, customer=lambda i: "PSID2" if i == 150 else "PSID1"))
     return paths, engine
 
 
@@ -126,5 +137,47 @@ async def test_a_narrower_terminal_renders_the_thread_again_at_its_width(tmp_pat
             await pilot.press("home")
             await settle(pilot)
             assert on_screen(body) == thread[:height]
+    finally:
+        engine.dispose()
+
+
+async def test_a_long_thread_opened_after_a_short_one_opens_at_its_newest_line(
+    tmp_path: Path,
+) -> None:
+    paths, engine = long_thread(tmp_path, short_after=True)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            body = app.screen.query_one(ThreadBody)
+            assert "message 150" in "".join(on_screen(body))  # the short one, no scrollbar
+            await pilot.press("down")
+            await settle(pilot)
+            thread = whole(app, body)  # at the width left beside the scrollbar
+            assert on_screen(body) == thread[-body.scrollable_content_region.height :]
+            assert "message 149" in "".join(on_screen(body))
+    finally:
+        engine.dispose()
+
+
+async def test_a_resize_keeps_the_line_at_the_top_of_a_long_message(tmp_path: Path) -> None:
+    use_utc()
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    words = " ".join(f"word{n}" for n in range(120))  # a message of many lines
+    fill_replica(
+        engine, many_messages(40, customer=lambda i: "PSID1", text=lambda i: f"{i} {words}")
+    )
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            body = await opened(pilot)
+            await pilot.press("pageup", "pageup", "up", "up", "up")
+            await settle(pilot)
+            before = where(app, body)
+            assert before[1] > 2  # inside a message, under its first lines
+            await pilot.resize_terminal(110, 30)
+            await settle(pilot)
+            assert where(app, body) == before  # the same message, as many lines into it
     finally:
         engine.dispose()

@@ -124,6 +124,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
         self._wants_last = False  # End was pressed before the whole order was read
         self._blocks: OrderedDict[int, list[ConversationRow | None]] = OrderedDict()
         self._loading: set[int] = set()
+        self._failed: set[int] = set()  # blocks whose read failed: asked again after a move
         self._generation = 0  # of reloads: only the newest one's order is taken
         self._held = 0  # the reload whose order is held
         self._reading_rest = 0  # the reload whose whole order is being read
@@ -220,6 +221,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
         else:
             self._blocks.clear()
             self._loading.clear()
+            self._failed.clear()
             self._version += 1
         self._keys = keys
         if first_rows is not None:
@@ -260,7 +262,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
         return rows[offset]
 
     def _request(self, block: int) -> None:
-        if block in self._loading or block in self._blocks:
+        if block in self._loading or block in self._blocks or block in self._failed:
             return
         self._loading.add(block)
         version, keys = self._version, self._keys[block * BLOCK : (block + 1) * BLOCK]
@@ -269,7 +271,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
             partial(self._replica.rows_at, keys),
             partial(self._loaded, version, block),
             group="conversation-rows",
-            description=f"load conversations block {block}",
+            description="read the inbox's rows",
             failed=partial(self._not_loaded, version, block),
         )
 
@@ -289,10 +291,15 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
         self._rest()
 
     def _not_loaded(self, version: int, block: int) -> None:
-        """A block's read failed (the app says so): the next paint that needs it asks again.
-        Nothing repaints now, so a database that keeps failing is not asked in a loop."""
-        if version == self._version:
-            self._loading.discard(block)
+        """A block's read failed (the app says so): its placeholders are drawn, and it is asked
+        for again when the cursor next moves, not by every paint (a database that keeps failing
+        would be asked in a loop, and each failure said)."""
+        if version != self._version:
+            return
+        self._loading.discard(block)
+        self._failed.add(block)
+        if self._held_paint is not None and self.cursor // BLOCK == block:
+            self._show_cursor()
 
     def _announce(self, conversation_id: str | None, *, by_user: bool = False) -> None:
         if conversation_id != self._highlighted:
@@ -327,6 +334,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
     # --- cursor --------------------------------------------------------------------------
 
     def watch_cursor(self, cursor: int) -> None:
+        self._failed.clear()
         if not self.count:
             return
         current = self.row(cursor)

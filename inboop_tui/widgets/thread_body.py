@@ -55,7 +55,7 @@ class ThreadBody(ScrollView, can_focus=True):
         self._sized()
         self._following = keep is None and not at_top
         y = 0 if at_top else self.max_scroll_y if keep is None else keep[1]
-        self.scroll_to(y=y, animate=False, immediate=True)
+        self._scroll(y)
         self.refresh()
 
     def clear(self) -> None:
@@ -115,7 +115,7 @@ class ThreadBody(ScrollView, can_focus=True):
             y = self.scroll_y
             added = self._render_above(0, lines=len(self._lines) + lines)
             self._sized()
-            self.scroll_to(y=y + added, animate=False, immediate=True)
+            self._scroll(y + added)
         finally:
             self._revealing = False
 
@@ -129,13 +129,23 @@ class ThreadBody(ScrollView, can_focus=True):
             self._revealing = False
         super().action_scroll_home()
 
+    def _scroll(self, y: float) -> None:
+        # Forced: a body that had no scrollbar (a short thread) would ignore it until one shows.
+        self.scroll_to(y=y, animate=False, immediate=True, force=True)
+
     def on_resize(self, event: Resize) -> None:
+        self._fit_width()
+
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        self._fit_width()  # the scrollbar takes its columns from the lines without a Resize
+
+    def _fit_width(self) -> None:
+        """Render again at the body's width, from the line at the top of the view."""
         width = self._content_width()
         if width == self._width:
             if self._following:
-                self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+                self._scroll(self.max_scroll_y)
             return
-        # Rendered again at the new width, from the part at the top of the view.
         top, line = self._first, int(self.scroll_y)
         for height in self._heights:
             if line < height:
@@ -147,9 +157,11 @@ class ThreadBody(ScrollView, can_focus=True):
         self._first, self._lines, self._heights = len(self._parts), [], []
         self._render_above(count, lines=self._wanted())
         self._sized()
-        start = sum(self._heights[: top - self._first])
-        y = self.max_scroll_y if following else start
-        self.scroll_to(y=y, animate=False, immediate=True)
+        if following:
+            self._scroll(self.max_scroll_y)
+        elif top < len(self._parts):  # as many lines into that part as it still has
+            part = top - self._first
+            self._scroll(sum(self._heights[:part]) + min(line, self._heights[part] - 1))
         self._following = following
 
     def render_line(self, y: int) -> Strip:
