@@ -7,6 +7,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import Engine
+from textual import events
 from textual.pilot import Pilot
 
 from inboop_tui.app import InboopApp
@@ -179,5 +180,48 @@ async def test_a_resize_keeps_the_line_at_the_top_of_a_long_message(tmp_path: Pa
             await pilot.resize_terminal(110, 30)
             await settle(pilot)
             assert where(app, body) == before  # the same message, as many lines into it
+    finally:
+        engine.dispose()
+
+
+async def test_keys_that_arrive_together_move_the_view_by_lines_not_by_screens(
+    tmp_path: Path,
+) -> None:
+    paths, engine = long_thread(tmp_path)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            body = await opened(pilot)
+            thread = whole(app, body)
+            top = place(thread, on_screen(body))
+            for _ in range(5):  # handled before any refresh, as a fast key repeat is
+                app.post_message(events.Key("up", None))
+            await settle(pilot)
+            assert 1 <= top - place(thread, on_screen(body)) <= 5
+            await pilot.press("end")
+            await settle(pilot)
+            assert on_screen(body) == thread[-body.scrollable_content_region.height :]
+    finally:
+        engine.dispose()
+
+
+async def test_the_scrollbar_spans_the_whole_thread_and_a_jump_into_it_shows_its_lines(
+    tmp_path: Path,
+) -> None:
+    paths, engine = long_thread(tmp_path)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            body = await opened(pilot)
+            thread = whole(app, body)
+            # Estimated for the messages not rendered yet, from those that are.
+            assert abs(body.virtual_size.height - len(thread)) <= len(thread) // 10
+            body.scroll_to(y=body.max_scroll_y // 2, animate=False, immediate=True)  # a drag
+            await settle(pilot)
+            middle = place(thread, on_screen(body))  # the thread's own lines, in one piece
+            assert len(thread) // 3 < middle < 2 * len(thread) // 3
+            await pilot.press("pageup")
+            await settle(pilot)
+            assert place(thread, on_screen(body)) < middle
     finally:
         engine.dispose()
