@@ -225,3 +225,34 @@ async def test_the_scrollbar_spans_the_whole_thread_and_a_jump_into_it_shows_its
             assert place(thread, on_screen(body)) < middle
     finally:
         engine.dispose()
+
+
+async def test_older_messages_come_in_above_and_the_view_stays_on_what_it_showed(
+    tmp_path: Path,
+) -> None:
+    use_utc()
+    paths = Paths(tmp_path, tmp_path)
+    engine = open_replica(paths.database)
+    fill_replica(engine, many_messages(600, per_delivery=300, customer=lambda i: "PSID1"))
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            body = await opened(pilot)
+            await pilot.press("home")
+            await settle(pilot)
+            before = whole(app, body)
+            assert "showing the newest 500 of 600" in before[0]
+            from_end = len(before)  # the view's top: the thread's first line
+            await pilot.press("o")
+            await settle(pilot)
+            after = whole(app, body)
+            assert "message 0" in "".join(after) and "showing the newest" not in after[0]
+            top = len(after) - from_end
+            height = body.scrollable_content_region.height
+            assert on_screen(body) == after[top : top + height]
+            assert "message 100" in "".join(on_screen(body))  # the first of those shown before
+            await pilot.press("pageup")  # and the older ones are above
+            await settle(pilot)
+            assert "message 9" in "".join(on_screen(body))
+    finally:
+        engine.dispose()

@@ -299,7 +299,7 @@ class InboxScreen(ActingScreen):
             loaded.messages,
             notes=loaded.notes,
             pending=loaded.pending,
-            at_top=event.older,
+            older=event.older,
         )
         if not event.older:
             self.desk.prepare(loaded, event.canned)

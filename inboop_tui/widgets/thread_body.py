@@ -47,22 +47,26 @@ class ThreadBody(ScrollView, can_focus=True):
         """Everything the thread holds, rendered or not (what a reader would see, in full)."""
         return Group(*self._parts)
 
-    def show(self, parts: Sequence[RenderableType], *, at_top: bool = False) -> None:
-        """Show these parts, oldest first: at the newest line; at the first with ``at_top``;
-        or, for the same thread shown again while the reader is further up, where they were."""
-        keep = None if self._following or at_top else (self._first, self._line_at_top())
+    def show(self, parts: Sequence[RenderableType], *, older: bool = False) -> None:
+        """Show these parts, oldest first: at the newest line; or, for the same thread shown
+        again while the reader is further up, where they were. With ``older`` (parts added
+        above those shown, as a chat loads older messages), the view stays on the lines it
+        shows, counted from the end, and the reader scrolls up into the older ones."""
+        from_end = self._above + len(self._lines) - int(self.scroll_y)
+        keep = None if self._following or older else (self._first, self._line_at_top())
         self._parts = parts
         self._first = len(parts)
         self._lines, self._heights = [], []
         self._width = self._content_width()
-        if at_top:
-            self._render_above(len(parts))
-        elif keep is not None:
+        if keep is not None:
             self._render_above(len(parts) - min(keep[0], len(parts)))
-        self._render_above(0, lines=self._wanted())
+        self._render_above(0, lines=self._wanted() + (from_end if older else 0))
         self._sized()
-        self._following = keep is None and not at_top
-        y = 0 if at_top else self.max_scroll_y if keep is None else self._above + keep[1]
+        self._following = keep is None and not older
+        if older:
+            y = self._above + len(self._lines) - from_end
+        else:
+            y = self.max_scroll_y if keep is None else self._above + keep[1]
         self._scroll(y)
         self.refresh()
 

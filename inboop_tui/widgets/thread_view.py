@@ -240,11 +240,12 @@ class ThreadView(Vertical):
         *,
         notes: list[NoteRow] | None = None,
         pending: list[Change] | None = None,
-        at_top: bool = False,
+        older: bool = False,
     ) -> None:
-        """Show a thread, scrolled to its newest message (or to its top, after loading older
-        ones). The same thread shown again (a sync, a change) keeps where the reader was,
-        unless they were at the newest message: then they follow it."""
+        """Show a thread, scrolled to its newest message; after loading ``older`` messages,
+        where the reader was (the older ones are above). The same thread shown again (a sync,
+        a change) keeps where the reader was, unless they were at the newest message: then
+        they follow it."""
         same = self.shown is not None and self.shown[0].id == conversation.id
         self.shown = (conversation, len(messages))
         self.query_one("#thread-header", Static).update(
@@ -253,7 +254,7 @@ class ThreadView(Vertical):
         body = self.query_one(ThreadBody)
         if not same:
             body.clear()  # another conversation opens at its newest message
-        body.show(thread_parts(conversation, messages, notes), at_top=at_top)
+        body.show(thread_parts(conversation, messages, notes), older=older)
 
     shown: tuple[ConversationRow, int] | None = None  # the conversation and how many messages
 
