@@ -3,10 +3,11 @@ shows, page by page, is the thread rendered whole, with nothing skipped, repeate
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 
-from sqlalchemy import Engine
 from textual import events
 from textual.pilot import Pilot
 
@@ -47,15 +48,28 @@ def where(app: InboopApp, body: ThreadBody) -> tuple[str, int]:
     return thread[head + 1].split()[0], top - head
 
 
-def long_thread(tmp_path: Path, short_after: bool = False) -> tuple[Paths, Engine]:
+def long_thread(short_after: bool = False) -> list[bytes]:
     """A conversation of 150 messages; with ``short_after``, a one-message conversation newer
     than it (listed first, so opened first)."""
+    count = 151 if short_after else 150
+    return many_messages(count, customer=lambda i: "PSID2" if i == 150 else "PSID1")
+
+
+@asynccontextmanager
+async def running(
+    tmp_path: Path, deliveries: list[bytes], size: tuple[int, int] = (100, 30)
+) -> AsyncIterator[tuple[InboopApp, Pilot[object]]]:
+    """The app on a replica holding ``deliveries``."""
     use_utc()
     paths = Paths(tmp_path, tmp_path)
     engine = open_replica(paths.database)
-    count = 151 if short_after else 150
-    fill_replica(engine, many_messages(count, customer=lambda i: "PSID2" if i == 150 else "PSID1"))
-    return paths, engine
+    fill_replica(engine, deliveries)
+    app = make_app(paths, engine)
+    try:
+        async with app.run_test(size=size) as pilot:
+            yield app, pilot
+    finally:
+        engine.dispose()
 
 
 async def opened(pilot: Pilot[object]) -> ThreadBody:
@@ -67,192 +81,150 @@ async def opened(pilot: Pilot[object]) -> ThreadBody:
 
 
 async def test_a_long_thread_reads_page_by_page_up_to_its_first_line(tmp_path: Path) -> None:
-    paths, engine = long_thread(tmp_path)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 50)) as pilot:
-            body = await opened(pilot)
-            thread = whole(app, body)
-            height = body.scrollable_content_region.height
-            assert len(thread) > 8 * height  # several renderings above the first screen
-            assert on_screen(body) == thread[-height:]  # opened at the newest line
-            assert "message 149" in "".join(thread[-height:])
-            tops = [place(thread, on_screen(body))]
-            while tops[-1] > 0:
-                await pilot.press("pageup")
-                await settle(pilot)
-                tops.append(place(thread, on_screen(body)))
-                assert tops[-1] < tops[-2], "page up did not move up the thread"
-            steps = [before - after for before, after in pairwise(tops)]
-            assert len(set(steps[:-1])) == 1  # every page the same size, the last one clamped
-            assert "message 0" in "".join(on_screen(body))
+    async with running(tmp_path, long_thread(), (100, 50)) as (app, pilot):
+        body = await opened(pilot)
+        thread = whole(app, body)
+        height = body.scrollable_content_region.height
+        assert len(thread) > 8 * height  # several renderings above the first screen
+        assert on_screen(body) == thread[-height:]  # opened at the newest line
+        assert "message 149" in "".join(thread[-height:])
+        tops = [place(thread, on_screen(body))]
+        while tops[-1] > 0:
+            await pilot.press("pageup")
+            await settle(pilot)
+            tops.append(place(thread, on_screen(body)))
+            assert tops[-1] < tops[-2], "page up did not move up the thread"
+        steps = [before - after for before, after in pairwise(tops)]
+        assert len(set(steps[:-1])) == 1  # every page the same size, the last one clamped
+        assert "message 0" in "".join(on_screen(body))
 
-            await pilot.press("end")
-            await settle(pilot)
-            assert on_screen(body) == thread[-height:]
-            await pilot.press("home")  # from the newest line straight to the first
-            await settle(pilot)
-            assert on_screen(body) == thread[:height]
-    finally:
-        engine.dispose()
+        await pilot.press("end")
+        await settle(pilot)
+        assert on_screen(body) == thread[-height:]
+        await pilot.press("home")  # from the newest line straight to the first
+        await settle(pilot)
+        assert on_screen(body) == thread[:height]
 
 
 async def test_the_same_thread_shown_again_keeps_the_readers_place(tmp_path: Path) -> None:
-    paths, engine = long_thread(tmp_path)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            body = await opened(pilot)
-            for _ in range(5):
-                await pilot.press("pageup")
-            await settle(pilot)
-            before = on_screen(body)
-            screen = app.screen
-            assert isinstance(screen, InboxScreen) and screen._open is not None
-            screen.load_thread(screen._open)  # as a sync or a change shows it again
-            await settle(pilot)
-            assert on_screen(body) == before
+    async with running(tmp_path, long_thread()) as (app, pilot):
+        body = await opened(pilot)
+        for _ in range(5):
+            await pilot.press("pageup")
+        await settle(pilot)
+        before = on_screen(body)
+        screen = app.screen
+        assert isinstance(screen, InboxScreen) and screen._open is not None
+        screen.load_thread(screen._open)  # as a sync or a change shows it again
+        await settle(pilot)
+        assert on_screen(body) == before
 
-            await pilot.press("end")  # at the newest line, it follows the newest line
-            await settle(pilot)
-            screen.load_thread(screen._open)
-            await settle(pilot)
-            assert on_screen(body) == whole(app, body)[-len(before) :]
-    finally:
-        engine.dispose()
+        await pilot.press("end")  # at the newest line, it follows the newest line
+        await settle(pilot)
+        screen.load_thread(screen._open)
+        await settle(pilot)
+        assert on_screen(body) == whole(app, body)[-len(before) :]
 
 
 async def test_a_narrower_terminal_renders_the_thread_again_at_its_width(tmp_path: Path) -> None:
-    paths, engine = long_thread(tmp_path)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(120, 30)) as pilot:
-            body = await opened(pilot)
-            wide = body.scrollable_content_region.width
-            await pilot.resize_terminal(90, 30)
-            await settle(pilot)
-            assert body.scrollable_content_region.width < wide
-            thread = whole(app, body)
-            height = body.scrollable_content_region.height
-            assert on_screen(body) == thread[-height:]  # still at the newest line
-            await pilot.press("home")
-            await settle(pilot)
-            assert on_screen(body) == thread[:height]
-    finally:
-        engine.dispose()
+    async with running(tmp_path, long_thread(), (120, 30)) as (app, pilot):
+        body = await opened(pilot)
+        wide = body.scrollable_content_region.width
+        await pilot.resize_terminal(90, 30)
+        await settle(pilot)
+        assert body.scrollable_content_region.width < wide
+        thread = whole(app, body)
+        height = body.scrollable_content_region.height
+        assert on_screen(body) == thread[-height:]  # still at the newest line
+        await pilot.press("home")
+        await settle(pilot)
+        assert on_screen(body) == thread[:height]
 
 
 async def test_a_long_thread_opened_after_a_short_one_opens_at_its_newest_line(
     tmp_path: Path,
 ) -> None:
-    paths, engine = long_thread(tmp_path, short_after=True)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await settle(pilot)
-            body = app.screen.query_one(ThreadBody)
-            assert "message 150" in "".join(on_screen(body))  # the short one, no scrollbar
-            await pilot.press("down")
-            await settle(pilot)
-            thread = whole(app, body)  # at the width left beside the scrollbar
-            assert on_screen(body) == thread[-body.scrollable_content_region.height :]
-            assert "message 149" in "".join(on_screen(body))
-    finally:
-        engine.dispose()
+    async with running(tmp_path, long_thread(short_after=True)) as (app, pilot):
+        await settle(pilot)
+        body = app.screen.query_one(ThreadBody)
+        assert "message 150" in "".join(on_screen(body))  # the short one, no scrollbar
+        await pilot.press("down")
+        await settle(pilot)
+        thread = whole(app, body)  # at the width left beside the scrollbar
+        assert on_screen(body) == thread[-body.scrollable_content_region.height :]
+        assert "message 149" in "".join(on_screen(body))
 
 
 async def test_a_resize_keeps_the_line_at_the_top_of_a_long_message(tmp_path: Path) -> None:
-    use_utc()
-    paths = Paths(tmp_path, tmp_path)
-    engine = open_replica(paths.database)
     words = " ".join(f"word{n}" for n in range(120))  # a message of many lines
-    fill_replica(
-        engine, many_messages(40, customer=lambda i: "PSID1", text=lambda i: f"{i} {words}")
-    )
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(120, 30)) as pilot:
-            body = await opened(pilot)
-            await pilot.press("pageup", "pageup", "up", "up", "up")
-            await settle(pilot)
-            before = where(app, body)
-            assert before[1] > 2  # inside a message, under its first lines
-            await pilot.resize_terminal(110, 30)
-            await settle(pilot)
-            assert where(app, body) == before  # the same message, as many lines into it
-    finally:
-        engine.dispose()
+    async with running(
+        tmp_path,
+        many_messages(40, customer=lambda i: "PSID1", text=lambda i: f"{i} {words}"),
+        (120, 30),
+    ) as (app, pilot):
+        body = await opened(pilot)
+        await pilot.press("pageup", "pageup", "up", "up", "up")
+        await settle(pilot)
+        before = where(app, body)
+        assert before[1] > 2  # inside a message, under its first lines
+        await pilot.resize_terminal(110, 30)
+        await settle(pilot)
+        assert where(app, body) == before  # the same message, as many lines into it
 
 
 async def test_keys_that_arrive_together_move_the_view_by_lines_not_by_screens(
     tmp_path: Path,
 ) -> None:
-    paths, engine = long_thread(tmp_path)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            body = await opened(pilot)
-            thread = whole(app, body)
-            top = place(thread, on_screen(body))
-            for _ in range(5):  # handled before any refresh, as a fast key repeat is
-                app.post_message(events.Key("up", None))
-            await settle(pilot)
-            assert 1 <= top - place(thread, on_screen(body)) <= 5
-            await pilot.press("end")
-            await settle(pilot)
-            assert on_screen(body) == thread[-body.scrollable_content_region.height :]
-    finally:
-        engine.dispose()
+    async with running(tmp_path, long_thread()) as (app, pilot):
+        body = await opened(pilot)
+        thread = whole(app, body)
+        top = place(thread, on_screen(body))
+        for _ in range(5):  # handled before any refresh, as a fast key repeat is
+            app.post_message(events.Key("up", None))
+        await settle(pilot)
+        assert 1 <= top - place(thread, on_screen(body)) <= 5
+        await pilot.press("end")
+        await settle(pilot)
+        assert on_screen(body) == thread[-body.scrollable_content_region.height :]
 
 
 async def test_the_scrollbar_spans_the_whole_thread_and_a_jump_into_it_shows_its_lines(
     tmp_path: Path,
 ) -> None:
-    paths, engine = long_thread(tmp_path)
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            body = await opened(pilot)
-            thread = whole(app, body)
-            # Estimated for the messages not rendered yet, from those that are.
-            assert abs(body.virtual_size.height - len(thread)) <= len(thread) // 10
-            body.scroll_to(y=body.max_scroll_y // 2, animate=False, immediate=True)  # a drag
-            await settle(pilot)
-            middle = place(thread, on_screen(body))  # the thread's own lines, in one piece
-            assert len(thread) // 3 < middle < 2 * len(thread) // 3
-            await pilot.press("pageup")
-            await settle(pilot)
-            assert place(thread, on_screen(body)) < middle
-    finally:
-        engine.dispose()
+    async with running(tmp_path, long_thread()) as (app, pilot):
+        body = await opened(pilot)
+        thread = whole(app, body)
+        # Estimated for the messages not rendered yet, from those that are.
+        assert abs(body.virtual_size.height - len(thread)) <= len(thread) // 10
+        body.scroll_to(y=body.max_scroll_y // 2, animate=False, immediate=True)  # a drag
+        await settle(pilot)
+        middle = place(thread, on_screen(body))  # the thread's own lines, in one piece
+        assert len(thread) // 3 < middle < 2 * len(thread) // 3
+        await pilot.press("pageup")
+        await settle(pilot)
+        assert place(thread, on_screen(body)) < middle
 
 
 async def test_older_messages_come_in_above_and_the_view_stays_on_what_it_showed(
     tmp_path: Path,
 ) -> None:
-    use_utc()
-    paths = Paths(tmp_path, tmp_path)
-    engine = open_replica(paths.database)
-    fill_replica(engine, many_messages(600, per_delivery=300, customer=lambda i: "PSID1"))
-    app = make_app(paths, engine)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            body = await opened(pilot)
-            await pilot.press("home")
-            await settle(pilot)
-            before = whole(app, body)
-            assert "showing the newest 500 of 600" in before[0]
-            from_end = len(before)  # the view's top: the thread's first line
-            await pilot.press("o")
-            await settle(pilot)
-            after = whole(app, body)
-            assert "message 0" in "".join(after) and "showing the newest" not in after[0]
-            top = len(after) - from_end
-            height = body.scrollable_content_region.height
-            assert on_screen(body) == after[top : top + height]
-            assert "message 100" in "".join(on_screen(body))  # the first of those shown before
-            await pilot.press("pageup")  # and the older ones are above
-            await settle(pilot)
-            assert "message 9" in "".join(on_screen(body))
-    finally:
-        engine.dispose()
+    async with running(
+        tmp_path, many_messages(600, per_delivery=300, customer=lambda i: "PSID1")
+    ) as (app, pilot):
+        body = await opened(pilot)
+        await pilot.press("home")
+        await settle(pilot)
+        before = whole(app, body)
+        assert "showing the newest 500 of 600" in before[0]
+        from_end = len(before)  # the view's top: the thread's first line
+        await pilot.press("o")
+        await settle(pilot)
+        after = whole(app, body)
+        assert "message 0" in "".join(after) and "showing the newest" not in after[0]
+        top = len(after) - from_end
+        height = body.scrollable_content_region.height
+        assert on_screen(body) == after[top : top + height]
+        assert "message 100" in "".join(on_screen(body))  # the first of those shown before
+        await pilot.press("pageup")  # and the older ones are above
+        await settle(pilot)
+        assert "message 9" in "".join(on_screen(body))
