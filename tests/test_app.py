@@ -144,6 +144,34 @@ async def test_search_filters_by_message_text_and_name(replica: tuple[Paths, Eng
         assert "No conversation matches" in thread_text(app)
 
 
+async def test_escape_from_the_thread_goes_back_to_the_list_and_keeps_the_search(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listing = conversation_list(app)
+        await pilot.press("slash", *"embroidery", "enter")  # the search, then the list
+        await settle(pilot)
+        found = listing.count
+        assert 1 <= found < 12
+        await pilot.press("down")
+        await settle(pilot)
+        reading = app.screen.open_conversation
+        assert reading is not None
+        await pilot.press("enter")  # into the thread
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == "thread-scroll"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.focused is listing
+        assert listing.filter.search == "embroidery" and listing.count == found
+        assert app.screen.open_conversation == reading
+        await pilot.press("escape")  # from the list: the search goes
+        await settle(pilot)
+        assert listing.filter.search is None and listing.count == 12
+
+
 async def test_search_text_with_fts_syntax_and_markup_never_errors(
     replica: tuple[Paths, Engine],
 ) -> None:

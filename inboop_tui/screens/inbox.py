@@ -129,7 +129,7 @@ class InboxScreen(ActingScreen):
         Binding("K", "toggle_contact", "Contact", show=False),
         Binding("F", "files", "Files", show=False),
         Binding("v", "view_picture", "View picture", show=False),
-        Binding("escape", "clear_search", "Clear", show=False),
+        Binding("escape", "clear_search", "Back to the list / clear the search", show=False),
     ]
 
     @dataclass
@@ -208,6 +208,11 @@ class InboxScreen(ActingScreen):
             self.app.action_hide_help_panel()
             return
         search = self.query_one("#search", Input)
+        if self.focused not in (self.conversations, search):
+            # One step back, as from a pager to its index: out of the thread (or the contact
+            # panel) to the list, with the search and the conversation on screen kept.
+            self.conversations.focus()
+            return
         if search.value:
             search.value = ""
         search.display = False
