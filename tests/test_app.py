@@ -441,6 +441,9 @@ async def test_a_large_inbox_opens_and_scrolls_to_the_end(
             assert last is not None and last.customer_id == "PSID00000"
             # The view went down to it as its rows came in, and drew them, not placeholders.
             assert listing.scroll_offset.y == listing.max_scroll_y > 0
+            # Rows fit the width beside the vertical scrollbar: no horizontal one below them.
+            assert listing.show_vertical_scrollbar and not listing.show_horizontal_scrollbar
+            assert listing.scroll_offset.x == 0
             drawn = [listing.render_line(y).text for y in range(listing.size.height)]
             assert any(last.display_name in line for line in drawn[-3:])
             assert not any("…" in line for line in drawn)
@@ -483,6 +486,9 @@ async def test_rows_that_could_not_be_read_are_read_again_when_needed(tmp_path: 
             assert "no such table: conversations" in said[0]
             # The end is drawn, with placeholders, and the paints that follow do not ask again.
             assert listing.scroll_offset.y == listing.max_scroll_y > 0
+            # Rows fit the width beside the vertical scrollbar: no horizontal one below them.
+            assert listing.show_vertical_scrollbar and not listing.show_horizontal_scrollbar
+            assert listing.scroll_offset.x == 0
             drawn = [listing.render_line(y).text for y in range(listing.size.height)]
             assert sum("…" in line for line in drawn) >= len(drawn) // 2  # each row's placeholder
             await asyncio.sleep(0.3)

@@ -77,7 +77,7 @@ def fit(text: str, width: int) -> str:
 
 class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    ConversationList { height: 1fr; }
+    ConversationList { height: 1fr; overflow-x: hidden; }
     """
 
     BINDINGS = [
