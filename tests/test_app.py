@@ -172,6 +172,29 @@ async def test_escape_from_the_thread_goes_back_to_the_list_and_keeps_the_search
         assert listing.filter.search is None and listing.count == 12
 
 
+async def test_the_search_box_and_filter_line_keep_up_with_long_text(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        line = app.screen.query_one("#filter-line", Static)
+        box = app.screen.query_one("#search", Input)
+        assert line.size.height == 1
+        long = "embroidery " * 8 + "tail"
+        await pilot.press("slash", *long)
+        await settle(pilot)
+        # The box scrolls to what is typed last; the line grows to hold the whole search.
+        drawn = "".join(box.render_line(y).text for y in range(box.size.height))
+        assert "tail" in drawn
+        assert line.size.height > 1
+        assert long in " ".join(shown(line, width=line.content_region.width).split())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert line.size.height == 1
+        assert shown(line).startswith("12 conversations")
+
+
 async def test_search_text_with_fts_syntax_and_markup_never_errors(
     replica: tuple[Paths, Engine],
 ) -> None:

@@ -54,8 +54,10 @@ from inboop_tui.store.selling_queries import ContactCard
 from inboop_tui.sync.media import MediaError, downloads_folder, keep_file
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
-from inboop_tui.widgets.conversation_list import ConversationList
+from inboop_tui.widgets.conversation_list import HOLD_PAINT_SECONDS, ConversationList
+from inboop_tui.widgets.filter_line import FilterLine
 from inboop_tui.widgets.key_footer import KeyFooter
+from inboop_tui.widgets.search_box import SearchBox
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
 
@@ -146,6 +148,7 @@ class InboxScreen(ActingScreen):
         self._dwell: Timer | None = None
         self._open: str | None = None
         self._limit = THREAD_LIMIT
+        self._filter_later: Timer | None = None  # the filter line, if its view is slow to come
         self.desk = ReplyDesk(self, replica)
         self.selling = SellingDesk(self, replica, "INBOX")
 
@@ -153,8 +156,8 @@ class InboxScreen(ActingScreen):
         yield StatusBar(id="status")
         with Horizontal(id="panes"):
             with Vertical(id="list-pane"):
-                yield Input(placeholder="Search names, handles and messages…", id="search")
-                yield Static(id="filter-line")
+                yield SearchBox(placeholder="Search names, handles and messages…", id="search")
+                yield FilterLine(id="filter-line")
                 yield ConversationList(self._replica, DEFAULT_VIEW, id="conversations")
             yield ThreadView(id="thread")
             with VerticalScroll(id="contact-pane"):
@@ -180,11 +183,19 @@ class InboxScreen(ActingScreen):
 
     def _apply(self, f: InboxFilter) -> None:
         self.conversations.set_filter(f)
-        self._show_filter()
+        # The filter line is drawn with the new view's count (``_counted``), in the paint
+        # that brings its rows: drawn now, its paint would hold the interpreter the read
+        # needs, and the read is what the agent waits for. A slow read shows it after a moment.
+        if self._filter_later is not None:
+            self._filter_later.stop()
+        self._filter_later = self.set_timer(HOLD_PAINT_SECONDS, self._show_filter)
 
     def _show_filter(self) -> None:
+        if self._filter_later is not None:
+            self._filter_later.stop()
+            self._filter_later = None
         listing = self.conversations
-        self.query_one("#filter-line", Static).update(
+        self.query_one(FilterLine).show(
             describe_filter(listing.filter, listing.count, listing.complete or not listing.counted)
         )
 

@@ -26,7 +26,9 @@ from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import LeadFilter, LeadRow, OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.filter_line import FilterLine
 from inboop_tui.widgets.key_footer import KeyFooter
+from inboop_tui.widgets.search_box import SearchBox
 from inboop_tui.widgets.status_bar import StatusBar
 
 LIMIT = 500
@@ -139,8 +141,8 @@ class LeadsScreen(FilteredScreen):
         yield StatusBar(id="status")
         with Horizontal(id="panes"):
             with Vertical(id="list-pane"):
-                yield Input(placeholder="Search customers and notes…", id="search")
-                yield Static(id="filter-line")
+                yield SearchBox(placeholder="Search customers and notes…", id="search")
+                yield FilterLine(id="filter-line")
                 yield DataTable(id="leads-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail-pane"):
                 yield Static(Text("Select a lead.", style="dim"), id="lead-detail")
@@ -187,7 +189,7 @@ class LeadsScreen(FilteredScreen):
             for index, lead in enumerate(event.rows):
                 if lead.id == selected.id:
                     table.move_cursor(row=index)
-        self.query_one("#filter-line", Static).update(
+        self.query_one(FilterLine).show(
             describe_leads_filter(self.filter, len(event.rows), event.total)
         )
         if not event.rows:

@@ -28,7 +28,9 @@ from inboop_tui.screens.selling_desk import SellingDesk
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
+from inboop_tui.widgets.filter_line import FilterLine
 from inboop_tui.widgets.key_footer import KeyFooter
+from inboop_tui.widgets.search_box import SearchBox
 from inboop_tui.widgets.status_bar import StatusBar
 
 LIMIT = 500
@@ -168,8 +170,8 @@ class OrdersScreen(FilteredScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        yield Input(placeholder="Search numbers, customers, items, tracking…", id="search")
-        yield Static(id="filter-line")
+        yield SearchBox(placeholder="Search numbers, customers, items, tracking…", id="search")
+        yield FilterLine(id="filter-line")
         with ContentSwitcher(initial="orders-table", id="orders-views"):
             yield DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="orders-board"):
@@ -210,7 +212,7 @@ class OrdersScreen(FilteredScreen):
         self.rows = event.rows
         self._fill_table(selected)
         self._fill_board(selected)
-        self.query_one("#filter-line", Static).update(
+        self.query_one(FilterLine).show(
             describe_orders_filter(self.filter, len(event.rows), event.total)
         )
 
