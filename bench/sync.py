@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx
 
 from bench.common import process_peak_rss_mib, run_child
 from bench.data import Traffic
+from inboop_tui.store import search_index
 from inboop_tui.store.config import load_config
 from inboop_tui.store.db import checkpoint, open_replica
 from inboop_tui.store.paths import resolve_paths
@@ -34,13 +36,13 @@ from relay.store.dialect import create_engines
 from relay.store.migrate import upgrade_to_head
 from tests.harness import APP_SECRET, RelayProcess
 
-# What the sync's replica holds, in the order the baseline writes it.
+# What the sync's replica holds, in the order the baseline writes it (then the messages'
+# search index, whose parts are made as the sync made them).
 TABLES = (
     "log_events",
     "contacts",
     "conversations",
     "messages",
-    "messages_fts",
     "conversations_fts",
 )
 
@@ -101,25 +103,46 @@ def raw_baseline(replica: Path, folder: Path) -> float:
         table: source.execute(f"SELECT {', '.join(columns[table])} FROM {table}").fetchall()
         for table in TABLES
     }
+    # The messages' search index, in its parts (store.search_index), as one list by key.
+    parts = source.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name GLOB ? "
+        "AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        (f"{search_index.PREFIX}[0-9]*",),
+    ).fetchall()
+    searchable = sorted(
+        row for name, _ in parts for row in source.execute(f"SELECT rowid, text FROM {name}")
+    )
     source.close()
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     start = time.perf_counter()
+    for _, sql in parts:
+        conn.execute(sql)
     transactions = max(1, len(rows["log_events"]) // (BATCH * GROUP_PAGES))
     for number in range(transactions):
         conn.execute("BEGIN")
         for table, table_rows in rows.items():
-            size = -(-len(table_rows) // transactions)
-            part = table_rows[number * size : (number + 1) * size]
-            if part:
-                names = ", ".join(columns[table])
-                marks = ", ".join("?" * len(columns[table]))
-                conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", part)
+            names = ", ".join(columns[table])
+            marks = ", ".join("?" * len(columns[table]))
+            piece = _slice(table_rows, number, transactions)
+            if piece:
+                conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", piece)
+        in_order = _slice(searchable, number, transactions)
+        for part, part_rows in groupby(in_order, lambda row: search_index.part_of(row[0])):
+            conn.executemany(
+                f"INSERT INTO {search_index.part_table(part)} (rowid, text) VALUES (?, ?)",
+                list(part_rows),
+            )
         conn.execute("COMMIT")
     seconds = time.perf_counter() - start
     conn.close()
     return seconds
+
+
+def _slice(rows: list[Any], number: int, count: int) -> list[Any]:
+    size = -(-len(rows) // count)
+    return rows[number * size : (number + 1) * size]
 
 
 def in_process_sync(home: Path, relay: RelayProcess, traffic: Traffic) -> tuple[float, float]:

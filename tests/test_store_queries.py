@@ -278,6 +278,7 @@ def test_a_searchs_first_screen_walks_the_index_without_sorting(
     newest first and stops: a plan that sorts would read every match first."""
     from datetime import datetime
 
+    from inboop_tui.store import search_index
     from inboop_tui.store.queries import _message_hits, _people, viewpoint
 
     with engine.connect() as conn:
@@ -292,8 +293,10 @@ def test_a_searchs_first_screen_walks_the_index_without_sorting(
             )
             return [step[3] for step in steps]
 
-        walk = plan(_message_hits(view, vp, '"price"*', None, whole=False))
-        assert walk[0].startswith("SCAN messages_fts VIRTUAL TABLE")
+        parts = search_index.parts(conn)
+        assert parts
+        walk = plan(_message_hits(view, vp, '"price"*', None, False, parts[:1]))
+        assert walk[0].startswith(f"SCAN {search_index.part_table(parts[0])} VIRTUAL TABLE")
         assert not any("TEMP B-TREE" in step for step in walk), walk
         people = plan(_people(view, vp, '"price"*', None))
         assert people[0].startswith("SCAN conversations_fts VIRTUAL TABLE"), people

@@ -21,6 +21,7 @@ from inboop_tui.domain.messages import DELIVERY_RANK, MessageState
 from inboop_tui.domain.notes import CannedState, NoteState, WorkspaceState
 from inboop_tui.domain.reducer import Needs, Slice, apply_event, needs
 from inboop_tui.domain.selling import LeadState, OrderState
+from inboop_tui.store import search_index
 from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
     canned_replies,
@@ -243,7 +244,7 @@ def _forget_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
             )
         ).scalar()
         if pk is not None:
-            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", (pk,))
+            search_index.unindex(conn, [pk])
             conn.execute(delete(messages).where(messages.c.pk == pk))
 
 
@@ -287,7 +288,7 @@ def unindex_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
             )
         ).scalar()
         if pk is not None:
-            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", (pk,))
+            search_index.unindex(conn, [pk])
 
 
 def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
@@ -308,16 +309,15 @@ def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
             pks = [row.pk for row in rows]
             if not pks:
                 continue  # gone (a pending reply lifted off): nothing to index
-            conn.exec_driver_sql("DELETE FROM messages_fts WHERE rowid = ?", [(pk,) for pk in pks])
-            searchable = [
-                (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
-                for row in rows
-                if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
-            ]
-            if searchable:
-                conn.exec_driver_sql(
-                    "INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", searchable
-                )
+            search_index.unindex(conn, pks)
+            search_index.index(
+                conn,
+                [
+                    (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
+                    for row in rows
+                    if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
+                ],
+            )
 
 
 def _conversation_of_contact(contact: ContactState) -> str:
@@ -386,7 +386,7 @@ def clear_projections(conn: Connection) -> None:
         shadows,
     ):
         conn.execute(delete(table))
-    conn.execute(text("DELETE FROM messages_fts"))
+    search_index.drop_all(conn)
     conn.execute(text("DELETE FROM conversations_fts"))
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
 
 from inboop_tui.domain.messages import NO_ATTACHMENTS, NO_REACTIONS
+from inboop_tui.store import search_index
 from inboop_tui.store.db import driver_rows
 from inboop_tui.store.tables import (
     contacts,
@@ -287,19 +288,28 @@ def _filtered(
 # then every other conversation by its newest matching message, newest first. Both orders come
 # out of an index as they are read, so the first screen of results costs what the first screen
 # costs, however common the words: the search index walks its matches newest first (a
-# message's key grows as the replica learns of it), and each is looked up for its
-# conversation until a screen is full. Sorting by each conversation's last message instead
-# would need every match read before the first row could be shown (~0.4 s at 1M messages).
+# message's key grows as the replica learns of it), part by part (store.search_index), and
+# each is looked up for its conversation until a screen is full. Sorting by each
+# conversation's last message instead would need every match read before the first row could
+# be shown (~0.4 s at 1M messages).
 _PEOPLE = (
     text("SELECT rowid AS person FROM conversations_fts WHERE conversations_fts MATCH :q")
     .columns(column("person", Integer))
     .subquery("people")
 )
-_HITS = (
-    text("SELECT rowid AS hit FROM messages_fts WHERE messages_fts MATCH :q")
-    .columns(column("hit", Integer))
-    .subquery("hits")
-)
+
+
+def _hits(parts: Sequence[int]) -> Any:
+    """The matching messages' keys in these parts of the search index (``hit``)."""
+    tables = [search_index.part_table(part) for part in parts]
+    union = " UNION ALL ".join(
+        f"SELECT rowid AS hit FROM {table} WHERE {table} MATCH :q" for table in tables
+    )
+    return (
+        text(union or "SELECT NULL AS hit WHERE 0").columns(column("hit", Integer)).subquery("hits")
+    )
+
+
 # Joined as ``+key``: SQLite may then not probe the index once per conversation by key (a
 # plan it picks for a channel filter, which costs a search per conversation): it walks the
 # index's matches and looks each up.
@@ -316,26 +326,42 @@ def _people(f: InboxFilter, vp: Viewpoint, match: str, keep: str | None) -> Sele
     )
 
 
+_ANY = 1 << 40  # a part of the search index that no message reaches
+
+
+def _compiled(conn: Connection, query: Select[Any]) -> tuple[str, list[Any]]:
+    """A statement's SQL and positional parameters, for the driver."""
+    state = query.compile(dialect=conn.dialect).construct_expanded_state()
+    return state.statement, list(state.positional_parameters or ())
+
+
 def _message_hits(
-    f: InboxFilter, vp: Viewpoint, match: str, keep: str | None, whole: bool
+    f: InboxFilter,
+    vp: Viewpoint,
+    match: str,
+    keep: str | None,
+    whole: bool,
+    parts: Sequence[int],
 ) -> Select[Any]:
-    """The conversations of the matches the filter keeps, by their newest match: one row per
-    match as the index walks them (read until a screen is full), or, ``whole``, one per
-    conversation, grouped inside SQLite before the conversations are looked up."""
+    """The conversations of the matches the filter keeps in these parts of the search index,
+    by their newest match: one row per match as one part's index walks them (read until a
+    screen is full), or, ``whole``, one per conversation, grouped inside SQLite before the
+    conversations are looked up."""
+    hits = _hits(parts)
     if whole:
         newest = (
-            select(messages.c.conversation_id, func.max(_HITS.c.hit).label("newest"))
-            .select_from(_HITS.join(messages, messages.c.pk == _HIT))
+            select(messages.c.conversation_id, func.max(hits.c.hit).label("newest"))
+            .select_from(hits.join(messages, messages.c.pk == _HIT))
             .group_by(messages.c.conversation_id)
             .subquery("newest")
         )
         source = newest.join(conversations, conversations.c.id == newest.c.conversation_id)
         order = newest.c.newest.desc()
     else:
-        source = _HITS.join(messages, messages.c.pk == _HIT).join(
+        source = hits.join(messages, messages.c.pk == _HIT).join(
             conversations, conversations.c.id == messages.c.conversation_id
         )
-        order = _HITS.c.hit.desc()
+        order = hits.c.hit.desc()
     return (
         _filtered([conversations.c.pk], f, vp, keep, source=source).order_by(order).params(q=match)
     )
@@ -357,17 +383,28 @@ def _search_keys(
         return keys[:limit], False
     seen = set(keys)
     if match is not None:
-        hits = driver_rows(conn, _message_hits(rest, vp, match, keep, whole=limit is None))
-        try:
-            while batch := hits.fetchmany(256):
-                for (pk,) in batch:
-                    if pk not in seen:
-                        seen.add(pk)
-                        keys.append(pk)
-                if limit is not None and len(keys) > limit:
-                    return keys[:limit], False
-        finally:
-            hits.close()
+        every = search_index.parts(conn)
+        reads: list[tuple[Any, Any]]
+        if limit is None:  # the whole order in one read
+            reads = [(_message_hits(rest, vp, match, keep, True, every), {})]
+        else:  # the first screens part by part, newest first, until they are full
+            # Built and compiled once, for a part that does not exist, and read for each
+            # part by its table's name (building a statement costs ~10 times its read).
+            sql, params = _compiled(conn, _message_hits(rest, vp, match, keep, False, [_ANY]))
+            table = search_index.part_table(_ANY)
+            reads = [(sql.replace(table, search_index.part_table(part)), params) for part in every]
+        for query, params in reads:
+            hits = driver_rows(conn, query, params)
+            try:
+                while batch := hits.fetchmany(256):
+                    for (pk,) in batch:
+                        if pk not in seen:
+                            seen.add(pk)
+                            keys.append(pk)
+                    if limit is not None and len(keys) > limit:
+                        return keys[:limit], False
+            finally:
+                hits.close()
     if keep is not None:  # the conversation open on screen, even when no word matches it
         pk = conversation_key(conn, keep)
         if pk is not None and pk not in seen:

@@ -1,0 +1,138 @@
+"""The messages' search index in parts (``store.search_index``): a search reads the newest part
+first and the next only while its screens are not full, and finds what one index found.
+
+Parts are made 16 messages long here (they hold 131,072), so a few hundred messages span many.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from inboop_tui.store import search_index
+from inboop_tui.store.db import open_replica, writing
+from inboop_tui.store.projections import index_messages
+from inboop_tui.store.queries import InboxFilter, conversation_keys, viewpoint
+from tests.harness import fill_replica, many_messages
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+TEXTS = ("price of the red one", "blue", "pricey shoes", "red", "hello there", "PRICE list")
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setattr(search_index, "PART_BITS", 4)
+    engine = open_replica(tmp_path / "replica.db")
+    fill_replica(
+        engine,
+        many_messages(
+            300,
+            per_delivery=60,
+            customer=lambda i: f"P{(i * 7) % 41}",
+            text=lambda i: f"{TEXTS[(i * 5) % len(TEXTS)]} n{i}",
+        ),
+    )
+    yield engine
+    engine.dispose()
+
+
+def expected_order(engine: Engine, search: str) -> list[int]:
+    """The conversations (keys) with a message holding every word as a prefix of one of its
+    words, by their newest such message: worked out from the messages themselves."""
+    words = search.lower().split()
+    newest: dict[int, int] = {}
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT m.pk, c.pk, coalesce(m.edit_text, m.original_text) FROM messages m "
+            "JOIN conversations c ON c.id = m.conversation_id WHERE m.has_body AND NOT m.is_deleted"
+        ).all()
+    for pk, conversation, body in rows:
+        tokens = re.findall(r"\w+", (body or "").lower())
+        if all(any(token.startswith(word) for token in tokens) for word in words):
+            newest[conversation] = max(pk, newest.get(conversation, 0))
+    return sorted(newest, key=lambda conversation: newest[conversation], reverse=True)
+
+
+def keys(engine: Engine, search: str, limit: int | None = None) -> tuple[list[int], bool]:
+    with engine.connect() as conn:
+        found, complete = conversation_keys(
+            conn, InboxFilter(search=search), viewpoint(conn, None, NOW), limit=limit
+        )
+    return list(found), complete
+
+
+def test_the_index_is_in_parts_and_a_search_reads_them_in_one_order(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert search_index.parts(conn) == list(range(300 // 16, -1, -1))
+    for search in ("price", "pri", "red pric", "blue", "zzz", "n29"):
+        expected = expected_order(engine, search)
+        whole, complete = keys(engine, search)
+        assert complete and whole == expected, search
+        for limit in (1, 3, 10, 40):
+            first, complete = keys(engine, search, limit)
+            assert first == expected[:limit], (search, limit)
+            assert complete == (len(expected) <= limit)
+
+
+def test_an_edited_or_deleted_message_is_found_as_it_now_reads_in_its_own_part(
+    engine: Engine,
+) -> None:
+    with engine.connect() as conn:
+        old = conn.exec_driver_sql(
+            "SELECT pk, channel, channel_message_id FROM messages "
+            "WHERE original_text LIKE 'blue n%' ORDER BY pk LIMIT 2"
+        ).all()
+        newest_part = search_index.parts(conn)[0]
+    assert all(search_index.part_of(pk) < newest_part for pk, _, _ in old)
+    (edited, *_), (deleted, *_) = old
+    with writing(engine) as conn:  # as the projections change a message, then index it
+        conn.exec_driver_sql(
+            "UPDATE messages SET edit_text = 'turquoise now' WHERE pk = ?", (edited,)
+        )
+        conn.exec_driver_sql("UPDATE messages SET is_deleted = 1 WHERE pk = ?", (deleted,))
+        index_messages(conn, [(channel, mid) for _, channel, mid in old])
+    for search in ("blue", "turq", "now"):
+        assert keys(engine, search)[0] == expected_order(engine, search), search
+    assert keys(engine, "turq")[0]
+
+
+def test_the_migration_splits_one_index_into_parts_and_joins_them_again(
+    engine: Engine,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from inboop_tui.store.db import MIGRATIONS
+
+    def indexed() -> list[tuple[int, str]]:
+        with engine.connect() as conn:
+            return sorted(
+                (pk, body)
+                for part in search_index.parts(conn)
+                for pk, body in conn.exec_driver_sql(
+                    f"SELECT rowid, text FROM {search_index.part_table(part)}"
+                )
+            )
+
+    def migrate(step: str, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with writing(engine) as conn:
+            config.attributes["connection"] = conn
+            getattr(command, step)(config, revision)
+
+    parted = indexed()
+    assert len(parted) == 300
+    migrate("downgrade", "0006")
+    with engine.connect() as conn:
+        assert search_index.parts(conn) == []
+        whole = sorted(conn.exec_driver_sql("SELECT rowid, text FROM messages_fts").all())
+    assert [tuple(row) for row in whole] == parted
+    migrate("upgrade", "head")
+    assert indexed() == parted
+    assert keys(engine, "price")[0] == expected_order(engine, "price")
