@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from inboop_tui.store import search_index
 from inboop_tui.store.db import open_replica, writing
 from inboop_tui.store.projections import index_messages
-from inboop_tui.store.queries import InboxFilter, conversation_keys, viewpoint
+from inboop_tui.store.queries import ACTIVE, InboxFilter, conversation_keys, viewpoint
 from tests.harness import fill_replica, many_messages
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -77,6 +77,28 @@ def test_the_index_is_in_parts_and_a_search_reads_them_in_one_order(engine: Engi
             first, complete = keys(engine, search, limit)
             assert first == expected[:limit], (search, limit)
             assert complete == (len(expected) <= limit)
+
+
+def test_a_search_with_filters_reads_its_first_screens_as_its_whole_order_begins(
+    engine: Engine,
+) -> None:
+    # The first screens' statement is compiled once and read per part; the whole order is
+    # built as a statement: the filters' parameters (a list of statuses among them) must
+    # come out the same both ways.
+    with engine.connect() as conn:
+        vp = viewpoint(conn, None, NOW)
+        for f in (
+            InboxFilter(search="pric", channel="MESSENGER", status=ACTIVE),
+            InboxFilter(search="red", unread_only=True, assigned="unassigned"),
+            InboxFilter(search="blue", channel="WHATSAPP"),
+        ):
+            whole, complete = conversation_keys(conn, f, vp)
+            assert complete
+            if f.channel != "WHATSAPP":
+                assert whole
+            for limit in (1, 7, 30):
+                first, _ = conversation_keys(conn, f, vp, limit=limit)
+                assert list(first) == list(whole[:limit]), (f, limit)
 
 
 def test_an_edited_or_deleted_message_is_found_as_it_now_reads_in_its_own_part(
