@@ -104,11 +104,7 @@ def raw_baseline(replica: Path, folder: Path) -> float:
         for table in TABLES
     }
     # The messages' search index, in its parts (store.search_index), as one list by key.
-    parts = source.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name GLOB ? "
-        "AND sql LIKE 'CREATE VIRTUAL TABLE%'",
-        (f"{search_index.PREFIX}[0-9]*",),
-    ).fetchall()
+    parts = source.execute(*search_index.PARTS_QUERY).fetchall()
     searchable = sorted(
         row for name, _ in parts for row in source.execute(f"SELECT rowid, text FROM {name}")
     )

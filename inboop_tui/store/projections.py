@@ -237,15 +237,23 @@ def _upsert(
 
 def _forget_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
     """Rows folded into a reply's row: gone, with their search entries."""
-    for channel, mid in sorted(keys):
-        pk = conn.execute(
+    pks = _message_keys(conn, sorted(keys))
+    search_index.unindex(conn, pks)
+    for pk in pks:
+        conn.execute(delete(messages).where(messages.c.pk == pk))
+
+
+def _message_keys(conn: Connection, keys: Iterable[tuple[str, str]]) -> list[int]:
+    """The keys (``pk``) of these messages (channel, channel's id) that are in the replica."""
+    found = (
+        conn.execute(
             select(messages.c.pk).where(
                 messages.c.channel == channel, messages.c.channel_message_id == mid
             )
         ).scalar()
-        if pk is not None:
-            search_index.unindex(conn, [pk])
-            conn.execute(delete(messages).where(messages.c.pk == pk))
+        for channel, mid in keys
+    )
+    return [pk for pk in found if pk is not None]
 
 
 def _clock_sla(conn: Connection, conversation_ids: Iterable[str]) -> None:
@@ -281,14 +289,7 @@ def _apply_watermark(conn: Connection, conversation: str, status: str, at: str) 
 
 def unindex_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
     """Take messages out of the search index (before their rows are replaced or removed)."""
-    for channel, mid in keys:
-        pk = conn.execute(
-            select(messages.c.pk).where(
-                messages.c.channel == channel, messages.c.channel_message_id == mid
-            )
-        ).scalar()
-        if pk is not None:
-            search_index.unindex(conn, [pk])
+    search_index.unindex(conn, _message_keys(conn, keys))
 
 
 def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
@@ -309,9 +310,9 @@ def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
             pks = [row.pk for row in rows]
             if not pks:
                 continue  # gone (a pending reply lifted off): nothing to index
-            search_index.unindex(conn, pks)
-            search_index.index(
+            search_index.replace(
                 conn,
+                pks,
                 [
                     (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
                     for row in rows

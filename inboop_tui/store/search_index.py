@@ -36,13 +36,18 @@ def part_table(part: int) -> str:
     return f"{PREFIX}{int(part)}"
 
 
+# Each part's table, with its SQL (its shadow tables, ``messages_fts_<n>_data`` and the like,
+# are not virtual).
+PARTS_QUERY = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name GLOB ? "
+    "AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+    (f"{PREFIX}[0-9]*",),
+)
+
+
 def parts(conn: Connection) -> list[int]:
     """The parts that exist, newest first."""
-    names = conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ? "
-        "AND sql LIKE 'CREATE VIRTUAL TABLE%'",
-        (f"{PREFIX}[0-9]*",),
-    ).scalars()
+    names = [name for name, _ in conn.exec_driver_sql(*PARTS_QUERY)]
     return sorted((int(name.removeprefix(PREFIX)) for name in names), reverse=True)
 
 
@@ -64,36 +69,28 @@ def make_part(conn: Connection, part: int, tokenize: str) -> None:
     )
 
 
-def _by_part(pks: Iterable[int]) -> dict[int, list[int]]:
-    grouped: dict[int, list[int]] = defaultdict(list)
-    for pk in pks:
-        grouped[part_of(pk)].append(pk)
-    return grouped
-
-
 def unindex(conn: Connection, pks: Iterable[int]) -> None:
     """Take these messages out of the index (those in it)."""
-    grouped = _by_part(pks)
-    if not grouped:
-        return
-    existing = set(parts(conn))
-    for part, keys in grouped.items():
-        if part in existing:
-            conn.exec_driver_sql(
-                f"DELETE FROM {part_table(part)} WHERE rowid = ?", [(pk,) for pk in keys]
-            )
+    replace(conn, pks, [])
 
 
-def index(conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
-    """Put these messages (key, text) in the index; they must not be in it."""
-    grouped: dict[int, list[tuple[int, str]]] = defaultdict(list)
+def replace(conn: Connection, pks: Iterable[int], rows: Sequence[tuple[int, str]]) -> None:
+    """Take the messages ``pks`` out of the index (those in it), then put ``rows`` (key, text)
+    in: the parts are listed once for both."""
+    out: dict[int, list[tuple[int]]] = defaultdict(list)
+    for pk in pks:
+        out[part_of(pk)].append((pk,))
+    into: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for pk, body in rows:
-        grouped[part_of(pk)].append((pk, body))
-    if not grouped:
+        into[part_of(pk)].append((pk, body))
+    if not out and not into:
         return
     existing = set(parts(conn))
+    for part, keys in out.items():
+        if part in existing:
+            conn.exec_driver_sql(f"DELETE FROM {part_table(part)} WHERE rowid = ?", keys)
     tokenize = None
-    for part, part_rows in grouped.items():
+    for part, part_rows in into.items():
         if part not in existing:
             tokenize = tokenize or tokenizer(conn)
             make_part(conn, part, tokenize)

@@ -21,16 +21,14 @@ def upgrade() -> None:
     tokenize = search_index.tokenizer(conn)
     top = conn.exec_driver_sql("SELECT max(rowid) FROM messages_fts").scalar()
     for part in range(search_index.part_of(top) + 1 if top is not None else 0):
-        first = part << search_index.PART_BITS
-        if conn.exec_driver_sql(
-            "SELECT 1 FROM messages_fts WHERE rowid >= ? AND rowid < ? LIMIT 1",
-            (first, first + (1 << search_index.PART_BITS)),
-        ).first():
+        keys = (part << search_index.PART_BITS, (part + 1) << search_index.PART_BITS)
+        where = "FROM messages_fts WHERE rowid >= ? AND rowid < ?"
+        if conn.exec_driver_sql(f"SELECT 1 {where} LIMIT 1", keys).first():
             search_index.make_part(conn, part, tokenize)
             conn.exec_driver_sql(
                 f"INSERT INTO {search_index.part_table(part)} (rowid, text) "
-                "SELECT rowid, text FROM messages_fts WHERE rowid >= ? AND rowid < ?",
-                (first, first + (1 << search_index.PART_BITS)),
+                f"SELECT rowid, text {where}",
+                keys,
             )
     op.execute("DROP TABLE messages_fts")
 
