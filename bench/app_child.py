@@ -21,6 +21,7 @@ would hide what is measured. Conditions are polled every 0.5 ms instead.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import random
 import sys
@@ -80,6 +81,7 @@ async def minimal() -> None:
 
 
 async def real_app(home: Path) -> None:
+    gc.disable()  # as `inboop` starts the app (`inboop_tui.cli.main`); the app turns it back on
     from inboop_tui.app import create_app
     from inboop_tui.store.db import open_replica
     from inboop_tui.store.paths import resolve_paths
@@ -150,7 +152,7 @@ def main() -> None:
     if sys.argv[1] == "minimal":
         asyncio.run(minimal())
         return
-    from relay.protocol.events import conversation_id
+    from relay.protocol.plain import conversation_id
     from relay.simulator import PAGE_ID
 
     LONG = conversation_id("MESSENGER", PAGE_ID, "PSID0")

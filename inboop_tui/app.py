@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from textual import on, work
@@ -27,28 +28,21 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from inboop_tui.screens.acting import ActingScreen
-from inboop_tui.screens.commands import describe_export_filter, inbox_commands, selling_commands
-from inboop_tui.screens.diagnostics import DiagnosticsScreen
-from inboop_tui.screens.export_dialog import ExportDialog, ExportRequest
-from inboop_tui.screens.inbox import (
-    InboxScreen,
-)
-from inboop_tui.screens.leads import LeadsScreen
-from inboop_tui.screens.orders import OrdersScreen
-from inboop_tui.screens.payments import PaymentsScreen
-from inboop_tui.store.actions import Done, Identity
+from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
 from inboop_tui.store.db import ReplicaError, checkpoint
-from inboop_tui.store.diagnostics import SyncStatus
-from inboop_tui.store.export import ExportFilter, ExportKind, export
+from inboop_tui.store.door import Done, Identity
 from inboop_tui.store.paths import Paths
 from inboop_tui.store.replica import Replica
-from inboop_tui.store.selling_queries import OrderFilter
-from inboop_tui.sync.client import RelayClient, wait_for_news
-from inboop_tui.sync.engine import SyncOutcome, sync
+from inboop_tui.widgets.conversation_list import ConversationList
 from inboop_tui.widgets.failures import WorkerFailed
-from inboop_tui.widgets.picture import Graphics
 from inboop_tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from inboop_tui.screens.export_dialog import ExportRequest
+    from inboop_tui.store.diagnostics import SyncStatus
+    from inboop_tui.sync.engine import SyncOutcome
+    from inboop_tui.widgets.picture import Graphics
 
 log = logging.getLogger("inboop.app")
 
@@ -59,6 +53,15 @@ LONG_POLL_SECONDS = 25.0
 MAX_BACKOFF_SECONDS = 60.0
 HEADLINES = 3
 WATCH_SECONDS = 2.0
+# What the inbox's start does not load (``warm_up`` loads it behind the first screen).
+LATER_MODULES = (
+    "inboop_tui.store.actions",  # the wire format's models: pydantic
+    "inboop_tui.screens.commands",  # the other screens, their dialogs
+    "inboop_tui.screens.diagnostics",
+    "inboop_tui.screens.export_dialog",
+    "inboop_tui.store.export",
+    "inboop_tui.sync.engine",
+)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -116,13 +119,25 @@ class InboopApp(App[None]):
         identity = Identity(config.user_name, config.role or "MEMBER") if config.user_name else None
         self.replica = Replica(engine, identity, self.clock, on_change=self._changed_anywhere)
         self.add_mode("inbox", partial(InboxScreen, self.replica))
-        self.add_mode("leads", partial(LeadsScreen, self.replica))
-        self.add_mode("orders", partial(OrdersScreen, self.replica))
-        self.add_mode("payments", partial(PaymentsScreen, self.replica))
-        self.add_mode("diagnostics", partial(DiagnosticsScreen, self.replica, self._relay_asker()))
+        for mode in ("leads", "orders", "payments", "diagnostics"):
+            self.add_mode(mode, partial(self._mode_screen, mode))
         self._last_sync_failed = False
+        self._warmed = False
         self._wake: asyncio.Event | None = None
         self._main_thread = threading.get_ident()
+
+    def _mode_screen(self, mode: str) -> Screen[Any]:
+        """A mode's screen, made when it is first shown (its module loads then, or in the
+        warm-up after the start: not before the inbox is on screen)."""
+        from inboop_tui.screens.diagnostics import DiagnosticsScreen
+        from inboop_tui.screens.leads import LeadsScreen
+        from inboop_tui.screens.orders import OrdersScreen
+        from inboop_tui.screens.payments import PaymentsScreen
+
+        if mode == "diagnostics":
+            return DiagnosticsScreen(self.replica, self._relay_asker())
+        screens = {"leads": LeadsScreen, "orders": OrdersScreen, "payments": PaymentsScreen}
+        return screens[mode](self.replica)
 
     @property
     def config(self) -> ClientConfig:
@@ -141,10 +156,31 @@ class InboopApp(App[None]):
             # does not hold up what the replica already has.
             self.call_after_refresh(self.live_sync)
         self.set_interval(WATCH_SECONDS, self.watch_replica)
-        # What start-up made (modules, classes, the screens) lives as long as the app: kept out
-        # of the collector's full passes, which otherwise walk it all (~65 ms at a time, on
-        # the drawing thread, seen while a search at 1M messages read its order).
-        self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._started)
+
+    def _started(self) -> None:
+        """The first screen is drawn. What start-up made (modules, classes, the screens) lives
+        as long as the app: it is kept out of the collector's full passes, which otherwise walk
+        it all (~65 ms at a time, on the drawing thread, seen while a search at 1M messages read
+        its order). `inboop` starts with the collector off (`cli.main`): it is on from here."""
+        gc.freeze()
+        gc.enable()
+
+    @on(ConversationList.Counted)
+    def _inbox_counted(self) -> None:
+        if not self._warmed:  # the inbox's first rows are on their way to the screen
+            self._warmed = True
+            self.call_after_refresh(self.warm_up)
+
+    @work(thread=True, group="warm-up", description="load the rest of the app", exit_on_error=False)
+    def warm_up(self) -> None:
+        """What the inbox's start leaves out (the wire format's models, the other screens, the
+        sync), loaded while the agent reads the inbox: the first action or sync would wait
+        ~0.2 s for it, and the first other screen would wait on the drawing thread. What it
+        makes lives as long as the app, so it is frozen out of the collector as start-up's is."""
+        for name in LATER_MODULES:
+            importlib.import_module(name)
+        gc.freeze()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # an app run inside a longer process (tests) leaves nothing immortal
@@ -189,6 +225,8 @@ class InboopApp(App[None]):
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _until_news(self, url: str, token: str, cursor: int) -> None:
+        from inboop_tui.sync.client import wait_for_news
+
         assert self._wake is not None
         news = asyncio.create_task(wait_for_news(url, token, cursor, LONG_POLL_SECONDS))
         poke = asyncio.create_task(self._wake.wait())
@@ -201,6 +239,8 @@ class InboopApp(App[None]):
     def _sync_once(
         self, budget: float, manual: bool = False, on_retry: Any = None
     ) -> tuple[SyncOutcome, list[str]]:
+        from inboop_tui.sync.engine import sync
+
         outcome = sync(self.engine, self.config, timeout=budget, record=manual, on_retry=on_retry)
         return outcome, self._headlines(outcome)
 
@@ -329,6 +369,8 @@ class InboopApp(App[None]):
             self.bell()
 
     def _refresh_screens(self) -> None:
+        from inboop_tui.screens.diagnostics import DiagnosticsScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, ActingScreen):
                 screen.refresh_data()
@@ -390,6 +432,8 @@ class InboopApp(App[None]):
         url, token = config.relay_url, config.token
 
         def ask() -> dict[str, Any]:
+            from inboop_tui.sync.client import RelayClient
+
             with RelayClient(url, token) as client:
                 return client.diagnostics()
 
@@ -417,6 +461,14 @@ class InboopApp(App[None]):
 
     def action_export(self) -> None:
         """Export what the current screen shows, with its filters."""
+        from inboop_tui.screens.commands import describe_export_filter
+        from inboop_tui.screens.export_dialog import ExportDialog
+        from inboop_tui.screens.leads import LeadsScreen
+        from inboop_tui.screens.orders import OrdersScreen
+        from inboop_tui.screens.payments import PaymentsScreen
+        from inboop_tui.store.export import ExportFilter, ExportKind
+        from inboop_tui.store.selling_queries import OrderFilter
+
         screen = self.screen
         if isinstance(screen, LeadsScreen):
             base = ExportFilter(leads=screen.filter)
@@ -447,6 +499,8 @@ class InboopApp(App[None]):
 
     @work(thread=True, group="export", description="export", exit_on_error=False)
     def run_export(self, request: ExportRequest) -> None:
+        from inboop_tui.store.export import export
+
         def progress(rows: int) -> None:
             self.call_from_thread(
                 self._status_bar_activity, f"exporting {request.kind.value}… {rows:,} rows"
@@ -489,6 +543,8 @@ class InboopApp(App[None]):
     # --- commands and failures -------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        from inboop_tui.screens.commands import inbox_commands, selling_commands
+
         yield from super().get_system_commands(screen)
         yield SystemCommand(
             "Sync now", "Push your changes and pull new events (s)", self.action_sync

@@ -81,3 +81,89 @@ def test_loaded_modules_follow_the_rules(module: str, banned: tuple[str, ...]) -
     )
     offenders = [m for m in loaded if any(_matches(m, b) for b in banned)]
     assert offenders == []
+
+
+# What the app's start leaves to its warm-up (``InboopApp.warm_up``): the wire format's models
+# (pydantic), the other screens, the sync, the export, pictures, HTTP.
+LATER = (
+    "pydantic",
+    "relay.protocol.events",
+    "inboop_tui.store.actions",
+    "inboop_tui.screens.leads",
+    "inboop_tui.screens.orders",
+    "inboop_tui.screens.payments",
+    "inboop_tui.screens.diagnostics",
+    "inboop_tui.sync.engine",
+    "inboop_tui.store.export",
+    "httpx",
+    "PIL",
+)
+
+START = """
+import asyncio, gc, json, sys
+from pathlib import Path
+gc.disable()  # as `inboop` starts the app
+from inboop_tui.app import create_app
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.paths import Paths
+from inboop_tui.widgets.conversation_list import ConversationList
+
+LATER = json.loads(sys.argv[2])
+seen = {}
+
+async def main():
+    root = Path(sys.argv[1])
+    app = create_app(Paths(root, root), open_replica(root / "replica.db"), live=False)
+    async with app.run_test() as pilot:
+        listing = app.screen.query_one(ConversationList)
+        seen["imported"] = [m for m in LATER if m in sys.modules]
+        while not listing.counted:
+            await asyncio.sleep(0.001)
+        seen["counted"] = [m for m in LATER if m in sys.modules]
+        for _ in range(50):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                break
+            await asyncio.sleep(0.02)
+        seen["warmed"] = [m for m in LATER if m in sys.modules]
+        seen["collector"] = gc.isenabled()
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_the_app_starts_without_the_models_and_loads_them_behind_its_first_screen(
+    tmp_path: Path,
+) -> None:
+    """The inbox shows the replica without pydantic and the other screens (~0.2 s of a start);
+    once its first rows are on their way, the warm-up loads them and turns the collector,
+    which `inboop` starts with off, back on."""
+    result = subprocess.run(
+        [sys.executable, "-c", START, str(tmp_path), json.dumps(LATER)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["imported"] == []
+    assert seen["counted"] == []
+    assert set(seen["warmed"]) >= set(LATER) - {"httpx", "PIL"}  # those load when first used
+    assert seen["collector"] is True
+
+
+def test_the_wire_format_loads_its_models_on_first_use() -> None:
+    code = (
+        "import json, sys, relay.protocol as p; before = 'pydantic' in sys.modules;"
+        " missing = [n for n in p.__all__ if not hasattr(p, n)];"
+        " print(json.dumps([before, missing, 'pydantic' in sys.modules]))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    before, missing, after = json.loads(found)
+    assert before is False  # the plain parts alone: names, the time format, ids
+    assert missing == []  # every name the package exports is there, models included
+    assert after is True

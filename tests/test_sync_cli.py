@@ -717,6 +717,26 @@ def test_broken_config_file_is_reported(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr and "config.toml" in result.stderr
 
 
+def test_the_app_reports_a_broken_config_or_replica_in_one_line(tmp_path: Path) -> None:
+    """`inboop` with no command opens the app without Typer; what stops it before the app
+    ends as every command does: one line and the same exit code."""
+    home = tmp_path / "agent"
+    home.mkdir()
+    (home / "config.toml").write_text("[relay\nurl = ")
+    result = inboop(home)
+    assert result.returncode == 2
+    assert result.stderr.startswith("inboop: cannot read") and "config.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "replica.db").write_bytes(b"this is not a database" * 100)
+    result = inboop(broken)
+    assert result.returncode == 1
+    assert "is damaged; run `inboop doctor --recover`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_version_and_help(tmp_path: Path) -> None:
     version = inboop(tmp_path, "--version")
     assert version.returncode == 0 and version.stdout.startswith("inboop ")

@@ -104,6 +104,6 @@ def main_callback(
 ) -> None:
     """With no command, open the app on the local replica."""
     if ctx.invoked_subcommand is None:
-        from inboop_tui.cli.setup import open_app
+        from inboop_tui.cli.opening import open_app
 
         open_app(resolve_paths())

@@ -23,19 +23,6 @@ from inboop_tui.sync.engine import SyncOutcome
 from relay.protocol import Channel, format_time
 
 
-def open_app(paths: Paths) -> None:
-    from inboop_tui.app import create_app
-    from inboop_tui.widgets.picture import detect_graphics
-
-    log_to_file(paths)
-    load(paths)  # a broken config file is reported here, not inside the app
-    engine = open_engine(paths)
-    try:
-        create_app(paths, engine, graphics=detect_graphics()).run()
-    finally:
-        engine.dispose()
-
-
 @app.command()
 def login(
     relay_url: Annotated[

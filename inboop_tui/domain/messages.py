@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inboop_tui.domain.states import replace
-from relay.protocol import (
-    AttachmentFetched,
-    DeliveryState,
-    MessageBody,
-    MessageDeleted,
-    MessageEchoed,
-    MessageEdited,
-    MessageReceived,
-    MessageStatus,
-    ReactionRemoved,
-    ReactionSet,
-    format_time,
-)
+from relay.protocol import DeliveryState, format_time
+
+if TYPE_CHECKING:  # the rules read events; the app shows rows without loading the models
+    from relay.protocol import (
+        AttachmentFetched,
+        MessageBody,
+        MessageDeleted,
+        MessageEchoed,
+        MessageEdited,
+        MessageReceived,
+        MessageStatus,
+        ReactionRemoved,
+        ReactionSet,
+    )
 
 DELIVERY_RANK: dict[str, int] = {
     DeliveryState.QUEUED: 0,
@@ -184,7 +185,7 @@ def with_reaction(state: MessageState, event: ReactionSet | ReactionRemoved) -> 
     reactions: dict[str, Any] = json.loads(state.reactions)
     side = event.sender_type.value
     at = format_time(event.occurred_at)
-    emoji = event.emoji if isinstance(event, ReactionSet) else ""
+    emoji = event.emoji if event.type == "reaction.set" else ""
     current = reactions.get(side)
     # Newest wins; at the same instant a removal wins, then the larger emoji: any order agrees.
     candidate = [at, emoji]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from relay.protocol.selling import CURRENCY_DIGITS, MAX_AMOUNT
+from relay.protocol.plain import CURRENCY_DIGITS, MAX_AMOUNT
 
 _AMOUNT = re.compile(r"^(\d{1,16})(?:\.(\d+))?$")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
-from typing import Any
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -37,10 +37,6 @@ from inboop_tui.screens.dialogs import (
     TagDialog,
     TagFilterDialog,
 )
-from inboop_tui.screens.picture_preview import PicturePreview
-from inboop_tui.screens.replying import ReplyDesk
-from inboop_tui.screens.selling_desk import SellingDesk
-from inboop_tui.screens.selling_dialogs import PickDialog
 from inboop_tui.store.queries import (
     ACTIVE,
     PICTURES,
@@ -51,7 +47,6 @@ from inboop_tui.store.queries import (
 )
 from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.store.selling_queries import ContactCard
-from inboop_tui.sync.media import MediaError, downloads_folder, keep_file
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import HOLD_PAINT_SECONDS, ConversationList
@@ -60,6 +55,11 @@ from inboop_tui.widgets.key_footer import KeyFooter
 from inboop_tui.widgets.search_box import SearchBox
 from inboop_tui.widgets.status_bar import StatusBar
 from inboop_tui.widgets.thread_view import ThreadView
+
+if TYPE_CHECKING:
+    from inboop_tui.screens.replying import ReplyDesk
+    from inboop_tui.screens.selling_desk import SellingDesk
+    from inboop_tui.screens.selling_dialogs import PickDialog
 
 CHANNEL_CYCLE: list[str | None] = [None, "INSTAGRAM", "WHATSAPP", "MESSENGER"]
 CHANNEL_LABELS = {
@@ -149,8 +149,6 @@ class InboxScreen(ActingScreen):
         self._open: str | None = None
         self._limit = THREAD_LIMIT
         self._filter_later: Timer | None = None  # the filter line, if its view is slow to come
-        self.desk = ReplyDesk(self, replica)
-        self.selling = SellingDesk(self, replica, "INBOX")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -170,6 +168,20 @@ class InboxScreen(ActingScreen):
         self._show_filter()
         self.conversations.reload()
         self.conversations.focus()
+
+    # Replying and selling load with their first use (or the app's warm-up after the start):
+    # they bring the wire format's models, which showing the inbox does not need.
+    @cached_property
+    def desk(self) -> ReplyDesk:
+        from inboop_tui.screens.replying import ReplyDesk
+
+        return ReplyDesk(self, self._replica)
+
+    @cached_property
+    def selling(self) -> SellingDesk:
+        from inboop_tui.screens.selling_desk import SellingDesk
+
+        return SellingDesk(self, self._replica, "INBOX")
 
     @property
     def conversations(self) -> ConversationList:
@@ -410,6 +422,8 @@ class InboxScreen(ActingScreen):
 
     def action_files(self, open_it: bool = False) -> None:
         """The conversation's files, newest first; the one chosen is saved (and opened)."""
+        from inboop_tui.sync.media import downloads_folder
+
         verb = "Open" if open_it else "Save"
         self._pick_file(
             lambda name: f"{verb} a file from {name} (to {downloads_folder()})",
@@ -428,6 +442,8 @@ class InboxScreen(ActingScreen):
         )
 
     def view_picture(self, ref: AttachmentRef) -> None:
+        from inboop_tui.screens.picture_preview import PicturePreview
+
         row = self._target()
         self.app.push_screen(
             PicturePreview(
@@ -451,6 +467,8 @@ class InboxScreen(ActingScreen):
         refs: list[AttachmentRef] = []
 
         def build() -> PickDialog:
+            from inboop_tui.screens.selling_dialogs import PickDialog
+
             refs.extend(ref for ref in self._replica.attachments(row.id) if wanted(ref))
             choices = [
                 (
@@ -471,6 +489,8 @@ class InboxScreen(ActingScreen):
 
     @work(thread=True, group="media", description="save a file", exit_on_error=False)
     def save_file(self, ref: AttachmentRef, open_it: bool) -> None:
+        from inboop_tui.sync.media import MediaError, keep_file
+
         try:
             said = keep_file(self.app.config, ref, open_it=open_it)  # type: ignore[attr-defined]
         except MediaError as exc:

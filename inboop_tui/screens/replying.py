@@ -34,7 +34,6 @@ from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.composer import HINTS, Composer
-from relay.protocol import TemplateMessage
 
 if TYPE_CHECKING:
     from inboop_tui.screens.inbox import InboxScreen
@@ -183,6 +182,8 @@ class ReplyDesk:
     def _template_chosen(self, row: ConversationRow, choice: TemplateChoice | None) -> None:
         if choice is None:
             return
+        from relay.protocol import TemplateMessage  # a model: loads pydantic on first use
+
         template = TemplateMessage(
             name=choice.template.name,
             language=choice.template.language,

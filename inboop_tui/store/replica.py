@@ -10,15 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.domain.notes import CannedState, fill_placeholders
-from inboop_tui.domain.selling import PaymentConfig
-from inboop_tui.store.actions import ActionError, Actions, Done, Identity
 from inboop_tui.store.db import explain, writing
 from inboop_tui.store.diagnostics import (
     Change,
@@ -34,6 +33,7 @@ from inboop_tui.store.diagnostics import (
     sync_status,
     unreadable,
 )
+from inboop_tui.store.door import ActionError, Done, Identity
 from inboop_tui.store.queries import (
     THREAD_LIMIT,
     AttachmentRef,
@@ -91,6 +91,10 @@ from inboop_tui.store.tables import (
 )
 from relay.protocol import format_time
 
+if TYPE_CHECKING:
+    from inboop_tui.domain.selling import PaymentConfig
+    from inboop_tui.store.actions import Actions
+
 T = TypeVar("T")
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 
@@ -135,9 +139,17 @@ class Replica:
         self.engine = engine
         self.identity = identity
         self.clock = clock
-        self.actions = Actions(engine, identity, clock, on_change)
+        self._on_change = on_change
         self._watcher: sqlite3.Connection | None = None
         self._data_version: int | None = None
+
+    @cached_property
+    def actions(self) -> Actions:
+        """The one door for changes, made on first use: its module loads the wire format's
+        models (pydantic), which showing the replica does not need."""
+        from inboop_tui.store.actions import Actions
+
+        return Actions(self.engine, self.identity, self.clock, self._on_change)
 
     def changed_elsewhere(self) -> bool:
         """Whether another connection (another process, or another part of this one) has

@@ -11,13 +11,15 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from inboop_tui.domain.selling import PaymentConfig
 from inboop_tui.store.tables import contacts, conversations, leads, messages, orders, workspace
+
+if TYPE_CHECKING:
+    from inboop_tui.domain.selling import PaymentConfig
 
 _root = contacts.alias("root")
 
@@ -352,6 +354,8 @@ def payments_report(conn: Connection) -> PaymentsReport:
 
 
 def payment_config(conn: Connection) -> PaymentConfig | None:
+    from inboop_tui.domain.selling import PaymentConfig  # with the selling rules' models
+
     text = conn.execute(select(workspace.c.payment_config).where(workspace.c.id == 1)).scalar()
     return PaymentConfig.from_json(text)
 

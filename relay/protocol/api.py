@@ -9,7 +9,7 @@ from pydantic import (
     Field,
 )
 
-from relay.protocol.events import PROTOCOL_VERSION
+from relay.protocol.plain import PROTOCOL_VERSION
 
 MAX_PUSH = 500
 

@@ -4,10 +4,7 @@ so that a retried or re-batched delivery appends nothing."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
-from enum import StrEnum
-from functools import lru_cache
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,44 +16,15 @@ from pydantic import (
     field_serializer,
 )
 
-PROTOCOL_VERSION = 1
-
-
-class Channel(StrEnum):
-    INSTAGRAM = "INSTAGRAM"
-    WHATSAPP = "WHATSAPP"
-    MESSENGER = "MESSENGER"
-
-
-class Direction(StrEnum):
-    INBOUND = "INBOUND"
-    OUTBOUND = "OUTBOUND"
-
-
-class SenderType(StrEnum):
-    CUSTOMER = "CUSTOMER"
-    USER = "USER"
-    SYSTEM = "SYSTEM"
-
-
-class ContentType(StrEnum):
-    """What a message mainly is; the first attachment decides when there is no text."""
-
-    TEXT = "TEXT"
-    IMAGE = "IMAGE"
-    VIDEO = "VIDEO"
-    AUDIO = "AUDIO"
-    FILE = "FILE"
-    STICKER = "STICKER"
-    LOCATION = "LOCATION"
-    SHARE = "SHARE"
-    STORY_MENTION = "STORY_MENTION"
-    REEL = "REEL"
-    CONTACTS = "CONTACTS"
-    REACTION = "REACTION"
-    CART = "CART"
-    UNSUPPORTED = "UNSUPPORTED"
-
+from relay.protocol.plain import (
+    AttachmentType,
+    Channel,
+    ContentType,
+    DeliveryState,
+    Direction,
+    SenderType,
+    format_time,
+)
 
 # Longest ids the log keeps (the relay's columns on PostgreSQL hold them; anything longer is
 # not an id Meta sends, and the item it is in fails alone instead of its whole delivery).
@@ -65,44 +33,8 @@ MessageId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class AttachmentType(StrEnum):
-    IMAGE = "IMAGE"
-    VIDEO = "VIDEO"
-    AUDIO = "AUDIO"
-    FILE = "FILE"
-    STICKER = "STICKER"
-    LOCATION = "LOCATION"
-    SHARE = "SHARE"
-    STORY_MENTION = "STORY_MENTION"
-    REEL = "REEL"
-    CONTACTS = "CONTACTS"
-    TEMPLATE = "TEMPLATE"
-    FALLBACK = "FALLBACK"
-    CART = "CART"
-
-
-class DeliveryState(StrEnum):
-    """Delivery state of an outbound message. Only moves forward; FAILED stands apart."""
-
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    READ = "READ"
-    FAILED = "FAILED"
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def utc(dt: datetime) -> datetime:
-    """The same instant in UTC; naive datetimes are taken as UTC."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def format_time(dt: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a ``Z``: sortable as text, the same on every side."""
-    return utc(dt).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CartItem(_Model):
@@ -132,30 +64,6 @@ class ProviderError(_Model):
     code: str | None = None
     title: str | None = None
     message: str | None = None
-
-
-# Each event asks for it a few times (the rows it needs, then its reducer): a sync's batch of
-# thousands of events finds most of them here.
-@lru_cache(maxsize=1 << 14)
-def conversation_id(channel: str, account_id: str, customer_id: str) -> str:
-    """A conversation's id from its identity: the same on every replica and on the relay."""
-    digest = hashlib.sha256(f"{channel}\x1f{account_id}\x1f{customer_id}".encode()).hexdigest()
-    return f"cv_{digest[:24]}"
-
-
-# Our replies carry this tag in what Meta hands back (Messenger/Instagram ``metadata``,
-# WhatsApp ``biz_opaque_callback_data``), so an echo or a status names the reply it is about.
-REPLY_TAG = "inboop:reply:"
-
-
-def reply_tag(reply_id: str) -> str:
-    return REPLY_TAG + reply_id
-
-
-def reply_id_from_tag(tag: object) -> str | None:
-    if isinstance(tag, str) and tag.startswith(REPLY_TAG) and len(tag) <= len(REPLY_TAG) + 64:
-        return tag[len(REPLY_TAG) :]
-    return None
 
 
 class MessageBody(_Model):

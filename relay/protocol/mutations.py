@@ -14,7 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from relay.protocol.events import Channel, _Model, conversation_id, format_time, utc
+from relay.protocol.events import _Model
+from relay.protocol.plain import Channel, conversation_id, format_time, utc
 
 MUTATION_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 CONVERSATION_ID = r"^cv_[0-9a-f]{24}$"

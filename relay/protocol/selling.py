@@ -14,23 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from relay.protocol.events import _Model
 from relay.protocol.mutations import CONVERSATION_ID, MUTATION_ID, USER_NAME, _Mutation
+from relay.protocol.plain import CURRENCY_DIGITS, MAX_AMOUNT
 
-# ISO 4217: the digits after the decimal point, for every currency that is not 2.
-_MINOR_DIGITS = {
-    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
-    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3,
-    "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-}  # fmt: skip
-_TWO_DIGITS = (
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN "
-    "BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP "
-    "GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL "
-    "MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK "
-    "PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB "
-    "TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL"
-)
-CURRENCY_DIGITS: dict[str, int] = {code: 2 for code in _TWO_DIGITS.split()} | _MINOR_DIGITS
-MAX_AMOUNT = 10**15  # minor units: far above any order, far below float trouble in exports
 MAX_ITEMS = 200
 MAX_TEXT = 4000
 PROVIDER = r"^[A-Z][A-Z0-9_]{1,31}$"
