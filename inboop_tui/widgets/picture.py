@@ -10,6 +10,10 @@ is asked once, before Textual takes the terminal over (the answer arrives on std
 from __future__ import annotations
 
 import os
+import re
+import select
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +30,14 @@ if TYPE_CHECKING:
 
 Graphics = Literal["kitty", "sixel"]
 ENVIRONMENT = "INBOOP_IMAGES"
+# Kitty's graphics query, then the primary device attributes request (DA1), which every
+# terminal answers: a graphics answer before the attributes means kitty's protocol, attribute 4
+# means Sixel. One round trip, as kitty's documentation asks for it.
+_KITTY_QUERY = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
+_ATTRIBUTES_QUERY = b"\x1b[c"
+_ATTRIBUTES = re.compile(rb"\x1b\[\?([0-9;]*)c")
+_KITTY_OK = b"\x1b_Gi=31;OK"
+ASK_SECONDS = 0.3  # a terminal that answers nothing (rare) gets words after this
 
 
 def detect_graphics() -> Graphics | None:
@@ -35,6 +47,46 @@ def detect_graphics() -> Graphics | None:
         return "kitty" if chosen == "kitty" else "sixel"
     if chosen != "auto":
         return None
+    if os.name != "posix":
+        return _ask_through_textual_image()
+    spoken = _ask_terminal()
+    if spoken is not None:
+        # It asks the terminal again as it loads (answered at once by such a terminal), and
+        # must load before Textual reads the terminal. A terminal without graphics never
+        # loads it: its own questions waited ~0.2 s there, on every start.
+        import textual_image.widget  # noqa: F401
+    return spoken
+
+
+def _ask_terminal() -> Graphics | None:
+    """Ask the terminal on stdin/stdout which graphics protocol it speaks. Sixel is preferred
+    where both are (as textual-image does: Konsole and WezTerm answer kitty's query but draw
+    its pictures only as Sixel)."""
+    import termios
+    import tty
+
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    if not (os.isatty(stdin) and os.isatty(stdout)):
+        return None
+    saved = termios.tcgetattr(stdin)
+    answer = b""
+    try:
+        tty.setcbreak(stdin, termios.TCSANOW)
+        os.write(stdout, _KITTY_QUERY + _ATTRIBUTES_QUERY)
+        deadline = time.monotonic() + ASK_SECONDS
+        while (attributes := _ATTRIBUTES.search(answer)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stdin], [], [], left)[0]:
+                return None
+            answer += os.read(stdin, 1024)
+    finally:
+        termios.tcsetattr(stdin, termios.TCSANOW, saved)
+    if b"4" in attributes.group(1).split(b";"):
+        return "sixel"
+    return "kitty" if _KITTY_OK in answer[: attributes.start()] else None
+
+
+def _ask_through_textual_image() -> Graphics | None:
     # Importing textual-image asks the terminal (when there is one) what it can draw.
     import textual_image.widget  # noqa: F401
     from textual_image.renderable import Image, SixelImage, TGPImage
