@@ -104,6 +104,7 @@ def describe_filter(f: InboxFilter, total: int, complete: bool = True) -> Text:
 
 
 class InboxScreen(ActingScreen):
+    AUTO_FOCUS = "#conversations"  # with the screen: its keys are the footer's first ones
     BINDINGS = [
         Binding("slash", "search", "Search"),
         Binding("i", "write", "Reply"),
