@@ -123,6 +123,8 @@ class InboopApp(App[None]):
             self.add_mode(mode, partial(self._mode_screen, mode))
         self._last_sync_failed = False
         self._warmed = False
+        self._freezing = threading.Lock()  # the warm-up's freeze, against on_unmount's thaw
+        self._unmounted = False
         self._wake: asyncio.Event | None = None
         self._main_thread = threading.get_ident()
 
@@ -180,10 +182,14 @@ class InboopApp(App[None]):
         makes lives as long as the app, so it is frozen out of the collector as start-up's is."""
         for name in LATER_MODULES:
             importlib.import_module(name)
-        gc.freeze()
+        with self._freezing:
+            if not self._unmounted:  # an app that exits first (tests) leaves nothing frozen
+                gc.freeze()
 
     def on_unmount(self) -> None:
-        gc.unfreeze()  # an app run inside a longer process (tests) leaves nothing immortal
+        with self._freezing:
+            self._unmounted = True
+            gc.unfreeze()  # an app run inside a longer process (tests) leaves nothing immortal
         self.replica.close()
 
     @work(

@@ -167,3 +167,42 @@ def test_the_wire_format_loads_its_models_on_first_use() -> None:
     assert before is False  # the plain parts alone: names, the time format, ids
     assert missing == []  # every name the package exports is there, models included
     assert after is True
+
+
+QUIT_AT_ONCE = """
+import asyncio, gc, json, sys, threading
+from pathlib import Path
+from inboop_tui.app import create_app
+from inboop_tui.store.db import open_replica
+from inboop_tui.store.paths import Paths
+
+async def main():
+    root = Path(sys.argv[1])
+    app = create_app(Paths(root, root), open_replica(root / "replica.db"), live=False)
+    async with app.run_test():
+        while not any(w.group == "warm-up" for w in app.workers):
+            await asyncio.sleep(0.0005)
+
+asyncio.run(main())
+for thread in threading.enumerate():  # a warm-up still loading when the app went
+    if thread is not threading.main_thread():
+        thread.join(30)
+print(json.dumps(gc.get_freeze_count()))
+"""
+
+
+def test_an_app_that_quits_during_its_warm_up_leaves_nothing_frozen(tmp_path: Path) -> None:
+    """Tests run many apps in one process: what the warm-up loads after the app has gone is
+    not frozen out of the collector for the rest of the process. The app quits as its warm-up
+    starts; whether the warm-up then runs, and ends before or after the app, varies from run
+    to run, and nothing may stay frozen in any of them."""
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-c", QUIT_AT_ONCE, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == 0  # objects frozen
