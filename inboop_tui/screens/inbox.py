@@ -167,8 +167,7 @@ class InboxScreen(ActingScreen):
         self.query_one("#search", Input).display = False
         self.query_one("#contact-pane").display = False
         self._show_filter()
-        self.conversations.reload()
-        self.conversations.focus()
+        self.conversations.reload()  # focused already: AUTO_FOCUS
 
     # Replying and selling load with their first use (or the app's warm-up after the start):
     # they bring the wire format's models, which showing the inbox does not need.

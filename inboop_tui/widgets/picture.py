@@ -17,16 +17,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from PIL import Image as PILImage
 from rich.console import RenderableType
 from rich.text import Text
 
 from inboop_tui.domain.messages import file_size
-from inboop_tui.store.queries import AttachmentRef
-from inboop_tui.sync.media import Picture
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `inboop` asks the terminal before the app: without Pillow or the store
+    from PIL import Image as PILImage
     from textual.widget import Widget
+
+    from inboop_tui.store.queries import AttachmentRef
+    from inboop_tui.sync.media import Picture
 
 Graphics = Literal["kitty", "sixel"]
 ENVIRONMENT = "INBOOP_IMAGES"
