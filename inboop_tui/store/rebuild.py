@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from inboop_tui.store.apply import AppliedBatch, reduce_entries
+from inboop_tui.store.apply import AppliedBatch, collector_paused, reduce_entries
 from inboop_tui.store.db import writing
 from inboop_tui.store.pending import put_pending_back
 from inboop_tui.store.projections import clear_projections, index_conversations
@@ -111,7 +111,8 @@ def replay(conn: Connection) -> int:
         entries = [
             {"seq": r.seq, "origin": r.origin, "type": r.type, "event": r.payload} for r in rows
         ]
-        reduce_entries(conn, entries, AppliedBatch())
+        with collector_paused():
+            reduce_entries(conn, entries, AppliedBatch())
         count += len(rows)
         after = rows[-1].seq
     put_pending_back(conn)
