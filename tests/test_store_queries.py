@@ -223,6 +223,7 @@ def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_pat
     from inboop_tui.store.actions import Identity
     from inboop_tui.store.db import writing
     from inboop_tui.store.rebuild import replay
+    from relay import simulator as mp
     from tests.harness import fill_replica, many_messages
 
     _, engine = demo_replica(tmp_path)
@@ -240,6 +241,16 @@ def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_pat
         assert replica.list_order(InboxFilter(search="kapoor")).keys
         assert replica.list_order(InboxFilter(search="psidnew")).keys
         assert replica.list_order(InboxFilter(search=customer.customer_id)).keys
+        # WhatsApp sends the customer's profile with every message: the same name again (a
+        # later profile), then a new one, each in its own batch.
+        for second, name in ((1, "Zoya Quill"), (2, "Zoya Quill"), (3, "Zoya Marsh")):
+            value = mp.wa_value(
+                messages=[mp.wa_text("9177", f"wamid.M{second}", 1_780_000_000 + second, "hi")],
+                contacts=[mp.wa_contact("9177", name)],
+            )
+            fill_replica(engine, [mp.body(mp.whatsapp(value))])
+        assert replica.list_order(InboxFilter(search="zoya marsh")).keys
+        assert not replica.list_order(InboxFilter(search="quill")).keys
 
         def index() -> list[tuple[str, str, str]]:
             with engine.connect() as conn:
@@ -256,7 +267,7 @@ def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_pat
         before = index()
         with writing(engine) as conn:
             replay(conn)
-        assert index() == before and len(before) == 14
+        assert index() == before and len(before) == 15
     finally:
         engine.dispose()
 

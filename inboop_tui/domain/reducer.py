@@ -76,7 +76,10 @@ class Slice:
     )  # (conversation, status, at)
     changed_messages: set[MessageKey] = field(default_factory=set)
     changed_conversations: set[str] = field(default_factory=set)
+    new_conversations: set[str] = field(default_factory=set)  # made by this slice
     changed_contacts: set[str] = field(default_factory=set)
+    # The contacts as the replica had them (what the search index holds of their names).
+    loaded_contacts: dict[str, ContactState] = field(default_factory=dict)
     changed_notes: set[str] = field(default_factory=set)
     changed_workspace: bool = False
     canned: dict[str, CannedState] = field(default_factory=dict)
@@ -202,14 +205,17 @@ def apply_event(s: Slice, event: ChannelEvent) -> None:
     if cid not in s.conversations:
         s.conversations[cid] = new_conversation(channel, event.account_id, event.customer_id)
         s.changed_conversations.add(cid)
+        s.new_conversations.add(cid)
     ctid = contact_id(channel, event.account_id, event.customer_id)
     if ctid not in s.contacts:
         s.contacts[ctid] = ContactState(ctid, channel, event.account_id, event.customer_id)
         s.changed_contacts.add(ctid)
 
     if isinstance(event, ContactProfile):
-        s.contacts[ctid] = with_profile(s.contacts[ctid], event)
-        s.changed_contacts.add(ctid)
+        profiled = with_profile(s.contacts[ctid], event)
+        if profiled is not s.contacts[ctid]:
+            s.contacts[ctid] = profiled
+            s.changed_contacts.add(ctid)
     elif isinstance(event, MessageEchoed) and event.message.reply_id:
         # The channel echoes one of our replies: it was sent; it is the reply's row.
         target = _link(s, channel, event.message.channel_message_id, event.message.reply_id)

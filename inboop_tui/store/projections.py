@@ -102,6 +102,7 @@ def load_slice(conn: Connection, wanted: Needs) -> Slice:
     if wanted.merged_contacts:
         for row in _rows_in(conn, _SELECT_CONTACTS, "merged_into", sorted(wanted.contacts)):
             piece.contacts[row[0]] = ContactState(*row)
+    piece.loaded_contacts = dict(piece.contacts)
     # A conversation's NEW lead comes along: a new lead supersedes it, an order converts it.
     lead_ids = set(wanted.leads) | {
         c.lead_id for c in piece.conversations.values() if c.lead_id is not None
@@ -208,10 +209,17 @@ def write_slice(conn: Connection, piece: Slice) -> None:
         _apply_watermark(conn, conversation, status, at)
     index_messages(conn, piece.changed_messages)
     # What the index holds of a conversation comes from its contact (a conversation's contact
-    # never changes): a new message leaves it as it was.
-    renamed = {_conversation_of_contact(piece.contacts[k]) for k in piece.changed_contacts}
+    # never changes): a new message leaves it as it was, and a conversation is in the index
+    # from the slice that made it on. A profile sent again with each message (WhatsApp's)
+    # changes its time, not what is searched.
+    renamed = {
+        _conversation_of_contact(contact)
+        for contact in (piece.contacts[k] for k in piece.changed_contacts)
+        if contact.id not in piece.loaded_contacts
+        or _SEARCHED(piece.loaded_contacts[contact.id]) != _SEARCHED(contact)
+    }
     index_conversations(conn, renamed)
-    index_conversations(conn, set(piece.changed_conversations) - renamed, only_new=True)
+    index_conversations(conn, piece.new_conversations - renamed, only_new=True)
 
 
 _UPSERT_SQL: dict[str, str] = {}
@@ -297,28 +305,26 @@ def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
     for channel, mid in keys:
         by_channel[channel].append(mid)
     for channel, mids in by_channel.items():
-        for chunk in _chunks(mids):
-            rows = conn.execute(
-                select(
-                    messages.c.pk,
-                    messages.c.original_text,
-                    messages.c.edit_text,
-                    messages.c.is_deleted,
-                    messages.c.has_body,
-                ).where(messages.c.channel == channel, messages.c.channel_message_id.in_(chunk))
-            ).all()
-            pks = [row.pk for row in rows]
-            if not pks:
-                continue  # gone (a pending reply lifted off): nothing to index
-            search_index.replace(
+        rows = list(
+            _rows_in(
                 conn,
-                pks,
-                [
-                    (row.pk, row.edit_text if row.edit_text is not None else row.original_text)
-                    for row in rows
-                    if row.has_body and not row.is_deleted and (row.edit_text or row.original_text)
-                ],
+                "SELECT pk, coalesce(edit_text, original_text), has_body AND NOT is_deleted "
+                "FROM messages",
+                "channel = ? AND channel_message_id",
+                mids,
+                channel,
             )
+        )
+        # A key with no row (a pending reply lifted off) has nothing to index.
+        search_index.replace(
+            conn,
+            [pk for pk, _, _ in rows],
+            [(pk, text) for pk, text, shown in rows if shown and text],
+        )
+
+
+# What the search index holds of a contact (``index_conversations``).
+_SEARCHED = operator.attrgetter("name", "agent_name", "username", "phone", "agent_phone", "email")
 
 
 def _conversation_of_contact(contact: ContactState) -> str:
