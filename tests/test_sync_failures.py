@@ -95,6 +95,34 @@ def test_transient_errors_are_retried_then_succeed(
         engine.dispose()
 
 
+def test_a_long_pull_retries_a_failure_after_its_first_timeout_seconds(
+    broken_relay: Callable[[Handler], str], tmp_path: Path
+) -> None:
+    """The budget is for a stretch without answers, not for the whole sync: a pull that takes
+    longer than ``timeout`` (slow pages) still retries a failure near its end."""
+    log_of = a_log(40)
+    started = time.monotonic()
+    failed: list[float] = []
+
+    def slow(request: BaseHTTPRequestHandler) -> None:
+        time.sleep(0.1)
+        if request.path.startswith("/v1/events") and not failed:
+            if time.monotonic() - started > 1.5:  # past the budget of the whole sync
+                failed.append(time.monotonic() - started)
+                return answer(502, b"{}")(request)
+        log_of(request)
+
+    engine = open_replica(tmp_path / "replica.db")
+    try:
+        url = broken_relay(slow)
+        started = time.monotonic()
+        outcome = sync(engine, ClientConfig(relay_url=url, token="inb_x"), batch=2, timeout=1.0)
+        assert failed, "the relay never got to fail"
+        assert outcome.ok and outcome.pulled == 40, outcome.error
+    finally:
+        engine.dispose()
+
+
 def test_tls_to_a_plain_http_port_is_reported_as_tls(
     broken_relay: Callable[[Handler], str], tmp_path: Path
 ) -> None:

@@ -110,7 +110,10 @@ class _Run:
 
 
 class _Budget:
-    """Retries transient failures with backoff until the deadline."""
+    """Retries transient failures with backoff until the deadline: ``timeout`` seconds without
+    an answer. Each answer moves the deadline on, so a long pull that keeps getting its pages
+    (a first sync of a big team: minutes) is never cut off by it; before, once the first
+    ``timeout`` seconds had gone, one slow page or one dropped connection ended the sync."""
 
     def __init__(
         self,
@@ -118,6 +121,7 @@ class _Budget:
         on_retry: Callable[[str, float], None] | None,
         sleep: Callable[[float], None],
     ) -> None:
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.on_retry = on_retry
         self.sleep = sleep
@@ -131,7 +135,9 @@ class _Budget:
         backoff = 0.25
         while True:
             try:
-                return work(max(1.0, min(10.0, self.remaining())))
+                answer = work(max(1.0, min(10.0, self.remaining())))
+                self.deadline = max(self.deadline, time.monotonic() + self.timeout)
+                return answer
             except SyncError as exc:
                 remaining = self.remaining()
                 if not exc.transient or remaining <= backoff or (stopped and stopped.is_set()):
