@@ -251,6 +251,14 @@ def test_the_name_index_follows_contacts_and_new_messages_like_a_rebuild(tmp_pat
             fill_replica(engine, [mp.body(mp.whatsapp(value))])
         assert replica.list_order(InboxFilter(search="zoya marsh")).keys
         assert not replica.list_order(InboxFilter(search="quill")).keys
+        # An older profile arriving late changes nothing.
+        late = mp.wa_value(
+            messages=[mp.wa_text("9177", "wamid.M0", 1_780_000_000, "hi")],
+            contacts=[mp.wa_contact("9177", "Zoya Older")],
+        )
+        fill_replica(engine, [mp.body(mp.whatsapp(late))])
+        assert replica.list_order(InboxFilter(search="zoya marsh")).keys
+        assert not replica.list_order(InboxFilter(search="older")).keys
 
         def index() -> list[tuple[str, str, str]]:
             with engine.connect() as conn:

@@ -78,7 +78,7 @@ class Slice:
     changed_conversations: set[str] = field(default_factory=set)
     new_conversations: set[str] = field(default_factory=set)  # made by this slice
     changed_contacts: set[str] = field(default_factory=set)
-    # The contacts as the replica had them (what the search index holds of their names).
+    # The contacts as they were before this slice's changes.
     loaded_contacts: dict[str, ContactState] = field(default_factory=dict)
     changed_notes: set[str] = field(default_factory=set)
     changed_workspace: bool = False

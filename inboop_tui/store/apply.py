@@ -115,11 +115,12 @@ def apply_entries(
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is applied (the collector's own state is put
-    back after). A batch keeps ~100k objects alive (its pages, the rows it touches, their states)
-    until it ends, and they are freed by reference counting, not by the collector; yet each batch
-    was old enough for a full collection over all of them: ~18 % of a first sync's time."""
-    if not gc.isenabled():  # paused by someone else (the app's start, another batch): theirs
+    """No cyclic garbage collection while a batch is applied. A batch's pages, rows and states
+    live until it ends and then go by reference counting, yet a batch lived long enough for the
+    collector to walk them all, over and over (~18 % of a first sync). The collector is the
+    process's: other threads go without it for the batch too. Whoever turned it off keeps it
+    off (the app's start, a batch already running)."""
+    if not gc.isenabled():
         yield
         return
     gc.disable()

@@ -323,8 +323,9 @@ def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
         )
 
 
-# What the search index holds of a contact (``index_conversations``).
-_SEARCHED = operator.attrgetter("name", "agent_name", "username", "phone", "agent_phone", "email")
+# What the search index holds of a conversation's contact (``index_conversations``).
+SEARCHED_CONTACT_FIELDS = ("name", "agent_name", "username", "phone", "agent_phone", "email")
+_SEARCHED = operator.attrgetter(*SEARCHED_CONTACT_FIELDS)
 
 
 def _conversation_of_contact(contact: ContactState) -> str:
@@ -344,12 +345,7 @@ def index_conversations(conn: Connection, ids: Iterable[str], only_new: bool = F
             select(
                 conversations.c.pk,
                 conversations.c.customer_id,
-                contacts.c.name,
-                contacts.c.agent_name,
-                contacts.c.username,
-                contacts.c.phone,
-                contacts.c.agent_phone,
-                contacts.c.email,
+                *(contacts.c[name] for name in SEARCHED_CONTACT_FIELDS),
             )
             .select_from(
                 conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
