@@ -324,8 +324,8 @@ def index_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
 
 
 # What the search index holds of a conversation's contact (``index_conversations``).
-SEARCHED_CONTACT_FIELDS = ("name", "agent_name", "username", "phone", "agent_phone", "email")
-_SEARCHED = operator.attrgetter(*SEARCHED_CONTACT_FIELDS)
+_SEARCHED_FIELDS = ("name", "agent_name", "username", "phone", "agent_phone", "email")
+_SEARCHED = operator.attrgetter(*_SEARCHED_FIELDS)
 
 
 def _conversation_of_contact(contact: ContactState) -> str:
@@ -345,7 +345,7 @@ def index_conversations(conn: Connection, ids: Iterable[str], only_new: bool = F
             select(
                 conversations.c.pk,
                 conversations.c.customer_id,
-                *(contacts.c[name] for name in SEARCHED_CONTACT_FIELDS),
+                *(contacts.c[name] for name in _SEARCHED_FIELDS),
             )
             .select_from(
                 conversations.outerjoin(contacts, contacts.c.id == conversations.c.contact_id)

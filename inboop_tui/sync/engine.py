@@ -112,8 +112,7 @@ class _Run:
 class _Budget:
     """Retries transient failures with backoff until the deadline: ``timeout`` seconds without
     an answer. Each answer moves the deadline on, so a long pull that keeps getting its pages
-    (a first sync of a big team: minutes) is never cut off by it; before, once the first
-    ``timeout`` seconds had gone, one slow page or one dropped connection ended the sync."""
+    (a first sync of a big team: minutes) keeps its per-call timeouts and retries throughout."""
 
     def __init__(
         self,
