@@ -63,21 +63,25 @@ def main() -> None:
         app.RUNS = export.RUNS = 1
 
     results = _load(args.out)
-    results["date"] = datetime.now(UTC).date().isoformat()
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    # Each benchmark's figures say when they were measured: a run of one benchmark replaces
+    # its own, and the table must not put this day over the others.
+    now = datetime.now(UTC)
+    stamp = {"date": now.date().isoformat(), "run": now.isoformat(timespec="seconds")}
     if "ingest" in names:
-        results["ingest"] = _report("ingest", ingest.run(quick=args.quick))
+        results["ingest"] = _report("ingest", ingest.run(quick=args.quick), stamp)
     per_size = [n for n in names if n != "ingest"]
     for size in sizes if per_size else []:
         figures = results.setdefault("sizes", {}).setdefault(str(size), {})
         with tempfile.TemporaryDirectory() as tmp:
             agent = Path(tmp) / "agent"
             # The app and the export need the replica that only the sync makes.
-            figures["sync"] = _report(f"sync {size:,}", sync.run(size, agent))
+            figures["sync"] = _report(f"sync {size:,}", sync.run(size, agent), stamp)
             if "app" in names:
-                figures["app"] = _report(f"app {size:,}", app.run(agent))
+                figures["app"] = _report(f"app {size:,}", app.run(agent), stamp)
             if "export" in names:
-                figures["export"] = _report(f"export {size:,}", export.run(agent / "replica.db"))
+                measured = export.run(agent / "replica.db")
+                figures["export"] = _report(f"export {size:,}", measured, stamp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     if args.doc.exists():
@@ -90,13 +94,22 @@ def _load(path: Path) -> dict[str, Any]:
         loaded = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return loaded if isinstance(loaded, dict) else {}
+    if not isinstance(loaded, dict):
+        return {}
+    # Results from before each benchmark had its own date were one whole run, dated once.
+    whole_run = loaded.pop("date", None)
+    groups = [loaded.get("ingest")]
+    groups += [g for size in loaded.get("sizes", {}).values() for g in size.values()]
+    for group in groups:
+        if isinstance(group, dict) and whole_run and "date" not in group:
+            group.update(date=whole_run, run=whole_run)
+    return loaded
 
 
-def _report(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+def _report(name: str, figures: dict[str, Any], stamp: dict[str, str]) -> dict[str, Any]:
     flat = {k: (v["median"] if isinstance(v, dict) else v) for k, v in figures.items()}
     print(f"{name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in flat.items()), flush=True)
-    return figures
+    return {**figures, **stamp}
 
 
 def _fmt(value: Any) -> str:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import END, START
+from bench.__main__ import _load
+from bench.report import END, START, table
 
 
 def test_quick_bench_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -> None:
@@ -24,12 +25,63 @@ def test_quick_bench_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -
     results = json.loads(out.read_text())
     assert results["ingest"]["ours_per_s"]["median"] > 0
     figures = results["sizes"]["2000"]
+    assert results["ingest"]["run"] == figures["sync"]["run"] == figures["export"]["run"]
     assert figures["sync"]["entries"] >= 2_000
     assert figures["app"]["conversations"] == figures["sync"]["messages"] // 10
     assert figures["export"]["rows"] >= 2_000
     page = doc.read_text()
     assert "STALE TABLE" not in page and "Reading them." in page
     assert "first `inboop sync`, 2,000 messages" in page and "relay ingest, flat out" in page
+    assert f"| ≥ 0.5 | {figures['sync']['date']} |" in page
+
+
+def _sync(rate: float, date: str, run: str) -> dict[str, object]:
+    return {
+        "serving_per_s": 1.0,
+        "entries": 10,
+        "first_sync_per_s": rate,
+        "raw_per_s": 2 * rate,
+        "ratio": 0.5,
+        "sync_peak_rss_mib": 1.0,
+        "relay_peak_rss_mib": 1.0,
+        "incremental_1k_s": 0.1,
+        "incremental_1k_cli_s": 0.1,
+        "date": date,
+        "run": run,
+    }
+
+
+def test_each_row_says_the_day_it_was_measured_and_a_curve_needs_one_run() -> None:
+    # A later run of the sync benchmark at 10k only: its rows say so, the 1M rows keep their
+    # day, and no curve compares the two runs.
+    results = {
+        "sizes": {
+            "10000": {"sync": _sync(6000.0, "2026-12-07", "2026-12-07T05:00:00+00:00")},
+            "1000000": {"sync": _sync(3000.0, "2026-12-06", "2026-12-06T20:00:00+00:00")},
+        }
+    }
+    page = table(results)
+    assert "first `inboop sync`, 10,000 messages (10 entries) | 6,000/s" in page
+    assert "| ≥ 0.5 | 2026-12-07 |" in page and "| ≥ 0.5 | 2026-12-06 |" in page
+    assert "Run of 20" not in page and "| curve:" not in page
+    results["sizes"]["1000000"]["sync"] = _sync(3000.0, "2026-12-07", "2026-12-07T05:00:00+00:00")
+    assert (
+        "| curve: first sync rate, 1,000,000 over 10,000 | 0.50x |  |  | within 20 % | 2026-12-07 |"
+        in table(results)
+    )
+
+
+def test_results_dated_once_give_each_benchmark_that_date(tmp_path: Path) -> None:
+    old = {
+        "date": "2026-12-06",
+        "ingest": {"ratio": 0.1},
+        "sizes": {"10000": {"sync": {"ratio": 0.2}}},
+    }
+    (tmp_path / "latest.json").write_text(json.dumps(old))
+    loaded = _load(tmp_path / "latest.json")
+    assert "date" not in loaded
+    for group in (loaded["ingest"], loaded["sizes"]["10000"]["sync"]):
+        assert group["date"] == group["run"] == "2026-12-06"
 
 
 def test_an_unknown_benchmark_is_one_line() -> None:
