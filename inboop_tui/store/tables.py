@@ -114,8 +114,9 @@ conversations = Table(
     Column("lead_id", String(36)),  # its NEW lead
     Column("order_count", Integer, nullable=False, server_default="0"),
     Column("metadata", Text, nullable=False, server_default="{}"),
-    Index("ix_conversations_recent", "last_message_key"),
-    Index("ix_conversations_channel_list", "channel", "last_message_key"),
+    # The inbox's order, and a channel's (its entries skipped without reading the rows of the
+    # others): one index, since every new message moves its conversation in it.
+    Index("ix_conversations_recent", "last_message_key", "channel"),
     Index("ix_conversations_contact", "contact_id"),
 )
 
