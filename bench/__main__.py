@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import app, export, ingest, sync
-from bench.report import write_table
+from bench.report import load_results, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -62,12 +62,14 @@ def main() -> None:
         sizes = [2_000]
         app.RUNS = export.RUNS = 1
 
-    results = _load(args.out)
-    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
-    # Each benchmark's figures say when they were measured: a run of one benchmark replaces
-    # its own, and the table must not put this day over the others.
-    now = datetime.now(UTC)
-    stamp = {"date": now.date().isoformat(), "run": now.isoformat(timespec="seconds")}
+    results = load_results(args.out)
+    # Each benchmark's figures say when and where they were measured: a run of some replaces
+    # theirs only (the app and the export re-run their size's sync), and the table must not
+    # put this run's day over the others.
+    stamp = {
+        "run": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+    }
     if "ingest" in names:
         results["ingest"] = _report("ingest", ingest.run(quick=args.quick), stamp)
     per_size = [n for n in names if n != "ingest"]
@@ -89,24 +91,7 @@ def main() -> None:
     print(f"results: {args.out}")
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(loaded, dict):
-        return {}
-    # Results from before each benchmark had its own date were one whole run, dated once.
-    whole_run = loaded.pop("date", None)
-    groups = [loaded.get("ingest")]
-    groups += [g for size in loaded.get("sizes", {}).values() for g in size.values()]
-    for group in groups:
-        if isinstance(group, dict) and whole_run and "date" not in group:
-            group.update(date=whole_run, run=whole_run)
-    return loaded
-
-
-def _report(name: str, figures: dict[str, Any], stamp: dict[str, str]) -> dict[str, Any]:
+def _report(name: str, figures: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
     flat = {k: (v["median"] if isinstance(v, dict) else v) for k, v in figures.items()}
     print(f"{name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in flat.items()), flush=True)
     return {**figures, **stamp}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,13 +160,16 @@ def table(results: dict[str, Any]) -> str:
             if name in sizes[size]:
                 figures = sizes[size][name]
                 groups.append((figures, size_rows(size, {name: figures})))
-    dated = [(row, str(figures.get("date", "?"))) for figures, rows in groups for row in rows]
+    dated = [(row, _day(figures)) for figures, rows in groups for row in rows]
     dated += curve_rows(sizes)
-    machine = results.get("machine", {})
+    machines = {
+        f"Python {m.get('python', '?')}, {m.get('cpus', '?')} cores"
+        for m in (figures.get("machine", {}) for figures, _ in groups)
+    }
+    machine = machines.pop() if len(machines) == 1 else "Machines differ between rows"
     lines = [
-        f"Python {machine.get('python', '?')}, {machine.get('cpus', '?')} cores. Medians; min"
-        " and max in `bench/results/latest.json`. A run of one benchmark replaces its own rows"
-        " only: each row says the day it was measured, and a curve compares two sizes of one run.",
+        f"{machine}. Medians; min and max in `bench/results/latest.json`. Each row says the day it"
+        " was measured.",
         "",
         "| what | ours | baseline (same run) | ratio | goal | measured |",
         "|---|---|---|---|---|---|",
@@ -174,14 +178,13 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _day(figures: dict[str, Any]) -> str:
+    return str(figures.get("run", "?"))[:10]
+
+
 def curve_rows(sizes: dict[str, Any]) -> list[tuple[Row, str]]:
-    """The rate at the largest size over the rate at the smallest, where one run measured
-    both: flat is 1."""
-    measured = sorted((int(k), v) for k, v in sizes.items())
-    if len(measured) < 2:
-        return []
-    (small, first), (large, last) = measured[0], measured[-1]
-    label = f"{large:,} over {small:,}"
+    """Each figure's rate or time at the largest size over the smallest, of the widest pair of
+    sizes one run measured (runs are not compared with each other): flat is 1."""
     figures: list[tuple[str, str, Callable[[dict[str, Any]], float], str]] = [
         ("first sync rate", "sync", lambda r: r["first_sync_per_s"], "within 20 %"),
         ("export rate", "export", lambda r: r["ours_rows_per_s"], "linear"),
@@ -190,15 +193,46 @@ def curve_rows(sizes: dict[str, Any]) -> list[tuple[Row, str]]:
     ]
     rows: list[tuple[Row, str]] = []
     for name, benchmark, pick, goal in figures:
-        a, b = first.get(benchmark), last.get(benchmark)
-        if not a or not b or a.get("run") is None or a.get("run") != b.get("run"):
+        by_run: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for size, measured in sizes.items():
+            group = measured.get(benchmark)
+            if group and "run" in group:
+                by_run.setdefault(group["run"], []).append((int(size), group))
+        spans = [
+            (max(found)[0] / min(found)[0], run, min(found), max(found))
+            for run, found in by_run.items()
+            if len(found) > 1
+        ]
+        if not spans:
             continue
+        _, _, (small, first), (large, last) = max(spans, key=lambda span: span[:2])
         try:
-            ratio = pick(b) / pick(a)
+            ratio = pick(last) / pick(first)
         except (KeyError, ZeroDivisionError):
             continue
-        rows.append(((f"curve: {name}, {label}", f"{ratio:.2f}x", "", "", goal), b["date"]))
+        label = f"curve: {name}, {large:,} over {small:,}"
+        rows.append(((label, f"{ratio:.2f}x", "", "", goal), _day(last)))
     return rows
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """The results file (empty if missing or unreadable). Results from before each benchmark
+    kept its own run were one whole run, dated once: each benchmark gets that date and machine."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    whole_run, machine = loaded.pop("date", None), loaded.pop("machine", None)
+    sizes = loaded.get("sizes")
+    groups = [loaded.get("ingest")]
+    if isinstance(sizes, dict):
+        groups += [g for size in sizes.values() if isinstance(size, dict) for g in size.values()]
+    for group in groups:
+        if isinstance(group, dict) and whole_run and "run" not in group:
+            group.update(run=whole_run, machine=machine or {})
+    return loaded
 
 
 def write_table(doc: Path, results: dict[str, Any]) -> None:
