@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy import Connection, insert, select
 
 from relay.protocol import Channel, ChannelEvent, ContactProfile
+from relay.store.dialect import keys_in
 from relay.store.tables import whatsapp_identities as identities
 
 
@@ -37,15 +38,11 @@ def canonical_customers(
     wanted = {(e.account_id, e.customer_id) for e in whatsapp}
     for account, wa_id, user_id in _links(whatsapp):
         wanted |= {(account, wa_id), (account, user_id)}
-    key = tuple_(identities.c.account_id, identities.c.alias)
-    known: dict[tuple[str, str], str] = {
-        (account, alias): canonical
-        for account, alias, canonical in conn.execute(
-            select(identities.c.account_id, identities.c.alias, identities.c.canonical).where(
-                key.in_(sorted(wanted))
-            )
-        )
-    }
+    known: dict[tuple[str, str], str] = {}
+    for condition in keys_in((identities.c.account_id, identities.c.alias), sorted(wanted)):
+        found = select(identities.c.account_id, identities.c.alias, identities.c.canonical)
+        for account, alias, canonical in conn.execute(found.where(condition)):
+            known[(account, alias)] = canonical
     fresh: dict[tuple[str, str], str] = {}
     for events in deliveries:
         delivery = [e for e in events if e.channel is Channel.WHATSAPP]

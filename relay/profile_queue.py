@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy import Connection, insert, select
 
 from relay.protocol import Channel, ChannelEvent, MessageEchoed, MessageReceived
+from relay.store.dialect import keys_in
 from relay.store.tables import media, profile_lookups
 
 LOOKED_UP = (Channel.INSTAGRAM.value, Channel.MESSENGER.value)
@@ -23,19 +24,14 @@ def note_customers(conn: Connection, events: Sequence[ChannelEvent], now: str) -
     }
     if not wanted:
         return
-    key = tuple_(
-        profile_lookups.c.channel, profile_lookups.c.account_id, profile_lookups.c.customer_id
+    columns = (
+        profile_lookups.c.channel,
+        profile_lookups.c.account_id,
+        profile_lookups.c.customer_id,
     )
-    known = {
-        (channel, account, customer)
-        for channel, account, customer in conn.execute(
-            select(
-                profile_lookups.c.channel,
-                profile_lookups.c.account_id,
-                profile_lookups.c.customer_id,
-            ).where(key.in_(sorted(wanted)))
-        )
-    }
+    known: set[tuple[str, str, str]] = set()
+    for condition in keys_in(columns, sorted(wanted)):
+        known.update(tuple(row) for row in conn.execute(select(*columns).where(condition)))
     fresh = sorted(wanted - known)
     if fresh:
         conn.execute(
@@ -86,15 +82,10 @@ def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> No
             }
     if not rows:
         return
-    columns = tuple_(media.c.channel, media.c.message_id, media.c.idx)
-    known = {
-        (channel, message_id, idx)
-        for channel, message_id, idx in conn.execute(
-            select(media.c.channel, media.c.message_id, media.c.idx).where(
-                columns.in_(sorted(rows))
-            )
-        )
-    }
+    columns = (media.c.channel, media.c.message_id, media.c.idx)
+    known: set[tuple[str, str, int]] = set()
+    for condition in keys_in(columns, sorted(rows)):
+        known.update(tuple(row) for row in conn.execute(select(*columns).where(condition)))
     fresh = [row for found, row in sorted(rows.items()) if found not in known]
     if fresh:
         conn.execute(insert(media), fresh)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inboop_tui.domain.mutations import apply_mutation
@@ -46,6 +46,7 @@ from inboop_tui.store.tables import (
     workspace,
 )
 from relay.protocol import DeleteCanned, Mutation, SaveCanned, parse_mutation
+from relay.store.dialect import keys_in
 
 # The rows pending mutations may change, by table, with their natural keys.
 SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
@@ -182,19 +183,12 @@ def _shadow_rows(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]]) -
     table, key_columns = SHADOWED[name]
     wanted = list(keys)
     columns = [c for c in table.columns if c.name != "pk"]
-    key_of = tuple_(*[table.c[k] for k in key_columns])
-    current = {
-        tuple(row[k] for k in key_columns): row
-        for row in conn.execute(select(*columns).where(key_of.in_(wanted))).mappings()
-    }
-    rows = []
-    for key in wanted:
-        row = current.get(key)
-        rows.append(
-            {
-                "table_name": name,
-                "key": json.dumps(list(key)),
-                "row": None if row is None else json.dumps(dict(row), default=str),
-            }
-        )
+    current: dict[tuple[Any, ...], str] = {}
+    for condition in keys_in([table.c[k] for k in key_columns], wanted):
+        for row in conn.execute(select(*columns).where(condition)).mappings():
+            current[tuple(row[k] for k in key_columns)] = json.dumps(dict(row), default=str)
+    rows = [
+        {"table_name": name, "key": json.dumps(list(key)), "row": current.get(key)}
+        for key in wanted
+    ]
     conn.execute(sqlite_insert(shadows).on_conflict_do_nothing(), rows)
