@@ -8,8 +8,8 @@
 - ingest: signed deliveries through the relay (wrk), over a verify-only endpoint on the same
   server stack; and the p99 at a steady ~1,000/s (``bench.ingest``).
 - sync: the relay's ``/v1/events`` serving alone; a first ``inboop sync`` into an empty replica
-  over raw ``sqlite3`` writes of the same final rows; an incremental sync of 1k events
-  (``bench.sync``).
+  over raw ``sqlite3`` writes of the same final rows; an incremental sync of 1k events; ingest
+  into the relay holding that history (``bench.sync``).
 - app: cold start over a minimal Textual app started the same way; a jump in the list, opening
   the 10k-message conversation, a search; peak RSS (``bench.app``).
 - export: every message to CSV over raw ``sqlite3`` + ``csv.writer``; peak RSS
@@ -61,6 +61,7 @@ def main() -> None:
     if args.quick:
         sizes = [2_000]
         app.RUNS = export.RUNS = 1
+        sync.INGEST_SECONDS = 2
 
     results = load_results(args.out)
     # Each benchmark's figures say when and where they were measured: a run of some replaces

@@ -99,6 +99,32 @@ class VerifyOnly:
         self.proc.wait()
 
 
+def into(url: str, folder: Path, seconds: float) -> dict[str, Any]:
+    """Flat out, then at the steady load, once each, into a running relay that already holds a
+    history (the sync benchmark's relay, at each size): how ingest bears the log, the customers
+    and their lookups growing. The verify-only baseline runs just before, for the ratio."""
+    pool = int(8_000 * seconds)
+    bodies, steady_bodies = folder / "held-bodies.txt", folder / "held-steady.txt"
+    write_bodies(bodies, pool, prefix="held")
+    write_bodies(steady_bodies, pool, prefix="held-steady")
+    baseline = VerifyOnly()
+    try:
+        base = wrk(baseline.url, bodies, seconds)
+    finally:
+        baseline.stop()
+    ours = wrk(url, bodies, seconds)
+    steady = wrk(url, steady_bodies, seconds, *STEADY)
+    if ours["non_2xx"] or steady["non_2xx"]:
+        raise SystemExit(f"ingest into a relay with a history: {ours} / {steady}")
+    return {
+        "ingest_per_s": ours["per_s"],
+        "ingest_baseline_per_s": base["per_s"],
+        "ingest_ratio": ours["per_s"] / base["per_s"],
+        "ingest_steady_per_s": steady["per_s"],
+        "ingest_steady_p99_ms": steady["p99_ms"],
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk): a Python load generator stands in")

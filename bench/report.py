@@ -95,6 +95,23 @@ def size_rows(size: str, r: dict[str, Any]) -> list[Row]:
                 "≤ 0.5 s",
             ),
         ]
+        if "ingest_per_s" in sync:
+            rows += [
+                (
+                    f"relay ingest, flat out, into a relay holding {n} messages",
+                    _rate(sync["ingest_per_s"]),
+                    "verify-only endpoint: " + _rate(sync["ingest_baseline_per_s"]),
+                    f"{sync['ingest_ratio']:.2f}",
+                    "≥ 0.8",
+                ),
+                (
+                    f"relay ingest, steady load, into a relay holding {n} messages: p99",
+                    _ms(sync["ingest_steady_p99_ms"]) + f" at {_rate(sync['ingest_steady_per_s'])}",
+                    "",
+                    "",
+                    "≤ 20 ms at 1,000/s",
+                ),
+            ]
     app = r.get("app")
     if app:
         rows += [
@@ -187,6 +204,7 @@ def curve_rows(sizes: dict[str, Any]) -> list[tuple[Row, str]]:
     sizes one run measured (runs are not compared with each other): flat is 1."""
     figures: list[tuple[str, str, Callable[[dict[str, Any]], float], str]] = [
         ("first sync rate", "sync", lambda r: r["first_sync_per_s"], "within 20 %"),
+        ("ingest rate into the relay holding them", "sync", lambda r: r["ingest_per_s"], "flat"),
         ("export rate", "export", lambda r: r["ours_rows_per_s"], "linear"),
         ("jump time", "app", lambda r: _m(r["jump_ms"]), "flat"),
         ("search time", "app", lambda r: _m(r["search_ms"]), "flat"),

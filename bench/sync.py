@@ -2,7 +2,8 @@
 
 The relay's log is filled without HTTP (the deliveries normalised and appended as the relay's
 writer does, in batches), then served by the real relay process; ``inboop sync`` runs as a user
-runs it, into an empty replica, and its peak memory is the child's own.
+runs it, into an empty replica, and its peak memory is the child's own. Then the relay, holding
+that history, takes deliveries from wrk as the ingest benchmark sends them (``bench.ingest.into``).
 
 Baseline: raw ``sqlite3`` ``executemany`` of the same final rows (the log copy, messages,
 conversations, contacts and both search indexes, as the sync left them) into the same schema,
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench import ingest
 from bench.common import process_peak_rss_mib, run_child
 from bench.data import Traffic
 from inboop_tui.store import search_index
@@ -35,6 +37,9 @@ from relay.signing import sign
 from relay.store.dialect import create_engines
 from relay.store.migrate import upgrade_to_head
 from tests.harness import APP_SECRET, RelayProcess
+
+# Seconds of each load of ingest into the filled relay (``--quick`` shortens it).
+INGEST_SECONDS = 6.0
 
 # What the sync's replica holds, in the order the baseline writes it (then the messages'
 # search index, whose parts are made as the sync made them).
@@ -192,6 +197,7 @@ def run(messages: int, agent: Path) -> dict[str, Any]:
             incremental, checkpointed = in_process_sync(
                 home, relay, Traffic(1_000, customers, seed=9, prefix="in")
             )
+            held_ingest = ingest.into(relay.url, folder, INGEST_SECONDS)
             relay_rss = process_peak_rss_mib(relay.proc.pid) if relay.proc else float("nan")
         finally:
             relay.stop()
@@ -209,4 +215,5 @@ def run(messages: int, agent: Path) -> dict[str, Any]:
         "incremental_1k_s": incremental,
         "incremental_1k_cli_s": incremental_cli,
         "incremental_1k_checkpoint_s": checkpointed,
+        **held_ingest,
     }

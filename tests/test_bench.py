@@ -26,11 +26,13 @@ def test_quick_bench_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -
     figures = results["sizes"]["2000"]
     assert results["ingest"]["run"] == figures["sync"]["run"] == figures["export"]["run"]
     assert figures["sync"]["entries"] >= 2_000
+    assert figures["sync"]["ingest_per_s"] > 0 and figures["sync"]["ingest_steady_p99_ms"] > 0
     assert figures["app"]["conversations"] == figures["sync"]["messages"] // 10
     assert figures["export"]["rows"] >= 2_000
     page = doc.read_text()
     assert "STALE TABLE" not in page and "Reading them." in page
     assert "first `inboop sync`, 2,000 messages" in page and "relay ingest, flat out" in page
+    assert "relay ingest, flat out, into a relay holding 2,000 messages" in page
     assert f"| ≥ 0.5 | {figures['sync']['run'][:10]} |" in page
 
 
