@@ -43,7 +43,7 @@ def write_bodies(path: Path, count: int, prefix: str) -> float:
 
 
 def wrk(
-    url: str, bodies: Path, seconds: float, connections: int = CONNECTIONS, delay_ms: float = 0
+    url: str, bodies: Path, seconds: int, connections: int = CONNECTIONS, delay_ms: float = 0
 ) -> dict[str, Any]:
     if shutil.which("wrk") is None:  # slower: the figures are then the generator's limit
         return pyload.run(url, bodies, seconds, connections, delay_ms)
@@ -99,11 +99,11 @@ class VerifyOnly:
         self.proc.wait()
 
 
-def into(url: str, folder: Path, seconds: float) -> dict[str, Any]:
+def into(url: str, folder: Path, seconds: int) -> dict[str, Any]:
     """Flat out, then at the steady load, once each, into a running relay that already holds a
     history (the sync benchmark's relay, at each size): how ingest bears the log, the customers
     and their lookups growing. The verify-only baseline runs just before, for the ratio."""
-    pool = int(8_000 * seconds)
+    pool = 8_000 * seconds
     bodies, steady_bodies = folder / "held-bodies.txt", folder / "held-steady.txt"
     write_bodies(bodies, pool, prefix="held")
     write_bodies(steady_bodies, pool, prefix="held-steady")

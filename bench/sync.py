@@ -39,7 +39,7 @@ from relay.store.migrate import upgrade_to_head
 from tests.harness import APP_SECRET, RelayProcess
 
 # Seconds of each load of ingest into the filled relay (``--quick`` shortens it).
-INGEST_SECONDS = 6.0
+INGEST_SECONDS = 6
 
 # What the sync's replica holds, in the order the baseline writes it (then the messages'
 # search index, whose parts are made as the sync made them).
