@@ -115,8 +115,19 @@ conversations = Table(
     Column("order_count", Integer, nullable=False, server_default="0"),
     Column("metadata", Text, nullable=False, server_default="{}"),
     # The inbox's order, and a channel's (its entries skipped without reading the rows of the
-    # others): one index, since every new message moves its conversation in it.
-    Index("ix_conversations_recent", "last_message_key", "channel"),
+    # others): one index, since every new message moves its conversation in it. It holds what
+    # the views filter on (the shown status's columns, the assignee), so a whole list is read
+    # from the index alone.
+    Index(
+        "ix_conversations_recent",
+        "last_message_key",
+        "channel",
+        "status",
+        "status_at",
+        "snoozed_until",
+        "last_inbound_at",
+        "assignee",
+    ),
     Index("ix_conversations_contact", "contact_id"),
 )
 
