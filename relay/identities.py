@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select
 
 from relay.protocol import Channel, ChannelEvent, ContactProfile
-from relay.store.dialect import keys_in
+from relay.store.keys import keys_in
 from relay.store.tables import whatsapp_identities as identities
 
 
@@ -39,8 +39,8 @@ def canonical_customers(
     for account, wa_id, user_id in _links(whatsapp):
         wanted |= {(account, wa_id), (account, user_id)}
     known: dict[tuple[str, str], str] = {}
+    found = select(identities.c.account_id, identities.c.alias, identities.c.canonical)
     for condition in keys_in((identities.c.account_id, identities.c.alias), sorted(wanted)):
-        found = select(identities.c.account_id, identities.c.alias, identities.c.canonical)
         for account, alias, canonical in conn.execute(found.where(condition)):
             known[(account, alias)] = canonical
     fresh: dict[tuple[str, str], str] = {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select
 
 from relay.protocol import Channel, ChannelEvent, MessageEchoed, MessageReceived
-from relay.store.dialect import keys_in
+from relay.store.keys import keys_in
 from relay.store.tables import media, profile_lookups
 
 LOOKED_UP = (Channel.INSTAGRAM.value, Channel.MESSENGER.value)

@@ -9,6 +9,7 @@ The plans of the statements these paths really run are checked, on real database
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,18 @@ from inboop_tui.store.tables import team
 from relay import simulator as mp
 from relay.channels import normalise_delivery
 from relay.log import Delivery, append_deliveries, new_delivery_id, now_text
-from relay.store.dialect import KEYS_PER_CONDITION, Engines, create_engines, keys_in
+from relay.store.dialect import Engines, create_engines
+from relay.store.keys import GROUPS_PER_CONDITION, KEYS_PER_CONDITION, keys_in
 from relay.store.migrate import upgrade_to_head
 from tests.app_support import FIXED_NOW, demo_replica
 
 
-def scans(engine: Engine, run: Callable[[], Any], tables: set[str]) -> tuple[list[str], int]:
-    """The plan steps that read one of ``tables`` whole, in the SELECTs ``run`` makes; and how
-    many SELECTs on those tables it made (so that a path that stops reading them shows)."""
+def scans(
+    engine: Engine, run: Callable[[], Any], tables: set[str]
+) -> tuple[list[str], Counter[str]]:
+    """The plan steps that read one of ``tables`` whole, in the SELECTs ``run`` makes; and the
+    SELECTs that look rows of each table up by a list of keys (``IN``), so that a path that
+    stops making them shows."""
     selects: list[tuple[str, Any]] = []
 
     def record(
@@ -46,12 +51,14 @@ def scans(engine: Engine, run: Callable[[], Any], tables: set[str]) -> tuple[lis
         run()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    found, looked = [], 0
+    found: list[str] = []
+    looked: Counter[str] = Counter()
     with engine.connect() as conn:
         for statement, parameters in selects:
-            if not any(f" {table}" in statement for table in tables):
+            read = [table for table in tables if f"FROM {table}" in statement]
+            if not read:
                 continue
-            looked += 1
+            looked.update(table for table in read if " IN (" in statement)
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
             found += [
                 f"{step[3]}: {' '.join(statement.split())[:120]}"
@@ -108,9 +115,10 @@ def test_ingest_looks_identities_profiles_and_media_up_by_key(relay_engines: Eng
             2 if n % 3 == 0 else 1 for n in range(600, 630)
         ] + [0] * 3
 
-    found, looked = scans(writer, batch, {"whatsapp_identities", "profile_lookups", "media"})
+    tables = {"whatsapp_identities", "profile_lookups", "media"}
+    found, looked = scans(writer, batch, tables)
     assert found == []
-    assert looked >= 3
+    assert set(looked) == tables
     with writer.connect() as conn:
         counts = [
             conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
@@ -136,9 +144,9 @@ def test_pending_replies_shadow_their_messages_by_key(tmp_path: Path) -> None:
 
         found, looked = scans(engine, relay_pending, {"messages"})
         assert found == []
-        assert looked >= 1
-        texts = [m.text for m in replica.thread(conversation).messages[-2:]]
-        assert texts == ["on its way", "tomorrow by noon"]
+        assert looked["messages"] >= 1
+        texts = {m.text for m in replica.thread(conversation).messages[-2:]}  # sent at one time
+        assert texts == {"on its way", "tomorrow by noon"}
     finally:
         engine.dispose()
 
@@ -156,24 +164,37 @@ def test_keys_in_finds_exactly_the_keys_asked_for(tmp_path: Path) -> None:
     try:
         metadata.create_all(engines.writer)
         stored = [(f"a{a}", f"x{x}") for a in range(300) for x in range(4)]
+        stored += [("big", f"y{y}") for y in range(0, 2 * KEYS_PER_CONDITION, 2)]
         with engines.writer.begin() as conn:
             conn.execute(
                 pairs.insert(),
                 [{"account": a, "alias": x, "n": i} for i, (a, x) in enumerate(stored)],
             )
-        # More groups than one condition holds, one group over its keys, some keys unknown.
-        wanted = stored[::2] + [(f"a{a}", f"nobody{a}") for a in range(250)]
-        wanted += [("a7", f"y{y}") for y in range(KEYS_PER_CONDITION + 20)]
+        # More groups (of one key) than one condition holds, one group over its keys, and keys
+        # nobody stored: in a stored group, and in a group of their own.
+        wanted = [(f"a{a}", "x1") for a in range(300)]
+        wanted += [("big", f"y{y}") for y in range(KEYS_PER_CONDITION + 20)]
+        wanted += [("a3", "nobody"), ("nobody", "x1")]
         conditions = list(keys_in((pairs.c.account, pairs.c.alias), wanted))
-        assert len(conditions) >= 3
+        sizes = []  # (keys, terms of the OR, bound parameters) of each condition
+        for condition in conditions:
+            compiled = condition.compile(
+                dialect=engines.writer.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            terms = str(compiled).count(" OR ") + 1
+            sizes.append((len(compiled.positiontup or []) - terms, terms))
+        assert all(keys <= KEYS_PER_CONDITION for keys, _ in sizes), sizes
+        assert all(terms <= GROUPS_PER_CONDITION for _, terms in sizes), sizes
+        assert (KEYS_PER_CONDITION, 1) in sizes  # a group alone over the keys' limit is split
+        assert any(terms == GROUPS_PER_CONDITION for _, terms in sizes)
         with engines.writer.connect() as conn:
             found = [
                 tuple(row)
                 for condition in conditions
                 for row in conn.execute(select(pairs.c.account, pairs.c.alias).where(condition))
             ]
-        assert sorted(found) == sorted(stored[::2])
-        assert len(found) == len(set(found))
+        assert sorted(found) == sorted(key for key in wanted if key in set(stored))
+        assert len(found) == 300 + (KEYS_PER_CONDITION + 20 + 1) // 2
         assert list(keys_in((pairs.c.account, pairs.c.alias), [])) == []
     finally:
         engines.dispose()

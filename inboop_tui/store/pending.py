@@ -46,7 +46,7 @@ from inboop_tui.store.tables import (
     workspace,
 )
 from relay.protocol import DeleteCanned, Mutation, SaveCanned, parse_mutation
-from relay.store.dialect import keys_in
+from relay.store.keys import keys_in
 
 # The rows pending mutations may change, by table, with their natural keys.
 SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
