@@ -99,23 +99,42 @@ class VerifyOnly:
         self.proc.wait()
 
 
-def into(url: str, folder: Path, seconds: int) -> dict[str, Any]:
-    """Flat out, then at the steady load, once each, into a running relay that already holds a
-    history (the sync benchmark's relay, at each size): how ingest bears the log, the customers
-    and their lookups growing. The verify-only baseline runs just before, for the ratio."""
-    pool = 8_000 * seconds
-    bodies, steady_bodies = folder / "held-bodies.txt", folder / "held-steady.txt"
-    write_bodies(bodies, pool, prefix="held")
-    write_bodies(steady_bodies, pool, prefix="held-steady")
+def load(
+    relay: RelayProcess, folder: Path, seconds: int, pool: int, tag: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], float]:
+    """The verify-only baseline, then ``relay`` flat out and at the steady load, each with
+    ``pool`` unique deliveries (more than a run takes); every answer must be a 200 and every
+    answered delivery stored. The three loads' figures and the deliveries' mean size."""
+    bodies, steady_bodies = folder / f"bodies-{tag}.txt", folder / f"steady-{tag}.txt"
+    mean_size = write_bodies(bodies, pool, prefix=f"r{tag}")
+    write_bodies(steady_bodies, pool, prefix=f"s{tag}")
+    before = _stored(relay)
     baseline = VerifyOnly()
     try:
         base = wrk(baseline.url, bodies, seconds)
     finally:
         baseline.stop()
-    ours = wrk(url, bodies, seconds)
-    steady = wrk(url, steady_bodies, seconds, *STEADY)
-    if ours["non_2xx"] or steady["non_2xx"]:
-        raise SystemExit(f"ingest into a relay with a history: {ours} / {steady}")
+    ours = wrk(relay.url, bodies, seconds)
+    steady = wrk(relay.url, steady_bodies, seconds, *STEADY)
+    stored = _stored(relay) - before
+    answered = ours["requests"] + steady["requests"]
+    sent = ours["sent"] + steady["sent"]
+    if ours["non_2xx"] or steady["non_2xx"] or not answered <= stored <= sent:
+        raise SystemExit(f"ingest: {ours} / {steady}: {stored} stored of {answered}")
+    bodies.unlink()
+    steady_bodies.unlink()
+    return base, ours, steady, mean_size
+
+
+def _stored(relay: RelayProcess) -> int:
+    return int(relay.rows("SELECT count(*) FROM deliveries")[0][0])
+
+
+def into(relay: RelayProcess, folder: Path, seconds: int) -> dict[str, Any]:
+    """Once, into a running relay that already holds a history (the sync benchmark's relay, at
+    each size): how ingest bears the log and its indexes growing. The deliveries come from the
+    history's first customers, so at 100k messages and more every one is known already."""
+    base, ours, steady, _ = load(relay, folder, seconds, 8_000 * seconds, "held")
     return {
         "ingest_per_s": ours["per_s"],
         "ingest_baseline_per_s": base["per_s"],
@@ -136,30 +155,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         ours_rates, base_rates, ours_runs, steady_runs = [], [], [], []
         mean_size = 0.0
         for attempt in range(runs + 1):  # the first is the warm-up
-            bodies = folder / f"bodies-{attempt}.txt"
-            mean_size = write_bodies(bodies, pool, prefix=f"r{attempt}")
-            baseline = VerifyOnly()
-            try:
-                base = wrk(baseline.url, bodies, seconds)
-            finally:
-                baseline.stop()
             relay = RelayProcess(folder / f"relay-{attempt}", INBOOP_RELAY_LOG_LEVEL="INFO").start()
             try:
-                ours = wrk(relay.url, bodies, seconds)
-                steady_bodies = folder / f"steady-{attempt}.txt"
-                write_bodies(steady_bodies, pool, prefix=f"s{attempt}")
-                steady = wrk(relay.url, steady_bodies, seconds, *STEADY)
+                base, ours, steady, mean_size = load(relay, folder, seconds, pool, str(attempt))
                 rss = process_peak_rss_mib(relay.proc.pid) if relay.proc else float("nan")
-                stored = relay.rows("SELECT count(*) FROM deliveries")[0][0]
             finally:
                 relay.stop()
-            bodies.unlink()
             if attempt == 0:
                 continue
-            answered = ours["requests"] + steady["requests"]
-            sent = ours["sent"] + steady["sent"]
-            if ours["non_2xx"] or steady["non_2xx"] or not answered <= stored <= sent:
-                raise SystemExit(f"ingest: {ours} / {steady}: {stored} stored of {answered}")
             ours_rates.append(ours["per_s"])
             base_rates.append(base["per_s"])
             ours_runs.append(ours)

@@ -204,7 +204,7 @@ def curve_rows(sizes: dict[str, Any]) -> list[tuple[Row, str]]:
     sizes one run measured (runs are not compared with each other): flat is 1."""
     figures: list[tuple[str, str, Callable[[dict[str, Any]], float], str]] = [
         ("first sync rate", "sync", lambda r: r["first_sync_per_s"], "within 20 %"),
-        ("ingest rate into the relay holding them", "sync", lambda r: r["ingest_per_s"], "flat"),
+        ("ingest rate into a relay holding that many", "sync", lambda r: r["ingest_per_s"], "flat"),
         ("export rate", "export", lambda r: r["ours_rows_per_s"], "linear"),
         ("jump time", "app", lambda r: _m(r["jump_ms"]), "flat"),
         ("search time", "app", lambda r: _m(r["search_ms"]), "flat"),

@@ -197,8 +197,8 @@ def run(messages: int, agent: Path) -> dict[str, Any]:
             incremental, checkpointed = in_process_sync(
                 home, relay, Traffic(1_000, customers, seed=9, prefix="in")
             )
-            held_ingest = ingest.into(relay.url, folder, INGEST_SECONDS)
             relay_rss = process_peak_rss_mib(relay.proc.pid) if relay.proc else float("nan")
+            held_ingest = ingest.into(relay, folder, INGEST_SECONDS)
         finally:
             relay.stop()
         raw = raw_baseline(replica, folder)

@@ -31,7 +31,7 @@ def test_quick_bench_runs_every_benchmark_and_writes_the_table(tmp_path: Path) -
     assert figures["export"]["rows"] >= 2_000
     page = doc.read_text()
     assert "STALE TABLE" not in page and "Reading them." in page
-    assert "first `inboop sync`, 2,000 messages" in page and "relay ingest, flat out" in page
+    assert "first `inboop sync`, 2,000 messages" in page and "relay ingest, flat out (" in page
     assert "relay ingest, flat out, into a relay holding 2,000 messages" in page
     assert f"| ≥ 0.5 | {figures['sync']['run'][:10]} |" in page
 
