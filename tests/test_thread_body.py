@@ -15,7 +15,9 @@ from inboop_tui.app import InboopApp
 from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
+from inboop_tui.store.queries import MessageRow
 from inboop_tui.widgets.thread_body import ThreadBody
+from inboop_tui.widgets.thread_view import ThreadParts
 from tests.app_support import make_app, settle, use_utc
 from tests.harness import fill_replica, many_messages
 
@@ -104,6 +106,24 @@ async def test_a_long_thread_reads_page_by_page_up_to_its_first_line(tmp_path: P
         await pilot.press("home")  # from the newest line straight to the first
         await settle(pilot)
         assert on_screen(body) == thread[:height]
+
+
+async def test_a_long_thread_makes_only_the_messages_near_the_reader(tmp_path: Path) -> None:
+    """A conversation opens on its newest 500 messages; those above the screens rendered stay
+    rows until the reader gets near them (making them all cost more than the first frame)."""
+    async with running(tmp_path, long_thread()) as (app, pilot):
+        body = await opened(pilot)
+        parts = body._parts
+        assert isinstance(parts, ThreadParts)
+
+        def not_made() -> int:
+            return sum(isinstance(part, MessageRow) for part in parts._parts)
+
+        assert not_made() > 100
+        await pilot.press("home")
+        await settle(pilot)
+        assert not_made() == 0
+        assert on_screen(body) == whole(app, body)[: body.scrollable_content_region.height]
 
 
 async def test_the_same_thread_shown_again_keeps_the_readers_place(tmp_path: Path) -> None:
