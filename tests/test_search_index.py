@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 from inboop_tui.store import search_index
 from inboop_tui.store.db import open_replica, writing
 from inboop_tui.store.projections import index_messages
-from inboop_tui.store.queries import ACTIVE, InboxFilter, conversation_keys, viewpoint
+from inboop_tui.store.queries import (
+    ACTIVE,
+    InboxFilter,
+    Viewpoint,
+    conversation_keys,
+    viewpoint,
+)
 from tests.harness import fill_replica, many_messages
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -99,6 +105,42 @@ def test_a_search_with_filters_reads_its_first_screens_as_its_whole_order_begins
             for limit in (1, 7, 30):
                 first, _ = conversation_keys(conn, f, vp, limit=limit)
                 assert list(first) == list(whole[:limit]), (f, limit)
+
+
+def test_a_search_s_first_screens_are_read_for_who_looks_and_when(engine: Engine) -> None:
+    # The first screens' statements are compiled once per filter, with the time, the SLA's
+    # deadline and the words bound at each read: two viewpoints must each get their own
+    # answer, the one the whole order (built for its viewpoint) begins with.
+    early, middle, late = "2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z", "2030-01-03T00:00:00Z"
+    with writing(engine) as conn:
+        conn.exec_driver_sql(  # snoozed until between the two times (and not reopened)
+            "UPDATE conversations SET status = 'SNOOZED', snoozed_until = ?, "
+            "status_at = '2031-01-01T00:00:00Z' WHERE pk % 3 = 0",
+            (middle,),
+        )
+        conn.exec_driver_sql("UPDATE conversations SET assignee = 'ana' WHERE pk % 2 = 0")
+        conn.exec_driver_sql(
+            "UPDATE conversations SET awaiting_since = ? WHERE pk % 5 < 2", (middle,)
+        )
+        open_one = conn.exec_driver_sql("SELECT id FROM conversations WHERE pk % 3 = 0").scalar()
+    before = Viewpoint(me="ana", now=early, sla_deadline=early)
+    after = Viewpoint(me="bo", now=late, sla_deadline=late)
+    with engine.connect() as conn:
+        for f in (
+            InboxFilter(search="pric", status=ACTIVE),
+            InboxFilter(search="red", status="SNOOZED"),
+            InboxFilter(search="blue", assigned="me"),
+            InboxFilter(search="pric", over_sla=True),
+        ):
+            answers = []
+            for vp in (before, after):
+                for keep in (None, open_one):
+                    whole, _ = conversation_keys(conn, f, vp, keep)
+                    for limit in (1, 5, 30):
+                        first, _ = conversation_keys(conn, f, vp, keep, limit=limit)
+                        assert list(first) == list(whole[:limit]), (f, vp, keep, limit)
+                    answers.append(list(whole))
+            assert answers[0] != answers[2], f  # the viewpoints see different lists
 
 
 def test_an_edited_or_deleted_message_is_found_as_it_now_reads_in_its_own_part(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Integer,
     String,
     and_,
@@ -329,10 +330,50 @@ def _people(f: InboxFilter, vp: Viewpoint, match: str, keep: str | None) -> Sele
 _ANY = 1 << 40  # a part of the search index that no message reaches
 
 
-def _compiled(conn: Connection, query: Select[Any]) -> tuple[str, list[Any]]:
-    """A statement's SQL and positional parameters, for the driver."""
-    state = query.compile(dialect=conn.dialect).construct_expanded_state()
-    return state.statement, list(state.positional_parameters or ())
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled once for the driver: its SQL, and its positional parameters, with
+    the named ones (``slots``: position, name) filled in at each read."""
+
+    sql: str
+    values: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]
+
+    def params(self, named: dict[str, Any]) -> list[Any]:
+        values = list(self.values)
+        for position, name in self.slots:
+            values[position] = named[name]
+        return values
+
+
+# What a search's statements leave to each read: the words, and the time it is read at.
+_PER_READ = ("q", "now", "deadline")
+
+
+def _prepare(dialect: Dialect, query: Select[Any]) -> _Prepared:
+    state = query.compile(dialect=dialect).construct_expanded_state(dict.fromkeys(_PER_READ))
+    names = state.positiontup or []
+    values = tuple(state.parameters[name] for name in names)
+    slots = tuple((i, name) for i, name in enumerate(names) if name in _PER_READ)
+    return _Prepared(state.statement, values, slots)
+
+
+@lru_cache(maxsize=64)
+def _search_statements(
+    dialect: Dialect, f: InboxFilter, me: str | None, sla_on: bool, keep: str | None, limit: int
+) -> tuple[_Prepared, _Prepared]:
+    """A search's first screens: the people whose names match, and the messages' matches in
+    a part of the search index that does not exist (read for each part by its table's name).
+    Built and compiled once for a filter (building and compiling them cost ~10 times their
+    read), the words and the time bound at each read."""
+    vp = Viewpoint(
+        me=me,
+        now=bindparam("now", type_=String),  # type: ignore[arg-type]
+        sla_deadline=bindparam("deadline", type_=String) if sla_on else None,  # type: ignore[arg-type]
+    )
+    people = _people(f, vp, "", keep).limit(limit + 1)
+    hits = _message_hits(f, vp, "", keep, False, [_ANY])
+    return _prepare(dialect, people), _prepare(dialect, hits)
 
 
 def _message_hits(
@@ -374,23 +415,25 @@ def _search_keys(
     match = fts_query(f.search)
     rest = replace(f, search=None)
     keys: array[int] = array("q")
+    first: tuple[_Prepared, _Prepared] | None = None
+    named = {"q": match, "now": vp.now, "deadline": vp.sla_deadline}
     if match is not None:
-        people = _people(rest, vp, match, keep)
-        if limit is not None:
-            people = people.limit(limit + 1)
-        keys.extend(pk for (pk,) in driver_rows(conn, people))
+        if limit is None:
+            people = driver_rows(conn, _people(rest, vp, match, keep))
+        else:
+            first = _search_statements(conn.dialect, rest, vp.me, vp.sla_on, keep, limit)
+            people = driver_rows(conn, first[0].sql, first[0].params(named))
+        keys.extend(pk for (pk,) in people)
     if limit is not None and len(keys) > limit:
         return keys[:limit], False
     seen = set(keys)
     if match is not None:
         every = search_index.parts(conn)
         reads: list[tuple[Any, Any]]
-        if limit is None:  # the whole order in one read
+        if first is None:  # the whole order in one read
             reads = [(_message_hits(rest, vp, match, keep, True, every), {})]
         else:  # the first screens part by part, newest first, until they are full
-            # Built and compiled once, for a part that does not exist, and read for each
-            # part by its table's name (building a statement costs ~10 times its read).
-            sql, params = _compiled(conn, _message_hits(rest, vp, match, keep, False, [_ANY]))
+            sql, params = first[1].sql, first[1].params(named)
             table = search_index.part_table(_ANY)
             reads = [(sql.replace(table, search_index.part_table(part)), params) for part in every]
         for query, params in reads:
