@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +173,47 @@ def test_the_wire_format_loads_its_models_on_first_use() -> None:
     assert before is False  # the plain parts alone: names, the time format, ids
     assert missing == []  # every name the package exports is there, models included
     assert after is True
+
+
+# What only some commands use: the wire format's models (a change, a sync), the actions, the
+# sync. (Typer itself loads pydantic to run a command.)
+COMMAND_LATER = (
+    "relay.protocol.events",
+    "relay.protocol.entries",
+    "inboop_tui.store.actions",
+    "inboop_tui.sync.engine",
+)
+
+COMMAND = """
+import atexit, json, sys
+later = json.loads(sys.argv[1])
+atexit.register(lambda: print(json.dumps([m for m in later if m in sys.modules])))
+sys.argv = ["inboop", *sys.argv[2:]]
+from inboop_tui.cli import main
+main()
+"""
+
+
+def test_a_command_loads_what_it_uses(tmp_path: Path) -> None:
+    """`inboop --help` and reading the replica leave the models, the actions and the sync
+    unloaded (~0.15 s of every command, and scripts run many); a sync loads them."""
+
+    def loaded(*args: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", COMMAND, json.dumps(COMMAND_LATER), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "INBOOP_HOME": str(tmp_path)},
+            timeout=120,
+        )
+        assert "Traceback" not in result.stderr, result.stderr[-2000:]
+        found: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+        return found
+
+    assert loaded("--help") == []
+    assert loaded("conversations", "--json") == []
+    assert "inboop_tui.sync.engine" in loaded("sync", "--json")  # no relay: it says so
 
 
 QUIT_AT_ONCE = """

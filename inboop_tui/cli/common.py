@@ -13,9 +13,9 @@ import typer
 from sqlalchemy import Engine
 
 from inboop_tui import __version__
-from inboop_tui.store.actions import ActionError, Identity
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config
 from inboop_tui.store.db import ReplicaError, open_replica
+from inboop_tui.store.door import ActionError, Identity
 from inboop_tui.store.paths import Paths, resolve_paths
 from inboop_tui.store.replica import Replica
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from inboop_tui.cli.common import JsonOption, app, emit, fail, replica
 from inboop_tui.domain.timing import TimeError, parse_until
-from inboop_tui.store.actions import Done
+from inboop_tui.store.door import Done
 from inboop_tui.store.queries import ConversationRow, InboxFilter, MessageRow, NoteRow
-from inboop_tui.sync.engine import SyncOutcome
 from relay.protocol import Channel
+
+if TYPE_CHECKING:  # it loads the wire format's models: the commands that sync import it
+    from inboop_tui.sync.engine import SyncOutcome
 
 ConvArgument = Annotated[
     str,

@@ -9,14 +9,16 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, replica
 from inboop_tui.cli.inbox import ConvArgument, report
 from inboop_tui.store.paths import resolve_paths
-from relay.protocol import TemplateMessage
+
+if TYPE_CHECKING:
+    from relay.protocol import TemplateMessage
 
 canned_app = typer.Typer(
     help="The team's canned replies (use one with `inboop reply CONV --canned CODE`)."
@@ -65,6 +67,7 @@ def reply(
 def _template(account_id: str, name: str, values: list[str]) -> TemplateMessage:
     from inboop_tui.sync.client import SyncError
     from inboop_tui.sync.templates import fetch_templates
+    from relay.protocol import TemplateMessage
 
     config = load(resolve_paths())
     try:

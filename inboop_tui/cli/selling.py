@@ -16,7 +16,6 @@ import typer
 from inboop_tui.cli.common import JsonOption, app, emit, fail, replica
 from inboop_tui.cli.inbox import CHANNEL_NAMES, ConvArgument, _cell, report
 from inboop_tui.domain.money import format_money
-from inboop_tui.store.selling_actions import ItemInput
 from inboop_tui.store.selling_queries import (
     ContactCard,
     LeadFilter,
@@ -279,6 +278,8 @@ def order_create(
     as_json: JsonOption = False,
 ) -> None:
     """An order from a conversation. Payment settings never refuse it: they warn."""
+    from inboop_tui.store.selling_actions import ItemInput  # with the wire format's models
+
     if cod and provider:
         raise fail("--cod and --provider exclude each other", 2)
     with replica() as r:
@@ -356,6 +357,8 @@ def order_edit(
     as_json: JsonOption = False,
 ) -> None:
     """Change an order: items and address until it ships, payment and notes any time."""
+    from inboop_tui.store.selling_actions import ItemInput  # with the wire format's models
+
     with replica() as r:
         done = r.actions.update_order(
             order,

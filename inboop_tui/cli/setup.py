@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.exc import DBAPIError
@@ -19,8 +19,10 @@ from inboop_tui.store.db import ReplicaError, explain
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
 from inboop_tui.store.replica import Diagnostics
-from inboop_tui.sync.engine import SyncOutcome
 from relay.protocol import Channel, format_time
+
+if TYPE_CHECKING:  # it loads the wire format's models: the commands that sync import it
+    from inboop_tui.sync.engine import SyncOutcome
 
 
 @app.command()
