@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from relay.channels import ItemFailure, Normalised
 from relay.identities import canonical_customers
@@ -338,29 +338,37 @@ def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> N
 def advance_head(conn: Connection, last_seq: int) -> None:
     """Move the head to ``last_seq`` (under the head row's lock). On PostgreSQL, every relay
     sharing the database is told at commit (``LISTEN inboop_log``): long-polls wake at once."""
-    conn.execute(update(log_head).where(log_head.c.id == 1).values(last_seq=last_seq))
+    conn.execute(_ADVANCE_HEAD, {"head": last_seq})
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_notify(LOG_CHANNEL, str(last_seq))))
 
 
+# The statements every batch runs, built once: building one through SQLAlchemy costs about twice
+# what executing it from the compiled cache does (~60 µs against ~30 µs).
+_HEAD = select(log_head.c.last_seq).where(log_head.c.id == 1)
+_LOCK_HEAD = _HEAD.with_for_update()
+_ADVANCE_HEAD = update(log_head).where(log_head.c.id == 1).values(last_seq=bindparam("head"))
+_EXISTING = select(events.c.dedup_key).where(
+    events.c.dedup_key.in_(bindparam("keys", expanding=True))
+)
+
+
 def _lock_head(conn: Connection) -> int:
-    result = conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1).with_for_update())
-    return int(result.scalar_one())
+    return int(conn.execute(_LOCK_HEAD).scalar_one())
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), _KEY_CHUNK):
-        chunk = unique[start : start + _KEY_CHUNK]
-        result = conn.execute(select(events.c.dedup_key).where(events.c.dedup_key.in_(chunk)))
-        found.update(result.scalars())
+        found.update(
+            conn.execute(_EXISTING, {"keys": unique[start : start + _KEY_CHUNK]}).scalars()
+        )
     return found
 
 
 def head_seq(conn: Connection) -> int:
-    result = conn.execute(select(log_head.c.last_seq).where(log_head.c.id == 1))
-    return int(result.scalar_one())
+    return int(conn.execute(_HEAD).scalar_one())
 
 
 @dataclass(frozen=True)
