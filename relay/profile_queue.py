@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from relay.protocol import Channel, ChannelEvent, MessageEchoed, MessageReceived
-from relay.store.keys import keys_in
+from relay.store.dialect import insert_rows
 from relay.store.tables import media, profile_lookups
 
 LOOKED_UP = (Channel.INSTAGRAM.value, Channel.MESSENGER.value)
@@ -22,33 +22,20 @@ def note_customers(conn: Connection, events: Sequence[ChannelEvent], now: str) -
         for e in events
         if isinstance(e, MessageReceived) and e.channel.value in LOOKED_UP
     }
-    if not wanted:
-        return
-    columns = (
-        profile_lookups.c.channel,
-        profile_lookups.c.account_id,
-        profile_lookups.c.customer_id,
-    )
-    known: set[tuple[str, str, str]] = set()
-    for condition in keys_in(columns, sorted(wanted)):
-        known.update(tuple(row) for row in conn.execute(select(*columns).where(condition)))
-    fresh = sorted(wanted - known)
-    if fresh:
-        conn.execute(
-            insert(profile_lookups),
-            [
-                {
-                    "channel": channel,
-                    "account_id": account,
-                    "customer_id": customer,
-                    "state": "PENDING",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "updated_at": now,
-                }
-                for channel, account, customer in fresh
-            ],
-        )
+    rows = [
+        {
+            "channel": channel,
+            "account_id": account,
+            "customer_id": customer,
+            "state": "PENDING",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "updated_at": now,
+        }
+        for channel, account, customer in sorted(wanted)
+    ]
+    # One statement, no read: a customer already noted keeps their row (its state included).
+    insert_rows(conn, profile_lookups, rows, keep_existing=True)
 
 
 FETCHED = frozenset({"IMAGE", "VIDEO", "AUDIO", "FILE", "STICKER"})
@@ -80,12 +67,5 @@ def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> No
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-    if not rows:
-        return
-    columns = (media.c.channel, media.c.message_id, media.c.idx)
-    known: set[tuple[str, str, int]] = set()
-    for condition in keys_in(columns, sorted(rows)):
-        known.update(tuple(row) for row in conn.execute(select(*columns).where(condition)))
-    fresh = [row for found, row in sorted(rows.items()) if found not in known]
-    if fresh:
-        conn.execute(insert(media), fresh)
+    # An attachment already noted keeps its row (a delivery Meta sends again, a reprocess).
+    insert_rows(conn, media, [row for _, row in sorted(rows.items())], keep_existing=True)

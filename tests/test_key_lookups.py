@@ -102,29 +102,42 @@ def deliveries(start: int, count: int) -> list[Delivery]:
     return found
 
 
-def test_ingest_looks_identities_profiles_and_media_up_by_key(relay_engines: Engines) -> None:
+def test_ingest_reads_identities_by_key_and_notes_profiles_and_media_without_reading(
+    relay_engines: Engines,
+) -> None:
     writer = relay_engines.writer
     with writer.begin() as conn:  # customers and media the relay has already seen
         append_deliveries(conn, deliveries(0, 600))
+        conn.exec_driver_sql("UPDATE profile_lookups SET state = 'DONE' WHERE customer_id = 'c1'")
+    item = mp.attachment_message(  # a new message from a customer looked up already
+        mp.IG_ACCOUNT_ID, "c1", "mid.again", "image", {"url": "https://cdn.example/again.jpg"}
+    )
+    body = mp.body(mp.instagram(item))
+    again = Delivery(new_delivery_id(), now_text(), body, normalise_delivery(body))
 
     def batch() -> None:
         with writer.begin() as conn:
-            outcomes = append_deliveries(conn, deliveries(600, 30) + deliveries(0, 3))
+            outcomes = append_deliveries(conn, [*deliveries(600, 30), *deliveries(0, 3), again])
         # A WhatsApp message comes with its sender's profile: two events.
         assert [o.appended for o in outcomes] == [
             2 if n % 3 == 0 else 1 for n in range(600, 630)
-        ] + [0] * 3
+        ] + [0] * 3 + [1]
 
     tables = {"whatsapp_identities", "profile_lookups", "media"}
     found, looked = scans(writer, batch, tables)
     assert found == []
-    assert set(looked) == tables
+    # Lookups and attachments to fetch are inserted with what is already there left as it is.
+    assert set(looked) == {"whatsapp_identities"}
     with writer.connect() as conn:
         counts = [
             conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
             for t in ("whatsapp_identities", "profile_lookups", "media")
         ]
-    assert counts == [210, 420, 630]
+        state = conn.exec_driver_sql(
+            "SELECT state FROM profile_lookups WHERE customer_id = 'c1'"
+        ).scalar_one()
+    assert counts == [210, 420, 631]
+    assert state == "DONE"  # noted again by their new message: the row stays as it was
 
 
 def test_pending_replies_shadow_their_messages_by_key(tmp_path: Path) -> None:
