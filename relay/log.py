@@ -335,14 +335,6 @@ def record_failure_counts(conn: Connection, counts: Iterable[FailureCount]) -> N
         conn.execute(insert(integration_failures), rows)
 
 
-def advance_head(conn: Connection, last_seq: int) -> None:
-    """Move the head to ``last_seq`` (under the head row's lock). On PostgreSQL, every relay
-    sharing the database is told at commit (``LISTEN inboop_log``): long-polls wake at once."""
-    conn.execute(_ADVANCE_HEAD, {"head": last_seq})
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_notify(LOG_CHANNEL, str(last_seq))))
-
-
 # The statements every batch runs, built once: building one through SQLAlchemy costs about twice
 # what executing it from the compiled cache does (~60 µs against ~30 µs).
 _HEAD = select(log_head.c.last_seq).where(log_head.c.id == 1)
@@ -351,6 +343,14 @@ _ADVANCE_HEAD = update(log_head).where(log_head.c.id == 1).values(last_seq=bindp
 _EXISTING = select(events.c.dedup_key).where(
     events.c.dedup_key.in_(bindparam("keys", expanding=True))
 )
+
+
+def advance_head(conn: Connection, last_seq: int) -> None:
+    """Move the head to ``last_seq`` (under the head row's lock). On PostgreSQL, every relay
+    sharing the database is told at commit (``LISTEN inboop_log``): long-polls wake at once."""
+    conn.execute(_ADVANCE_HEAD, {"head": last_seq})
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(LOG_CHANNEL, str(last_seq))))
 
 
 def _lock_head(conn: Connection) -> int:

@@ -67,5 +67,6 @@ def note_media(conn: Connection, events: Sequence[ChannelEvent], now: str) -> No
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-    # An attachment already noted keeps its row (a delivery Meta sends again, a reprocess).
+    # A message's event is appended once, so its attachments are new; were one noted already,
+    # its row would stay as it is.
     insert_rows(conn, media, [row for _, row in sorted(rows.items())], keep_existing=True)

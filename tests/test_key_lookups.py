@@ -34,10 +34,10 @@ from tests.app_support import FIXED_NOW, demo_replica
 
 def scans(
     engine: Engine, run: Callable[[], Any], tables: set[str]
-) -> tuple[list[str], Counter[str]]:
-    """The plan steps that read one of ``tables`` whole, in the SELECTs ``run`` makes; and the
+) -> tuple[list[str], Counter[str], Counter[str]]:
+    """The plan steps that read one of ``tables`` whole, in the SELECTs ``run`` makes; the
     SELECTs that look rows of each table up by a list of keys (``IN``), so that a path that
-    stops making them shows."""
+    stops making them shows; and every SELECT that reads each table."""
     selects: list[tuple[str, Any]] = []
 
     def record(
@@ -53,11 +53,13 @@ def scans(
         event.remove(engine, "before_cursor_execute", record)
     found: list[str] = []
     looked: Counter[str] = Counter()
+    reads: Counter[str] = Counter()
     with engine.connect() as conn:
         for statement, parameters in selects:
             read = [table for table in tables if f"FROM {table}" in statement]
             if not read:
                 continue
+            reads.update(read)
             looked.update(table for table in read if " IN (" in statement)
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
             found += [
@@ -65,7 +67,7 @@ def scans(
                 for step in plan
                 if any(step[3].startswith(f"SCAN {table}") for table in tables)
             ]
-    return found, looked
+    return found, looked, reads
 
 
 @pytest.fixture
@@ -124,10 +126,11 @@ def test_ingest_reads_identities_by_key_and_notes_profiles_and_media_without_rea
         ] + [0] * 3 + [1]
 
     tables = {"whatsapp_identities", "profile_lookups", "media"}
-    found, looked = scans(writer, batch, tables)
+    found, looked, reads = scans(writer, batch, tables)
     assert found == []
-    # Lookups and attachments to fetch are inserted with what is already there left as it is.
     assert set(looked) == {"whatsapp_identities"}
+    # Lookups and attachments to fetch are inserted with what is already there left as it is.
+    assert set(reads) == {"whatsapp_identities"}
     with writer.connect() as conn:
         counts = [
             conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
@@ -155,7 +158,7 @@ def test_pending_replies_shadow_their_messages_by_key(tmp_path: Path) -> None:
             with writing(engine) as conn:
                 relayer(conn)
 
-        found, looked = scans(engine, relay_pending, {"messages"})
+        found, looked, _ = scans(engine, relay_pending, {"messages"})
         assert found == []
         assert looked["messages"] >= 1
         texts = {m.text for m in replica.thread(conversation).messages[-2:]}  # sent at one time

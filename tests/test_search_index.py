@@ -140,7 +140,9 @@ def test_a_search_s_first_screens_are_read_for_who_looks_and_when(engine: Engine
                         first, _ = conversation_keys(conn, f, vp, keep, limit=limit)
                         assert list(first) == list(whole[:limit]), (f, vp, keep, limit)
                     answers.append(list(whole))
-            assert answers[0] != answers[2], f  # the viewpoints see different lists
+            # The viewpoints see different first screens: a statement kept for one viewpoint
+            # and read for the other would show.
+            assert answers[0][:30] != answers[2][:30], f
 
 
 def test_an_edited_or_deleted_message_is_found_as_it_now_reads_in_its_own_part(

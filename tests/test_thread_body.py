@@ -3,11 +3,13 @@ shows, page by page, is the thread rendered whole, with nothing skipped, repeate
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 
+from rich.console import Console, RenderableType
 from textual import events
 from textual.pilot import Pilot
 
@@ -15,9 +17,9 @@ from inboop_tui.app import InboopApp
 from inboop_tui.screens.inbox import InboxScreen
 from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
-from inboop_tui.store.queries import MessageRow
+from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.thread_body import ThreadBody
-from inboop_tui.widgets.thread_view import ThreadParts
+from inboop_tui.widgets.thread_view import ThreadParts, render_message, render_note, thread_parts
 from tests.app_support import make_app, settle, use_utc
 from tests.harness import fill_replica, many_messages
 
@@ -124,6 +126,65 @@ async def test_a_long_thread_makes_only_the_messages_near_the_reader(tmp_path: P
         await settle(pilot)
         assert not_made() == 0
         assert on_screen(body) == whole(app, body)[: body.scrollable_content_region.height]
+
+
+def text_of(part: RenderableType) -> str:
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(part)
+    return console.export_text()
+
+
+def test_thread_parts_are_made_once_each_and_index_as_a_list() -> None:
+    use_utc()
+    conversation = ConversationRow(
+        id="c1",
+        channel="MESSENGER",
+        customer_id="PSID1",
+        name="Meera",
+        username=None,
+        preview=None,
+        preview_direction=None,
+        last_message_at=None,
+        last_inbound_at=None,
+        unread=False,
+        status="OPEN",
+        assignee=None,
+        message_count=3,
+    )
+    messages = [
+        MessageRow(
+            channel_message_id=f"m{day}",
+            direction="INBOUND",
+            sender_type="CUSTOMER",
+            content_type="TEXT",
+            text=f"hello on day {day}",
+            original_text=f"hello on day {day}",
+            edited=False,
+            is_deleted=False,
+            sent_at=f"2030-01-0{day}T10:00:00Z",
+            delivery_status=None,
+            delivery_error=None,
+            reactions={},
+        )
+        for day in (1, 2, 3)
+    ]
+    note = NoteRow("n1", "c1", "ana", "call her back", (), "2030-01-02T11:00:00Z", False)
+    parts = thread_parts(conversation, messages, [note])
+    # A heading for each day, the messages and the note between them, in their order.
+    expected = [
+        "── Tue 01 Jan 2030 ──",
+        render_message(messages[0], "Meera"),
+        "── Wed 02 Jan 2030 ──",
+        render_message(messages[1], "Meera"),
+        render_note(note),
+        "── Thu 03 Jan 2030 ──",
+        render_message(messages[2], "Meera"),
+    ]
+    assert len(parts) == len(expected)
+    assert [text_of(part) for part in parts] == [text_of(part) for part in expected]
+    assert parts[-1] is parts[6] and parts[4] is parts[4]  # made once, by either index
+    assert parts[1:3] == [parts[1], parts[2]]
+    assert list(parts)[3:] == [parts[3], parts[4], parts[5], parts[6]]
 
 
 async def test_the_same_thread_shown_again_keeps_the_readers_place(tmp_path: Path) -> None:

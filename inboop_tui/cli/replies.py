@@ -17,7 +17,7 @@ from inboop_tui.cli.common import JsonOption, app, emit, fail, load, replica
 from inboop_tui.cli.inbox import ConvArgument, report
 from inboop_tui.store.paths import resolve_paths
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a model: loaded by the one command that sends a template
     from relay.protocol import TemplateMessage
 
 canned_app = typer.Typer(

@@ -278,7 +278,8 @@ def order_create(
     as_json: JsonOption = False,
 ) -> None:
     """An order from a conversation. Payment settings never refuse it: they warn."""
-    from inboop_tui.store.selling_actions import ItemInput  # with the wire format's models
+    # It loads the wire format's models: only the commands that make orders need it.
+    from inboop_tui.store.selling_actions import ItemInput
 
     if cod and provider:
         raise fail("--cod and --provider exclude each other", 2)
@@ -357,7 +358,8 @@ def order_edit(
     as_json: JsonOption = False,
 ) -> None:
     """Change an order: items and address until it ships, payment and notes any time."""
-    from inboop_tui.store.selling_actions import ItemInput  # with the wire format's models
+    # It loads the wire format's models: only the commands that make orders need it.
+    from inboop_tui.store.selling_actions import ItemInput
 
     with replica() as r:
         done = r.actions.update_order(

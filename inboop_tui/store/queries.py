@@ -346,12 +346,25 @@ class _Prepared:
         return values
 
 
-# What a search's statements leave to each read: the words, and the time it is read at.
+# What a search's statements leave to each read: the words, the time it is read at and the SLA's
+# deadline then.
 _PER_READ = ("q", "now", "deadline")
 
 
+def _bound_viewpoint(me: str | None, sla_on: bool) -> Viewpoint:
+    """A viewpoint whose time and SLA deadline are parameters (``now``, ``deadline``), for a
+    statement built once and read at any time."""
+    return Viewpoint(
+        me=me,
+        now=bindparam("now", type_=String),  # type: ignore[arg-type]
+        sla_deadline=bindparam("deadline", type_=String) if sla_on else None,  # type: ignore[arg-type]
+    )
+
+
 def _prepare(dialect: Dialect, query: Select[Any]) -> _Prepared:
-    state = query.compile(dialect=dialect).construct_expanded_state(dict.fromkeys(_PER_READ))
+    compiled = query.compile(dialect=dialect)
+    assert compiled.positional  # SQLite's driver: "?" parameters, in order
+    state = compiled.construct_expanded_state(dict.fromkeys(_PER_READ))
     names = state.positiontup or []
     values = tuple(state.parameters[name] for name in names)
     slots = tuple((i, name) for i, name in enumerate(names) if name in _PER_READ)
@@ -364,13 +377,9 @@ def _search_statements(
 ) -> tuple[_Prepared, _Prepared]:
     """A search's first screens: the people whose names match, and the messages' matches in
     a part of the search index that does not exist (read for each part by its table's name).
-    Built and compiled once for a filter (building and compiling them cost ~10 times their
-    read), the words and the time bound at each read."""
-    vp = Viewpoint(
-        me=me,
-        now=bindparam("now", type_=String),  # type: ignore[arg-type]
-        sla_deadline=bindparam("deadline", type_=String) if sla_on else None,  # type: ignore[arg-type]
-    )
+    Built and compiled once for a filter (building and compiling them cost ~10 times one
+    part's read), with the words, the time and the SLA's deadline bound at each read."""
+    vp = _bound_viewpoint(me, sla_on)
     people = _people(f, vp, "", keep).limit(limit + 1)
     hits = _message_hits(f, vp, "", keep, False, [_ANY])
     return _prepare(dialect, people), _prepare(dialect, hits)
@@ -587,12 +596,7 @@ def _rows_by_key(sla_on: bool) -> Select[Any]:
         .where(conversations.c.pk.in_(bindparam("keys", expanding=True)))
         .subquery("keys")
     )
-    vp = Viewpoint(
-        me=None,
-        now=bindparam("now", type_=String),  # type: ignore[arg-type]
-        sla_deadline=bindparam("deadline", type_=String) if sla_on else None,  # type: ignore[arg-type]
-    )
-    return _with_details(keys, vp).add_columns(keys.c.pk.label("key"))
+    return _with_details(keys, _bound_viewpoint(None, sla_on)).add_columns(keys.c.pk.label("key"))
 
 
 def conversations_at(

@@ -194,7 +194,7 @@ class ThreadParts(Sequence[RenderableType]):
 
     A message or a note is made into its renderable when it is first asked for. The body
     renders only the parts near the reader (a long conversation opens on its last screenfuls),
-    and making all 500 a conversation opens on cost ~10 ms before its first frame."""
+    and making all of them (up to 500) cost ~10 ms before the first frame."""
 
     def __init__(self, parts: list[RenderableType | MessageRow | NoteRow], customer: str) -> None:
         self._parts = parts

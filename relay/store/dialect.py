@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, Dialect, Engine, Table, create_engine, event, insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
@@ -192,7 +190,7 @@ def insert_rows(
     """``INSERT`` many rows (all with the same keys) as the driver's SQL, in the caller's
     transaction: the statement SQLAlchemy would send, compiled once, without its per-row
     parameter processing (the ingest path's hottest statements; plain values only). With
-    ``keep_existing``, a row whose primary key is taken is left out (``ON CONFLICT DO
+    ``keep_existing``, a row whose primary key is taken is left out (``ON CONFLICT (key) DO
     NOTHING``) and the row already there stays as it is."""
     if not rows:
         return
@@ -203,22 +201,38 @@ def insert_rows(
         conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
 
 
-_STATEMENTS: dict[tuple[str, str, tuple[str, ...], bool], tuple[str, tuple[str, ...] | None]] = {}
+_STATEMENTS: dict[
+    tuple[str, str, str, tuple[str, ...], bool], tuple[str, tuple[str, ...] | None]
+] = {}
 
 
 def _insert_statement(
     dialect: Dialect, table: Table, keys: tuple[str, ...], keep_existing: bool
 ) -> tuple[str, tuple[str, ...] | None]:
     """The dialect's INSERT text, and the order of positional parameters (None: named)."""
-    cache_key = (dialect.name, table.name, keys, keep_existing)
+    cache_key = (dialect.name, dialect.paramstyle, table.name, keys, keep_existing)
     found = _STATEMENTS.get(cache_key)
     if found is None:
         statement: Any = insert(table)
         if keep_existing:
-            dialect_insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
-            statement = dialect_insert(table).on_conflict_do_nothing()
+            statement = _dialect_insert(dialect, table).on_conflict_do_nothing(
+                index_elements=list(table.primary_key.columns)
+            )
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         positions = compiled.positiontup
         found = (str(compiled), tuple(positions) if compiled.positional and positions else None)
         _STATEMENTS[cache_key] = found
     return found
+
+
+def _dialect_insert(dialect: Dialect, table: Table) -> Any:
+    """The dialect's own INSERT, which has ``ON CONFLICT``."""
+    if dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    raise ValueError(f"no INSERT ... ON CONFLICT for {dialect.name}")
