@@ -9,7 +9,7 @@ reachable. Amounts are typed as people write them (``1499``, ``1499.50``, ``0.25
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,9 @@ from inboop_tui.store.selling_queries import (
     PaymentsReport,
 )
 from relay.protocol import Channel
+
+if TYPE_CHECKING:
+    from inboop_tui.store.selling_actions import ItemInput
 
 lead_app = typer.Typer(help="Create, edit and close leads.", no_args_is_help=True)
 order_app = typer.Typer(help="Create orders and move them along.", no_args_is_help=True)
@@ -260,6 +263,14 @@ def describe_order(row: OrderRow) -> str:
     return "  ".join(columns).rstrip()
 
 
+def _order_lines(texts: list[str]) -> list[ItemInput]:
+    """Order lines as typed (``NAME:QTY:UNIT_PRICE``)."""
+    # It loads the wire format's models: only the commands that make orders need it.
+    from inboop_tui.store.selling_actions import ItemInput
+
+    return [ItemInput.parse(text) for text in texts]
+
+
 @order_app.command("create")
 def order_create(
     conv: ConvArgument,
@@ -278,14 +289,11 @@ def order_create(
     as_json: JsonOption = False,
 ) -> None:
     """An order from a conversation. Payment settings never refuse it: they warn."""
-    # It loads the wire format's models: only the commands that make orders need it.
-    from inboop_tui.store.selling_actions import ItemInput
-
     if cod and provider:
         raise fail("--cod and --provider exclude each other", 2)
     with replica() as r:
         row = r.find(conv)
-        items = [ItemInput.parse(text) for text in item]
+        items = _order_lines(item)
         done = r.actions.create_order(
             row.id,
             items,
@@ -358,13 +366,10 @@ def order_edit(
     as_json: JsonOption = False,
 ) -> None:
     """Change an order: items and address until it ships, payment and notes any time."""
-    # It loads the wire format's models: only the commands that make orders need it.
-    from inboop_tui.store.selling_actions import ItemInput
-
     with replica() as r:
         done = r.actions.update_order(
             order,
-            items=None if item is None else [ItemInput.parse(t) for t in item],
+            items=None if item is None else _order_lines(item),
             address=address,
             region=region,
             notes=notes,
