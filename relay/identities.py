@@ -18,13 +18,23 @@ The rewrite happens under the log's head lock, in the delivery's transaction.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, select
 
 from relay.protocol import Channel, ChannelEvent, ContactProfile
-from relay.store.keys import keys_in
+from relay.store.dialect import insert_rows
 from relay.store.tables import whatsapp_identities as identities
+
+# A business number's known aliases among some ids, through the table's primary key: one
+# statement built once (building one per batch, and its conditions, took ~0.4 ms of a batch's
+# ~2.4 ms), run for each business number in the batch (nearly always one).
+_CHUNK = 500
+_KNOWN = select(identities.c.alias, identities.c.canonical).where(
+    identities.c.account_id == bindparam("account"),
+    identities.c.alias.in_(bindparam("aliases", expanding=True)),
+)
 
 
 def canonical_customers(
@@ -38,11 +48,15 @@ def canonical_customers(
     wanted = {(e.account_id, e.customer_id) for e in whatsapp}
     for account, wa_id, user_id in _links(whatsapp):
         wanted |= {(account, wa_id), (account, user_id)}
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for account, alias in sorted(wanted):
+        by_account[account].append(alias)
     known: dict[tuple[str, str], str] = {}
-    found = select(identities.c.account_id, identities.c.alias, identities.c.canonical)
-    for condition in keys_in((identities.c.account_id, identities.c.alias), sorted(wanted)):
-        for account, alias, canonical in conn.execute(found.where(condition)):
-            known[(account, alias)] = canonical
+    for account, aliases in by_account.items():
+        for start in range(0, len(aliases), _CHUNK):
+            chunk = aliases[start : start + _CHUNK]
+            for alias, canonical in conn.execute(_KNOWN, {"account": account, "aliases": chunk}):
+                known[(account, alias)] = canonical
     fresh: dict[tuple[str, str], str] = {}
     for events in deliveries:
         delivery = [e for e in events if e.channel is Channel.WHATSAPP]
@@ -55,14 +69,14 @@ def canonical_customers(
             seen = (event.account_id, event.customer_id)
             if seen not in known:
                 known[seen] = fresh[seen] = event.customer_id
-    if fresh:
-        conn.execute(
-            insert(identities),
-            [
-                {"account_id": account, "alias": alias, "canonical": canonical}
-                for (account, alias), canonical in sorted(fresh.items())
-            ],
-        )
+    insert_rows(
+        conn,
+        identities,
+        [
+            {"account_id": account, "alias": alias, "canonical": canonical}
+            for (account, alias), canonical in sorted(fresh.items())
+        ],
+    )
     return [
         [
             event.model_copy(update={"customer_id": known[(event.account_id, event.customer_id)]})

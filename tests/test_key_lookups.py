@@ -143,6 +143,39 @@ def test_ingest_reads_identities_by_key_and_notes_profiles_and_media_without_rea
     assert state == "DONE"  # noted again by their new message: the row stays as it was
 
 
+def test_a_batch_finds_every_known_whatsapp_id_past_one_lookups_worth(
+    relay_engines: Engines,
+) -> None:
+    """A batch with more WhatsApp ids than one lookup holds (500) finds each known one: a
+    missed id would be taken for new, and its second row refused by the key."""
+    phones = [f"9190{n:08d}" for n in range(600)]
+
+    def batch(step: int, users: bool) -> list[Delivery]:
+        found = []
+        for n, phone in enumerate(phones):
+            message = mp.wa_message(phone, f"wamid.{step}.{n}", 1_764_000_000 + n, "text")
+            message["text"] = {"body": "hi"}
+            contact = mp.wa_contact(phone, f"Person {n}", f"IN.{n}" if users else None)
+            body = mp.body(mp.whatsapp(mp.wa_value(messages=[message], contacts=[contact])))
+            found.append(Delivery(new_delivery_id(), now_text(), body, normalise_delivery(body)))
+        return found
+
+    writer = relay_engines.writer
+    for step, users in enumerate((False, False, True, True)):  # then each linked to a user_id
+        with writer.begin() as conn:
+            outcomes = append_deliveries(conn, batch(step, users))
+        assert {o.appended for o in outcomes} == {2}
+    with writer.connect() as conn:
+        aliases = conn.exec_driver_sql(
+            "SELECT canonical, count(*) FROM whatsapp_identities GROUP BY canonical"
+        ).all()
+        customers = conn.exec_driver_sql(
+            "SELECT count(DISTINCT json_extract(payload, '$.customer_id')) FROM events"
+        ).scalar_one()
+    assert sorted(aliases) == sorted((phone, 2) for phone in phones)  # the phone and its user
+    assert customers == 600
+
+
 def test_pending_replies_shadow_their_messages_by_key(tmp_path: Path) -> None:
     _, engine = demo_replica(tmp_path / "replica")
     try:
