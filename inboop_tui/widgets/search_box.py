@@ -5,11 +5,15 @@ virtual size asks for a layout of the whole screen: every widget painted again (
 120x40) for each key typed. A box of fixed height in a pane of fixed width keeps its size
 whatever its text; it scrolls the text itself. During a search that layout ran before the
 search was asked for, and then beside the search's read, on the interpreter the read needs.
+
+It has no validators either, and is not validated: an ``Input`` validated on every change
+marks itself valid, and the first mark (a class added) restyled the box and its parts while
+the agent's first search waited (~4 ms).
 """
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from textual.geometry import Region
 from textual.widgets import Input
@@ -19,6 +23,9 @@ class SearchBox(Input):
     """An ``Input`` that lays out the screen only when its styles ask for it, not its text."""
 
     _typing = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, validate_on=(), **kwargs)
 
     def _watch_value(self, value: str) -> None:
         self._typing = True
