@@ -6,6 +6,7 @@ Parts are made 16 messages long here (they hold 131,072), so a few hundred messa
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +14,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from textual.widgets import Input
 
-from inboop_tui.store import search_index
+from inboop_tui.app import InboopApp
+from inboop_tui.store import queries, search_index
 from inboop_tui.store.db import open_replica, writing
+from inboop_tui.store.paths import Paths
 from inboop_tui.store.projections import index_messages
 from inboop_tui.store.queries import (
     ACTIVE,
@@ -24,6 +28,8 @@ from inboop_tui.store.queries import (
     conversation_keys,
     viewpoint,
 )
+from inboop_tui.widgets.conversation_list import ConversationList
+from tests.app_support import make_app, settle, use_utc, wait_until
 from tests.harness import fill_replica, many_messages
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -202,3 +208,53 @@ def test_the_migration_splits_one_index_into_parts_and_joins_them_again(
     migrate("upgrade", "head")
     assert indexed() == parted
     assert keys(engine, "price")[0] == expected_order(engine, "price")
+
+
+def app_on(engine: Engine, tmp_path: Path) -> InboopApp:
+    use_utc()
+    return make_app(Paths(tmp_path, tmp_path), engine)
+
+
+async def test_the_app_s_warm_up_does_what_a_first_search_does_before_its_first_match(
+    engine: Engine, tmp_path: Path
+) -> None:
+    queries._search_statements.cache_clear()  # compiled by another test in this process
+    app = app_on(engine, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # The warm-up (after the first screen) prepares the inbox's view, for this agent.
+        await wait_until(pilot, lambda: queries._search_statements.cache_info().misses == 1)
+        await settle(pilot)
+        prepared = queries._search_statements.cache_info()
+        assert prepared.misses == 1
+
+        search = app.screen.query_one("#search", Input)
+        search.value = "pric"
+        listing = app.screen.query_one(ConversationList)
+        await wait_until(
+            pilot,
+            lambda: listing.filter.search == "pric" and listing.complete and listing.row(0),
+        )
+        assert queries._search_statements.cache_info().misses == prepared.misses
+        every = expected_order(engine, "pric")  # all open: the inbox's view keeps them all
+        assert list(listing._keys[: len(every)]) == every
+
+
+async def test_a_damaged_search_index_leaves_the_inbox_working_until_a_search(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with writing(engine) as conn:
+        newest = search_index.parts(conn)[0]
+        conn.exec_driver_sql(f"DROP TABLE {search_index.part_table(newest)}_data")
+    engine.dispose()  # connections that opened the index before: the app starts on new ones
+    app = app_on(engine, tmp_path)
+    caplog.set_level(logging.WARNING, logger="inboop")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_until(pilot, lambda: "search not prepared" in caplog.text)
+        listing = app.screen.query_one(ConversationList)
+        assert listing.count > 0 and listing.row(0) is not None
+        assert not app._notifications  # the warm-up's failed preparation is only logged
+
+        app.screen.query_one("#search", Input).value = "pric"
+        await wait_until(pilot, lambda: bool(app._notifications))
+        said = [n.message for n in app._notifications]
+        assert len(said) == 1 and "database" in said[0] and "Traceback" not in said[0]

@@ -134,6 +134,10 @@ def create_replica_engine(path: Path) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        # The connection used last is used next: its pages, its compiled statements and the
+        # search index's tables it has opened are warm (the pool would otherwise go round its
+        # connections, each read on one that has done the least lately).
+        pool_use_lifo=True,
     )
 
     @event.listens_for(engine, "engine_disposed")

@@ -421,8 +421,28 @@ def _search_keys(
     conn: Connection, f: InboxFilter, vp: Viewpoint, keep: str | None, limit: int | None
 ) -> tuple[array[int], bool]:
     assert f.search is not None
-    match = fts_query(f.search)
-    rest = replace(f, search=None)
+    return _matching_keys(conn, replace(f, search=None), fts_query(f.search), vp, keep, limit)
+
+
+# An FTS5 query that matches no message (an empty phrase), read in no time.
+_NOTHING = '""'
+
+
+def prepare_search(conn: Connection, f: InboxFilter, vp: Viewpoint, limit: int) -> None:
+    """Do what a first search of the view ``f`` does before it reads a match: build and compile
+    its statements, and open each part of the search index on ``conn``. Run while the app
+    warms up, the agent's first search does not wait for it (~2-4 ms at 100k messages)."""
+    _matching_keys(conn, replace(f, search=None), _NOTHING, vp, None, limit)
+
+
+def _matching_keys(
+    conn: Connection,
+    rest: InboxFilter,
+    match: str | None,
+    vp: Viewpoint,
+    keep: str | None,
+    limit: int | None,
+) -> tuple[array[int], bool]:
     keys: array[int] = array("q")
     first: tuple[_Prepared, _Prepared] | None = None
     named = {"q": match, "now": vp.now, "deadline": vp.sla_deadline}

@@ -53,6 +53,7 @@ from inboop_tui.store.queries import (
     find_conversations,
     mark_viewed,
     notes_of,
+    prepare_search,
     sla_minutes,
     tags_in_use,
     team_members,
@@ -223,6 +224,12 @@ class Replica:
             keys, complete = conversation_keys(conn, f, vp, keep, limit)
             first = conversations_at(conn, keys[:rows], vp) if keys else []
         return ListOrder(keys, None, complete), first
+
+    def prepare_search(self, f: InboxFilter, limit: int) -> None:
+        """What the first search of the view ``f`` would do before it reads a match, done
+        now (the app's warm-up): see :func:`queries.prepare_search`."""
+        with self._reading() as conn:
+            prepare_search(conn, f, self._view(conn), limit)
 
     def rows_at(self, keys: Sequence[int]) -> list[ConversationRow | None]:
         """The list's rows for these keys, in their order (None: gone since)."""
