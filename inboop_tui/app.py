@@ -177,19 +177,22 @@ class InboopApp(App[None]):
     @work(thread=True, group="warm-up", description="load the rest of the app", exit_on_error=False)
     def warm_up(self) -> None:
         """What the inbox's start leaves out (the wire format's models, the other screens, the
-        sync, a search's statements), loaded while the agent reads the inbox: the first action
-        or sync would wait ~0.2 s for it, the first other screen would wait on the drawing
-        thread, and the first search ~2-4 ms longer than the next. What it
-        makes lives as long as the app, so it is frozen out of the collector as start-up's is."""
-        for name in LATER_MODULES:
-            importlib.import_module(name)
+        sync, the first search's preparation), loaded while the agent reads the inbox: the first
+        action or sync would wait ~0.2 s for it, the first other screen would wait on the
+        drawing thread, and the first search would take longer than the next. What it makes
+        lives as long as the app, so it is frozen out of the collector as start-up's is."""
         try:
-            self.replica.prepare_search(DEFAULT_VIEW, FIRST)
-        except ReplicaError as exc:  # the first search does it then, and says what is wrong
-            log.warning("search not prepared: %s", exc)
-        with self._freezing:
-            if not self._unmounted:  # an app that exits first (tests) leaves nothing frozen
-                gc.freeze()
+            for name in LATER_MODULES:
+                importlib.import_module(name)
+            if not self._unmounted:  # an app that exits first (tests) reads nothing more
+                try:
+                    self.replica.prepare_search(DEFAULT_VIEW, FIRST)
+                except ReplicaError as exc:  # the first search does it, and says what is wrong
+                    log.warning("search not prepared: %s", exc)
+        finally:
+            with self._freezing:
+                if not self._unmounted:  # an app that exits first (tests) leaves nothing frozen
+                    gc.freeze()
 
     def on_unmount(self) -> None:
         with self._freezing:

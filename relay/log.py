@@ -24,10 +24,8 @@ from relay.profile_queue import note_customers, note_media
 from relay.protocol import ChannelEvent, Mutation, SendReply, format_time, mutation_dedup_key
 from relay.selling_ledger import named_entries
 from relay.store.dialect import insert_rows
+from relay.store.keys import chunks
 from relay.store.tables import deliveries, events, integration_failures, log_head
-
-_KEY_CHUNK = 500
-
 
 # The PostgreSQL channel on which relays sharing a database hear of each other's appends.
 LOG_CHANNEL = "inboop_log"
@@ -319,8 +317,8 @@ def _existing_entries(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[
     """Dedup key -> (seq, author) of the mutations already in the log."""
     found: dict[str, tuple[int, str]] = {}
     unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), _KEY_CHUNK):
-        result = conn.execute(_EXISTING_ENTRIES, {"keys": unique[start : start + _KEY_CHUNK]})
+    for chunk in chunks(unique):
+        result = conn.execute(_EXISTING_ENTRIES, {"keys": chunk})
         for key, seq, payload in result:
             found[key] = (int(seq), str(json.loads(payload).get("author")))
     return found
@@ -357,10 +355,8 @@ def _lock_head(conn: Connection) -> int:
 def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), _KEY_CHUNK):
-        found.update(
-            conn.execute(_EXISTING, {"keys": unique[start : start + _KEY_CHUNK]}).scalars()
-        )
+    for chunk in chunks(unique):
+        found.update(conn.execute(_EXISTING, {"keys": chunk}).scalars())
     return found
 
 

@@ -29,7 +29,7 @@ RULES: dict[str, tuple[str, ...]] = {
 }
 ALLOWED = {
     "inboop_tui/domain": ("inboop_tui.domain", "relay.protocol"),
-    # The wire format, and the lookup by keys of several columns that both stores use.
+    # The wire format, and the lookups by keys (relay.store.keys: SQLAlchemy expressions only).
     "inboop_tui/store": ("relay.protocol", "relay.store.keys"),
 }
 

@@ -247,7 +247,7 @@ def _filtered(
     source: Any = conversations,
 ) -> Select[Any]:
     """The conversations a filter keeps (and ``keep``, the one open on screen, whatever the
-    filter says), its search left aside (:func:`_search_keys` reads matches in their own
+    filter says), its search left aside (:func:`_matching_keys` reads matches in their own
     order); joins only what the filter needs. ``source`` holds ``conversations``."""
     if f.unread_only:
         source = source.outerjoin(
@@ -443,6 +443,9 @@ def _matching_keys(
     keep: str | None,
     limit: int | None,
 ) -> tuple[array[int], bool]:
+    """The conversations ``match`` (an FTS5 query) finds that the rest of the filter keeps:
+    the people whose names match, then the messages' matches by their newest; with ``limit``,
+    the first screens only, part by part of the index until they are full."""
     keys: array[int] = array("q")
     first: tuple[_Prepared, _Prepared] | None = None
     named = {"q": match, "now": vp.now, "deadline": vp.sla_deadline}

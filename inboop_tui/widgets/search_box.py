@@ -13,7 +13,7 @@ the agent's first search waited (~4 ms).
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from textual.geometry import Region
 from textual.widgets import Input
@@ -24,8 +24,8 @@ class SearchBox(Input):
 
     _typing = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, validate_on=(), **kwargs)
+    def __init__(self, *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id, validate_on=())
 
     def _watch_value(self, value: str) -> None:
         self._typing = True

@@ -1,10 +1,12 @@
-"""Rows by a key of several columns, in a form both databases answer from the key's index
-(the relay's stores and the replica share it: nothing here but SQLAlchemy's expressions)."""
+"""Rows by their keys, in a form both databases answer from the key's index: lists of values
+in pieces one ``IN (…)`` takes (the relay's lookups), and keys of several columns as
+conditions (``keys_in``: the replica's pending layer). Nothing here but SQLAlchemy's
+expressions, so both stores may use it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
@@ -13,6 +15,14 @@ from sqlalchemy import ColumnElement, and_, or_
 # leading ones: for a key of n columns, at most 500 + 200 * (n - 1) parameters.
 KEYS_PER_CONDITION = 500
 GROUPS_PER_CONDITION = 200
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``values`` in pieces of at most ``KEYS_PER_CONDITION``, one ``IN (…)`` list each."""
+    for start in range(0, len(values), KEYS_PER_CONDITION):
+        yield values[start : start + KEYS_PER_CONDITION]
 
 
 def keys_in(
