@@ -46,7 +46,7 @@ from inboop_tui.store.tables import (
     workspace,
 )
 from relay.protocol import DeleteCanned, Mutation, SaveCanned, parse_mutation
-from relay.store.keys import keys_in
+from relay.store.keys import chunks, keys_in
 
 # The rows pending mutations may change, by table, with their natural keys.
 SHADOWED: dict[str, tuple[Table, tuple[str, ...]]] = {
@@ -133,7 +133,7 @@ def relayer(conn: Connection) -> None:
 def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     """Copy the rows about to change, unless a shadow of them exists already."""
     conversation_ids = set(wanted.conversations)
-    for chunk in _chunks(sorted(wanted.leads)):
+    for chunk in chunks(sorted(wanted.leads)):
         conversation_ids.update(
             conn.execute(select(leads.c.conversation_id).where(leads.c.id.in_(chunk))).scalars()
         )
@@ -145,7 +145,7 @@ def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     ]
     # Leads: those named, and the conversations' NEW leads (a new lead or an order closes them).
     lead_ids = set(wanted.leads)
-    for chunk in _chunks(sorted(conversation_ids)):
+    for chunk in chunks(sorted(conversation_ids)):
         lead_ids.update(
             conn.execute(
                 select(conversations.c.lead_id).where(
@@ -157,7 +157,7 @@ def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     targets.append(("orders", [(i,) for i in sorted(wanted.orders)]))
     contact_ids = set(wanted.contacts)
     if wanted.merged_contacts:
-        for chunk in _chunks(sorted(wanted.contacts)):
+        for chunk in chunks(sorted(wanted.contacts)):
             contact_ids.update(
                 conn.execute(
                     select(contacts.c.id).where(contacts.c.merged_into.in_(chunk))
@@ -172,11 +172,6 @@ def _shadow(conn: Connection, wanted: Needs, canned_ids: set[str]) -> None:
     for name, keys in targets:
         if keys:
             _shadow_rows(conn, name, keys)
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), 500):
-        yield items[start : start + 500]
 
 
 def _shadow_rows(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]]) -> None:

@@ -38,8 +38,8 @@ from inboop_tui.store.tables import (
     workspace,
 )
 from relay.protocol import ChannelEvent
+from relay.store.keys import chunks
 
-_CHUNK = 500
 _MESSAGE_FIELDS = [f.name for f in dataclasses.fields(MessageState)]
 _CONVERSATION_FIELDS = [f.name for f in dataclasses.fields(ConversationState)]
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(ContactState)]
@@ -158,7 +158,7 @@ def _rows_in(
 ) -> Iterable[tuple[Any, ...]]:
     """``select_sql`` where ``where IN values`` (``before`` binds the ``?`` in ``where``), in
     chunks the driver takes."""
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         marks = ", ".join("?" * len(chunk))
         yield from driver_rows(conn, f"{select_sql} WHERE {where} IN ({marks})", (*before, *chunk))
 
@@ -266,7 +266,7 @@ def _message_keys(conn: Connection, keys: Iterable[tuple[str, str]]) -> list[int
 
 def _clock_sla(conn: Connection, conversation_ids: Iterable[str]) -> None:
     """``awaiting_since``: the customer's oldest message after the business's last one."""
-    for chunk in _chunks(sorted(conversation_ids)):
+    for chunk in chunks(sorted(conversation_ids)):
         conn.exec_driver_sql(
             "UPDATE conversations SET awaiting_since = (SELECT min(m.sent_at) FROM messages m "
             "WHERE m.conversation_id = conversations.id AND m.has_body AND m.direction = 'INBOUND' "
@@ -335,7 +335,7 @@ def _conversation_of_contact(contact: ContactState) -> str:
 def index_conversations(conn: Connection, ids: Iterable[str], only_new: bool = False) -> None:
     """Customer name and handles of these conversations into the search index (``only_new``:
     of those not in it yet)."""
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         where: ColumnElement[bool] = conversations.c.id.in_(chunk)
         if only_new:
             where = where & text(
@@ -391,8 +391,3 @@ def clear_projections(conn: Connection) -> None:
         conn.execute(delete(table))
     search_index.drop_all(conn)
     conn.execute(text("DELETE FROM conversations_fts"))
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]

@@ -50,6 +50,7 @@ from inboop_tui.store.tables import (
     workspace,
 )
 from relay.protocol import format_time
+from relay.store.keys import chunks
 
 THREAD_LIMIT = 500
 
@@ -603,9 +604,10 @@ def conversation_ids(
         return [cid for (cid,) in driver_rows(conn, _newest_first(conversations.c.id, f, vp, keep))]
     keys, _ = conversation_keys(conn, f, vp, keep)
     ids: dict[int, str] = {}
-    for start in range(0, len(keys), 500):
-        chunk = list(keys[start : start + 500])
-        named = select(conversations.c.pk, conversations.c.id).where(conversations.c.pk.in_(chunk))
+    for chunk in chunks(keys):
+        named = select(conversations.c.pk, conversations.c.id).where(
+            conversations.c.pk.in_(list(chunk))
+        )
         ids.update((pk, cid) for pk, cid in conn.execute(named))
     return [ids[pk] for pk in keys if pk in ids]
 
