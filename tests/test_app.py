@@ -15,7 +15,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
-from textual.widgets._footer import FooterKey
 
 from inboop_tui.app import InboopApp
 from inboop_tui.screens.export_dialog import ExportDialog
@@ -601,67 +600,116 @@ async def test_older_messages_load_a_page_at_a_time(tmp_path: Path) -> None:
         engine.dispose()
 
 
-async def test_the_key_line_is_rebuilt_only_when_its_keys_change(
-    replica: tuple[Paths, Engine],
-) -> None:
+def footer_keys(app: App[None]) -> list[str]:
+    """The descriptions of the keys the screen's key line shows."""
+    return [shown.description for shown in app.screen.query_one(KeyFooter).keys]
+
+
+async def test_the_key_line_follows_focus_and_screens(replica: tuple[Paths, Engine]) -> None:
     app = make_app(*replica)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        keys = list(app.screen.query(FooterKey))
-        assert [key.key for key in keys][:3] == ["slash", "i", "a"]
-        # Textual announces changed bindings on each focus move and screen change, whether or
-        # not a shown key came or went; its own footer built all its keys again each time.
-        app.screen.refresh_bindings()
-        await settle(pilot)
-        assert list(app.screen.query(FooterKey)) == keys
+        footer = app.screen.query_one(KeyFooter)
+        assert [shown.key for shown in footer.keys][:3] == ["slash", "i", "a"]
+        assert footer.palette is not None and footer.palette.display == "^p"
+        line = footer.render().plain
+        assert line.startswith(" / Search  i Reply ") and line.endswith("▏^p palette ")
+        assert len(line) == 120
         # In the search box the letters are typed, not keys: the footer shows the rest.
         await pilot.press("slash")
         await settle(pilot)
         assert isinstance(app.focused, Input)
-        assert "Reply" not in [key.description for key in app.screen.query(FooterKey)]
+        assert "Reply" not in footer_keys(app)
         await pilot.press("escape")
         await settle(pilot)
-        assert [key.description for key in app.screen.query(FooterKey)][:2] == ["Search", "Reply"]
+        assert footer_keys(app)[:2] == ["Search", "Reply"]
         # Another screen's footer shows that screen's keys, and the inbox's on the way back.
         await pilot.press("f2")
         await settle(pilot)
-        leads = [key.description for key in app.screen.query(FooterKey)]
+        leads = footer_keys(app)
         assert "Convert to order" in leads and "Reply" not in leads
         await pilot.press("escape")
         await settle(pilot)
-        assert [key.description for key in app.screen.query(FooterKey)][:2] == ["Search", "Reply"]
+        assert footer_keys(app)[:2] == ["Search", "Reply"]
+
+
+async def test_the_key_line_drops_whole_keys_and_a_click_presses_one(
+    replica: tuple[Paths, Engine],
+) -> None:
+    app = make_app(*replica)
+    async with app.run_test(size=(64, 36)) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(KeyFooter)
+        line = footer.render().plain
+        # Only the keys that fit whole (" z Snooze" would end past the palette's key's start).
+        assert line == " / Search  i Reply  a Assign  r Resolve/reopen      ▏^p palette "
+        # A click on "Search" presses its key: the search box takes the focus.
+        await pilot.click(KeyFooter, offset=(3, 0))
+        await settle(pilot)
+        assert isinstance(app.focused, Input)
 
 
 class Toggled(Static, can_focus=True):
-    """A widget whose one shown key comes and goes."""
+    """A widget whose one shown key comes and goes, and one that is shown but disabled."""
 
-    BINDINGS = [Binding("x", "nothing", "Extra")]
+    BINDINGS = [Binding("x", "extra", "Extra"), Binding("y", "later", "Later")]
     armed = reactive(True, bindings=True)
 
+    def __init__(self) -> None:
+        super().__init__("x")
+        self.done: list[str] = []
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.armed if action == "nothing" else True
+        if action == "later":
+            return None  # shown, disabled
+        return self.armed if action == "extra" else True
+
+    def action_extra(self) -> None:
+        self.done.append("extra")
+
+    def action_later(self) -> None:
+        self.done.append("later")
 
 
 class FooterApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield Toggled("x")
+        yield Toggled()
         yield KeyFooter()
 
 
 async def test_the_key_line_follows_a_key_that_comes_and_goes() -> None:
     app = FooterApp()
     async with app.run_test(size=(80, 10)) as pilot:
-        app.query_one(Toggled).focus()
+        toggled = app.query_one(Toggled)
+        toggled.focus()
         await pilot.pause()
-        assert "Extra" in [key.description for key in app.query(FooterKey)]
-        app.query_one(Toggled).armed = False
-        await pilot.pause()
-        await pilot.pause()
-        assert "Extra" not in [key.description for key in app.query(FooterKey)]
-        app.query_one(Toggled).armed = True
+        assert footer_keys(app) == ["Extra", "Later"]
+        toggled.armed = False
         await pilot.pause()
         await pilot.pause()
-        assert "Extra" in [key.description for key in app.query(FooterKey)]
+        assert footer_keys(app) == ["Later"]
+        toggled.armed = True
+        await pilot.pause()
+        await pilot.pause()
+        assert footer_keys(app) == ["Extra", "Later"]
+        # A disabled key is drawn dim and a click on it does nothing; an enabled one runs.
+        footer = app.query_one(KeyFooter)
+        line = footer.render()
+        later = line.plain.index(" y Later")
+        assert not any(span.style.dim for span in line.spans if span.start < later)
+        assert all(
+            span.style.dim for span in line.spans if span.start >= later and span.end <= later + 8
+        )
+        # The pointer lights the key under it, and only that one.
+        await pilot.hover(KeyFooter, offset=(later + 2, 0))
+        lit = footer.render()
+        assert lit.spans != line.spans
+        lit_from = {span.start for span in lit.spans if span not in line.spans}
+        assert lit_from and all(later <= start < later + 8 for start in lit_from)
+        await pilot.click(KeyFooter, offset=(later + 2, 0))
+        await pilot.click(KeyFooter, offset=(1, 0))
+        await pilot.pause()
+        assert toggled.done == ["extra"]
 
 
 def test_a_list_line_fits_any_text_in_its_cells() -> None:
