@@ -30,7 +30,7 @@ from inboop_tui.store.queries import (
 )
 from inboop_tui.widgets.conversation_list import ConversationList
 from tests.app_support import make_app, settle, use_utc, wait_until
-from tests.harness import fill_replica, many_messages
+from tests.harness import fill_replica, inboop, many_messages
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TEXTS = ("price of the red one", "blue", "pricey shoes", "red", "hello there", "PRICE list")
@@ -257,4 +257,24 @@ async def test_a_damaged_search_index_leaves_the_inbox_working_until_a_search(
         app.screen.query_one("#search", Input).value = "pric"
         await wait_until(pilot, lambda: bool(app._notifications))
         said = [n.message for n in app._notifications]
-        assert len(said) == 1 and "database" in said[0] and "Traceback" not in said[0]
+        assert len(said) == 1 and "Traceback" not in said[0]
+        assert "search index" in said[0] and "inboop doctor --rebuild" in said[0]
+
+
+def test_doctor_rebuild_makes_a_damaged_search_index_again(engine: Engine, tmp_path: Path) -> None:
+    before = {search: expected_order(engine, search) for search in ("price", "red pric", "n29")}
+    with writing(engine) as conn:
+        damaged = search_index.parts(conn)[1]  # one of its own tables gone: it cannot be opened
+        conn.exec_driver_sql(f"DROP TABLE {search_index.part_table(damaged)}_data")
+    engine.dispose()
+
+    searched = inboop(tmp_path, "conversations", "--search", "price")
+    assert searched.returncode == 1 and "Traceback" not in searched.stderr
+    assert "search index" in searched.stderr and "inboop doctor --rebuild" in searched.stderr
+
+    rebuilt = inboop(tmp_path, "doctor", "--rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    for search, expected in before.items():
+        assert expected and keys(engine, search)[0] == expected, search
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"

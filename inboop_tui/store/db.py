@@ -64,6 +64,11 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             "and rebuild it from the relay, keeping your unsynced changes",
             damaged=True,
         )
+    if "vtable constructor failed: messages_fts_" in text:
+        return ReplicaError(
+            f"the search index of {path} is damaged; run `inboop doctor --rebuild` to make it "
+            "again from the messages (nothing is lost)"
+        )
     if "full" in text or "disk i/o" in text:
         return ReplicaError(
             f"cannot write the local database {path}: the disk is full or failing; free some "

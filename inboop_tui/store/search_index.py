@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 PART_BITS = 17  # 131,072 messages to a part
 PREFIX = "messages_fts_"
@@ -100,6 +101,33 @@ def replace(conn: Connection, pks: Iterable[int], rows: Sequence[tuple[int, str]
 
 
 def drop_all(conn: Connection) -> None:
-    """No message in the index (parts are made again as messages come)."""
+    """No message in the index (parts are made again as messages come). A damaged part is
+    removed too: see :func:`_remove_damaged`."""
     for part in parts(conn):
-        conn.exec_driver_sql(f"DROP TABLE {part_table(part)}")
+        table = part_table(part)
+        try:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        except DBAPIError as exc:
+            if "vtable constructor failed" not in str(exc.orig):
+                raise
+            _remove_damaged(conn, table)
+
+
+# FTS5's own tables behind each part (``messages_fts_<n>_data`` and the like).
+SHADOWS = ("data", "idx", "content", "docsize", "config")
+
+
+def _remove_damaged(conn: Connection, table: str) -> None:
+    """A part one of whose own tables is gone or unreadable: SQLite cannot open it, so it
+    cannot drop it either (``DROP TABLE`` opens a virtual table first). Its line is taken out
+    of the schema (``writable_schema``; ``RESET`` turns that off and reads the schema again),
+    then what is left of its own tables is dropped."""
+    conn.exec_driver_sql("PRAGMA writable_schema = ON")
+    try:
+        conn.exec_driver_sql(
+            "DELETE FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        )
+    finally:
+        conn.exec_driver_sql("PRAGMA writable_schema = RESET")
+    for shadow in SHADOWS:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}_{shadow}")
