@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
+from typing import NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -114,7 +115,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
 
     def __init__(self, replica: Replica, view: InboxFilter, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._paint_styles: tuple[Style, Style] | None = None  # during a paint: _line_styles()
+        self._painting: _Paint | None = None  # during a paint: what every line of it shares
         self._replica = replica
         self._filter = view
         self.keep: str | None = None  # the conversation open on screen stays listed
@@ -411,22 +412,26 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
     # --- rendering -----------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The widget's style walks its ancestors' styles (~0.1 ms): once per paint, not per line.
-        self._paint_styles = self._line_styles()
+        # The widget's style walks its ancestors' styles (~0.1 ms), its width and scroll
+        # position are worked out from its styles too: once per paint, not per line.
+        self._painting = self._paint()
         try:
             return super().render_lines(crop)
         finally:
-            self._paint_styles = None
+            self._painting = None
 
-    def _line_styles(self) -> tuple[Style, Style]:
-        """The base style of a row, and of the row under the cursor."""
+    def _paint(self) -> _Paint:
         plain = self.rich_style
-        return plain, plain + (CURSOR_FOCUSED if self.has_focus else CURSOR_BLURRED)
+        return _Paint(
+            plain,
+            plain + (CURSOR_FOCUSED if self.has_focus else CURSOR_BLURRED),
+            self.scrollable_content_region.width,
+            int(self.scroll_offset.y),
+        )
 
     def render_line(self, y: int) -> Strip:
-        plain, under_cursor = self._paint_styles or self._line_styles()
-        width = self.scrollable_content_region.width
-        line = int(self.scroll_offset.y) + y
+        plain, under_cursor, width, top = self._painting or self._paint()
+        line = top + y
         index, part = divmod(line, ROW_HEIGHT)
         if index >= self.count:
             return Strip.blank(width, plain)
@@ -481,6 +486,16 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
         if row.assignee:
             found.append(Segment(" @" + row.assignee[:12], styles.assignee))
         return found
+
+
+class _Paint(NamedTuple):
+    """What every line of one paint shares: the base style of a row and of the row under the
+    cursor, the lines' width and the first line shown."""
+
+    plain: Style
+    under_cursor: Style
+    width: int
+    top: int
 
 
 @dataclass(frozen=True)
