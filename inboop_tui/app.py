@@ -56,6 +56,7 @@ WATCH_SECONDS = 2.0
 # What the inbox's start does not load (``warm_up`` loads it behind the first screen).
 LATER_MODULES = (
     "inboop_tui.store.actions",  # the wire format's models: pydantic
+    "inboop_tui.store.selling_queries",  # the leads', orders' and payments' reads
     "inboop_tui.screens.commands",  # the other screens, their dialogs
     "inboop_tui.screens.diagnostics",
     "inboop_tui.screens.export_dialog",

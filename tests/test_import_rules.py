@@ -95,6 +95,7 @@ LATER = (
     "pydantic",
     "relay.protocol.events",
     "inboop_tui.store.actions",
+    "inboop_tui.store.selling_queries",
     "inboop_tui.screens.leads",
     "inboop_tui.screens.orders",
     "inboop_tui.screens.payments",

@@ -46,7 +46,6 @@ from inboop_tui.store.queries import (
     InboxFilter,
 )
 from inboop_tui.store.replica import Replica, Thread
-from inboop_tui.store.selling_queries import ContactCard
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import HOLD_PAINT_SECONDS, ConversationList
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
     from inboop_tui.screens.replying import ReplyDesk
     from inboop_tui.screens.selling_desk import SellingDesk
     from inboop_tui.screens.selling_dialogs import PickDialog
+    from inboop_tui.store.selling_queries import ContactCard
 
 CHANNEL_CYCLE: list[str | None] = [None, "INSTAGRAM", "WHATSAPP", "MESSENGER"]
 CHANNEL_LABELS = {

@@ -60,29 +60,6 @@ from inboop_tui.store.queries import (
     thread,
     viewpoint,
 )
-from inboop_tui.store.selling_queries import (
-    Cart,
-    ContactCard,
-    ContactRow,
-    LeadFilter,
-    LeadRow,
-    OrderFilter,
-    OrderRow,
-    PaymentsReport,
-    contact_card,
-    conversation_metadata,
-    count_leads,
-    count_orders,
-    find_contacts,
-    find_leads,
-    find_orders,
-    latest_cart,
-    lead,
-    order,
-    payment_config,
-    payments_report,
-    recent_currency,
-)
 from inboop_tui.store.tables import (
     canned_replies,
     conversations,
@@ -95,6 +72,16 @@ from relay.protocol import format_time
 if TYPE_CHECKING:
     from inboop_tui.domain.selling import PaymentConfig
     from inboop_tui.store.actions import Actions
+    from inboop_tui.store.selling_queries import (
+        Cart,
+        ContactCard,
+        ContactRow,
+        LeadFilter,
+        LeadRow,
+        OrderFilter,
+        OrderRow,
+        PaymentsReport,
+    )
 
 T = TypeVar("T")
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
@@ -374,66 +361,94 @@ class Replica:
             return sla_minutes(conn)
 
     # --- selling ------------------------------------------------------------------------------
+    # Each read imports its module when first used (or by the app's warm-up): its ten row
+    # classes cost ~9 ms to make, and showing the inbox reads none of them.
 
     def leads(self, f: LeadFilter, limit: int = 500, offset: int = 0) -> list[LeadRow]:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return find_leads(conn, f, limit, offset)
+            return selling.find_leads(conn, f, limit, offset)
 
     def count_leads(self, f: LeadFilter) -> int:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return count_leads(conn, f)
+            return selling.count_leads(conn, f)
 
     def lead(self, ref: str) -> LeadRow:
         """A lead by id, or by the first characters of its id."""
         found = self.actions.find_lead(ref)
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            row = lead(conn, found.id)
+            row = selling.lead(conn, found.id)
         assert row is not None
         return row
 
     def orders(self, f: OrderFilter, limit: int = 500, offset: int = 0) -> list[OrderRow]:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return find_orders(conn, f, limit, offset)
+            return selling.find_orders(conn, f, limit, offset)
 
     def count_orders(self, f: OrderFilter) -> int:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return count_orders(conn, f)
+            return selling.count_orders(conn, f)
 
     def order(self, ref: str) -> OrderRow:
         """An order by number (ORD-1004 or 1004) or id, with its timeline."""
         found = self.actions.find_order(ref)
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            row = order(conn, found.id)
+            row = selling.order(conn, found.id)
         assert row is not None
         return row
 
     def payments(self) -> PaymentsReport:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return payments_report(conn)
+            return selling.payments_report(conn)
 
     def payment_config(self) -> PaymentConfig | None:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return payment_config(conn)
+            return selling.payment_config(conn)
 
     def contact(self, conversation_id: str) -> ContactCard | None:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return contact_card(conn, conversation_id)
+            return selling.contact_card(conn, conversation_id)
 
     def contacts(self, search: str = "") -> list[ContactRow]:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return find_contacts(conn, search)
+            return selling.find_contacts(conn, search)
 
     def latest_cart(self, conversation_id: str) -> Cart | None:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return latest_cart(conn, conversation_id)
+            return selling.latest_cart(conn, conversation_id)
 
     def orders_currency(self) -> str | None:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return recent_currency(conn)
+            return selling.recent_currency(conn)
 
     def conversation_metadata(self, conversation_id: str) -> dict[str, str]:
+        from inboop_tui.store import selling_queries as selling
+
         with self._reading() as conn:
-            return conversation_metadata(conn, conversation_id)
+            return selling.conversation_metadata(conn, conversation_id)
 
     # --- sync and diagnostics -------------------------------------------------------------
 

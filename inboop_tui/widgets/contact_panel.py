@@ -3,10 +3,14 @@ keeps about them, their orders and what they have paid (per currency)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
 from inboop_tui.domain.money import format_money
-from inboop_tui.store.selling_queries import ContactCard
+
+if TYPE_CHECKING:
+    from inboop_tui.store.selling_queries import ContactCard
 
 CHANNEL_NAMES = {"INSTAGRAM": "Instagram", "WHATSAPP": "WhatsApp", "MESSENGER": "Messenger"}
 
