@@ -677,7 +677,7 @@ class FooterApp(App[None]):
         yield KeyFooter()
 
 
-async def test_the_key_line_follows_a_key_that_comes_and_goes() -> None:
+async def test_the_key_line_follows_its_keys_and_draws_a_disabled_one_dim() -> None:
     app = FooterApp()
     async with app.run_test(size=(80, 10)) as pilot:
         toggled = app.query_one(Toggled)
@@ -695,11 +695,13 @@ async def test_the_key_line_follows_a_key_that_comes_and_goes() -> None:
         # A disabled key is drawn dim and a click on it does nothing; an enabled one runs.
         footer = app.query_one(KeyFooter)
         line = footer.render()
-        later = line.plain.index(" y Later")
+        later = line.plain.index(" y Later ")
+        ends = later + len(" y Later ")
+        key_colours = {span.style.color for span in line.spans if span.end - span.start == 3}
+        assert len(key_colours) == 1  # " x " and " y ": a disabled key keeps its colour
         assert not any(span.style.dim for span in line.spans if span.start < later)
-        assert all(
-            span.style.dim for span in line.spans if span.start >= later and span.end <= later + 8
-        )
+        dimmed = [span for span in line.spans if span.start >= later and span.end <= ends]
+        assert len(dimmed) == 2 and all(span.style.dim for span in dimmed)
         # The pointer lights the key under it, and only that one.
         await pilot.hover(KeyFooter, offset=(later + 2, 0))
         lit = footer.render()

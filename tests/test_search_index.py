@@ -272,8 +272,16 @@ def test_doctor_rebuild_makes_a_damaged_search_index_again(engine: Engine, tmp_p
     assert searched.returncode == 1 and "Traceback" not in searched.stderr
     assert "search index" in searched.stderr and "inboop doctor --rebuild" in searched.stderr
 
+    # The command indexes with the real part size: the messages land in other parts than the
+    # fixture's small ones, and nothing of the damaged part is left.
     rebuilt = inboop(tmp_path, "doctor", "--rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
+    with engine.connect() as conn:
+        left = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name GLOB ?",
+            (f"{search_index.part_table(damaged)}*",),
+        ).all()
+    assert damaged > 0 and left == []
     for search, expected in before.items():
         assert expected and keys(engine, search)[0] == expected, search
     with engine.connect() as conn:

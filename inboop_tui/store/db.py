@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
+from inboop_tui.store import search_index
 from inboop_tui.store.paths import private_file, tighten
 
 try:
@@ -64,7 +65,7 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             "and rebuild it from the relay, keeping your unsynced changes",
             damaged=True,
         )
-    if "vtable constructor failed: messages_fts_" in text:
+    if f"vtable constructor failed: {search_index.PREFIX}" in text:
         return ReplicaError(
             f"the search index of {path} is damaged; run `inboop doctor --rebuild` to make it "
             "again from the messages (nothing is lost)"

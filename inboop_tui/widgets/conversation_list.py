@@ -421,6 +421,7 @@ class ConversationList(ReportsFailedWorkers, ScrollView, can_focus=True):
             self._painting = None
 
     def _paint(self) -> _Paint:
+        """What every line of a paint shares, worked out from the widget's styles."""
         plain = self.rich_style
         return _Paint(
             plain,

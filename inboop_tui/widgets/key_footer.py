@@ -7,6 +7,9 @@ went. Mounting and styling those widgets was ~40 ms of the inbox's first screen.
 draws the same line from the same bindings, redraws only when what it shows has changed, and
 keeps what the keys did: a click presses the key, a disabled key is dim and rings the bell,
 the pointer lights the key under it. Keys that do not fit are left out whole, never cut.
+
+Not kept from Textual's footer, as nothing here uses them: scrolling the line sideways to keys
+that do not fit, a key's tooltip, and binding groups drawn under one label.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class KeyFooter(Widget, can_focus=False):
     KeyFooter {
         dock: bottom;
         height: 1;
+        pointer: pointer;
         color: $footer-foreground;
         background: $footer-background;
         & > .key-footer--key {
@@ -60,7 +64,6 @@ class KeyFooter(Widget, can_focus=False):
             text-style: dim;
         }
         & > .key-footer--hover {
-            color: $footer-key-foreground;
             background: $block-hover-background;
         }
         & > .key-footer--separator {
@@ -86,7 +89,7 @@ class KeyFooter(Widget, can_focus=False):
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         # As Textual's footer: with the terminal unfocused the bindings are not the agent's.
-        if not self.app.app_focus or screen is not self.screen:
+        if not self.is_attached or not self.app.app_focus or screen is not self.screen:
             return
         keys, palette = shown_keys(screen)
         if (keys, palette) != (self.keys, self.palette):
@@ -97,8 +100,9 @@ class KeyFooter(Widget, can_focus=False):
         width = self.size.width
         key_style = self.get_component_rich_style("key-footer--key")
         description_style = self.get_component_rich_style("key-footer--description")
-        disabled = self.get_component_rich_style("key-footer--disabled")
-        hover = self.get_component_rich_style("key-footer--hover")
+        # Only what these two add (dim, a background): a key keeps its own colours under them.
+        disabled = self.get_component_rich_style("key-footer--disabled", partial=True)
+        hover = self.get_component_rich_style("key-footer--hover", partial=True)
 
         def style(base: Style, shown: ShownKey) -> Style:
             if not shown.enabled:
