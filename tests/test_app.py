@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.stylesheet import Stylesheet
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
 
@@ -84,6 +85,36 @@ async def test_inbox_lists_newest_first_and_shows_the_thread(replica: tuple[Path
         # Start-up's objects are kept out of the collector's full passes while the app runs.
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+async def test_the_inbox_is_the_first_screen_and_its_mode_comes_back_as_it_was(
+    replica: tuple[Paths, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The inbox is made as the app's first screen, not by switching to its mode: a mode's new
+    # screen has Textual parse the whole stylesheet again (twice) before it is shown.
+    reparsed: list[Stylesheet] = []
+    reparse = Stylesheet.reparse
+
+    def counted(sheet: Stylesheet) -> None:
+        reparsed.append(sheet)
+        reparse(sheet)
+
+    monkeypatch.setattr(Stylesheet, "reparse", counted)
+    app = make_app(*replica)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        inbox = app.screen
+        assert isinstance(inbox, InboxScreen) and app.current_mode == "inbox"
+        assert reparsed == []
+        await pilot.press("down", "down")
+        await settle(pilot)
+        kept = conversation_list(app).highlighted
+        for key, mode in (("f2", "leads"), ("f1", "inbox"), ("f3", "orders"), ("f1", "inbox")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.current_mode == mode
+        assert app.screen is inbox  # the same screen, where the agent left it
+        assert conversation_list(app).cursor == 2 and conversation_list(app).highlighted == kept
 
 
 async def test_moving_the_cursor_opens_that_thread_and_marks_it_read(
