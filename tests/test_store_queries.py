@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from inboop_tui.store.queries import InboxFilter, fts_query
+from inboop_tui.store.queries import ConversationRow, InboxFilter, fts_query
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from tests.app_support import FIXED_NOW, demo_replica
@@ -147,6 +147,67 @@ def test_the_list_order_is_the_windows_order_and_finds_a_conversation(replica: R
     assert any(row.over_sla for row in by_key if row) and not all(
         row.over_sla for row in by_key if row
     )
+
+
+def test_a_listed_conversation_reads_every_column_into_its_own_field(
+    engine: Engine, replica: Replica
+) -> None:
+    # A list row is read by position: here every column holds a value no other does, so two
+    # read into each other's fields would show, by each of the three reads that make rows.
+    with engine.begin() as conn:
+        pk, cid, contact, channel = conn.exec_driver_sql(
+            "SELECT pk, id, contact_id, channel FROM conversations ORDER BY pk LIMIT 1"
+        ).one()
+        conn.exec_driver_sql(
+            "UPDATE conversations SET account_id = 'acct-1', customer_id = 'cust-1', "
+            "status = 'SNOOZED', status_at = '2026-11-20T02:00:00.000Z', "
+            "snoozed_until = '2999-01-01T00:00:00.000Z', assignee = 'asha', tags = '[\"vip\"]', "
+            "last_message_at = '2026-11-20T03:00:00.000Z', "
+            "last_inbound_at = '2026-11-20T01:00:00.000Z', preview = 'the preview', "
+            "preview_direction = 'INBOUND', message_count = 7, "
+            "awaiting_since = '2026-11-20T00:30:00.000Z', lead_id = 'lead-1', order_count = 3 "
+            "WHERE pk = ?",
+            (pk,),
+        )
+        conn.exec_driver_sql(
+            "UPDATE contacts SET name = 'Name One', agent_name = NULL, username = 'user-1', "
+            "phone = '+100' WHERE id = ?",
+            (contact,),
+        )
+        for n in range(2):
+            conn.exec_driver_sql(
+                "INSERT INTO outbox (id, type, conversation_id, payload, created_at) "
+                "VALUES (?, 'conversation.tag', ?, '{}', '2026-11-20T04:00:00.000Z')",
+                (f"m-{n}", cid),
+            )
+    expected = ConversationRow(
+        id=cid,
+        channel=channel,
+        customer_id="cust-1",
+        name="Name One",
+        username="user-1",
+        preview="the preview",
+        preview_direction="INBOUND",
+        last_message_at="2026-11-20T03:00:00.000Z",
+        last_inbound_at="2026-11-20T01:00:00.000Z",
+        unread=True,
+        status="SNOOZED",
+        assignee="asha",
+        message_count=7,
+        snoozed_until="2999-01-01T00:00:00.000Z",
+        tags=("vip",),
+        over_sla=False,
+        awaiting_since="2026-11-20T00:30:00.000Z",
+        phone="+100",
+        pending=2,
+        account_id="acct-1",
+        lead_id="lead-1",
+        order_count=3,
+        contact_id=contact,
+    )
+    assert replica.rows_at([pk]) == [expected]
+    assert replica.conversation(cid) == expected
+    assert expected in replica.window(InboxFilter(), 0, 50)
 
 
 def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(
