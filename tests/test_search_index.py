@@ -261,28 +261,55 @@ async def test_a_damaged_search_index_leaves_the_inbox_working_until_a_search(
         assert "search index" in said[0] and "inboop doctor --rebuild" in said[0]
 
 
-def test_doctor_rebuild_makes_a_damaged_search_index_again(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "shadow", "search_fails"),
+    [
+        ("part", "data", True),  # the part cannot be opened ("vtable constructor failed")
+        ("part", "idx", True),  # a search reading it fails ("SQL logic error")
+        ("part", "content", False),  # searches still find: only `doctor` sees it
+        ("names", "data", True),
+        ("names", "idx", True),
+        ("names", "docsize", False),
+    ],
+)
+def test_doctor_finds_a_damaged_search_index_and_the_rebuild_makes_it_again(
+    engine: Engine, tmp_path: Path, table: str, shadow: str, search_fails: bool
+) -> None:
     before = {search: expected_order(engine, search) for search in ("price", "red pric", "n29")}
     with writing(engine) as conn:
-        damaged = search_index.parts(conn)[1]  # one of its own tables gone: it cannot be opened
-        conn.exec_driver_sql(f"DROP TABLE {search_index.part_table(damaged)}_data")
+        part = search_index.parts(conn)[1]
+        damaged = search_index.part_table(part) if table == "part" else search_index.NAMES
+        conn.exec_driver_sql(f"DROP TABLE {damaged}_{shadow}")  # one of FTS5's own tables
     engine.dispose()
 
     searched = inboop(tmp_path, "conversations", "--search", "price")
-    assert searched.returncode == 1 and "Traceback" not in searched.stderr
-    assert "search index" in searched.stderr and "inboop doctor --rebuild" in searched.stderr
+    if search_fails:
+        assert searched.returncode == 1 and "Traceback" not in searched.stderr
+        assert "search index" in searched.stderr and "inboop doctor --rebuild" in searched.stderr
+    else:
+        assert searched.returncode == 0, searched.stderr
+    # The doctor says which table and what to run.
+    doctor = inboop(tmp_path, "doctor")
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert f"{damaged}_{shadow} missing" in doctor.stderr
+    assert "inboop doctor --rebuild" in doctor.stderr
 
     # The command indexes with the real part size: the messages land in other parts than the
-    # fixture's small ones, and nothing of the damaged part is left.
+    # fixture's small ones, and nothing of a damaged part is left; the names' table is made
+    # again whole.
     rebuilt = inboop(tmp_path, "doctor", "--rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     with engine.connect() as conn:
-        left = conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE name GLOB ?",
-            (f"{search_index.part_table(damaged)}*",),
-        ).all()
-    assert damaged > 0 and left == []
+        left = {
+            name
+            for (name,) in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE name GLOB ?",
+                (f"{search_index.part_table(part)}*",),
+            )
+        }
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert search_index.damage(conn) == []
+    assert part > 0 and left == set()
     for search, expected in before.items():
         assert expected and keys(engine, search)[0] == expected, search
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert inboop(tmp_path, "doctor").returncode == 0

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from inboop_tui.cli.common import JsonOption, app, emit, fail, load, open_engine
 from inboop_tui.logs import log_to_file
 from inboop_tui.store.config import ClientConfig, ConfigError, save_config
-from inboop_tui.store.db import ReplicaError, explain
+from inboop_tui.store.db import ReplicaError, explain, search_index_damaged
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
 from inboop_tui.store.replica import Diagnostics
@@ -359,13 +359,20 @@ def doctor(
     engine = open_engine(paths)
     try:
         replica = Replica(engine, identity_of(config), now)
-        problems = replica.integrity_problems()
+        # The search index first: a lost table of it is repaired by the rebuild, and a newer
+        # SQLite's check would see it too and ask for a whole recovery.
+        index = replica.search_index_damage()
+        if index and not rebuild:  # the rebuild makes the index again
+            raise _index_damaged(paths, index, as_json)
+        problems = [] if index else replica.integrity_problems()
         if problems:
             raise _damaged(paths, problems, as_json)
         report = replica.diagnostics()
         role = "ADMIN" if replica.is_admin() else "MEMBER" if config.user_name else None
         relay_report = _relay_diagnostics(config) if relay else None
         rebuilt = run_rebuild(engine) if rebuild else None
+        if rebuilt is not None and replica.search_index_damage():
+            raise fail(str(search_index_damaged(paths.database)))
     except ReplicaError as exc:
         raise fail(str(exc)) from None
     except (DBAPIError, sqlite3.Error) as exc:  # the rebuild writes through SQLAlchemy
@@ -413,6 +420,16 @@ def _damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
     )
     if as_json:
         emit(True, {"replica": str(paths.database), "integrity": problems, "error": line}, "")
+    typer.echo(f"inboop: {line}", err=True)
+    return typer.Exit(1)
+
+
+def _index_damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
+    """The search index lost a table (SQLite's check does not look there): say so, and that
+    the rebuild makes it again."""
+    line = str(search_index_damaged(paths.database, problems[0]))
+    if as_json:
+        emit(True, {"replica": str(paths.database), "search_index": problems, "error": line}, "")
     typer.echo(f"inboop: {line}", err=True)
     return typer.Exit(1)
 

@@ -65,11 +65,8 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             "and rebuild it from the relay, keeping your unsynced changes",
             damaged=True,
         )
-    if f"vtable constructor failed: {search_index.PREFIX}" in text:
-        return ReplicaError(
-            f"the search index of {path} is damaged; run `inboop doctor --rebuild` to make it "
-            "again from the messages (nothing is lost)"
-        )
+    if any(f"vtable constructor failed: {name}" in text for name in search_index.TABLES):
+        return search_index_damaged(path)
     if "full" in text or "disk i/o" in text:
         return ReplicaError(
             f"cannot write the local database {path}: the disk is full or failing; free some "
@@ -80,6 +77,14 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             f"cannot write the local database {path}: check its permissions and free disk space"
         )
     return ReplicaError(f"local database error ({path}): {getattr(exc, 'orig', exc)}")
+
+
+def search_index_damaged(path: Path, found: str | None = None) -> ReplicaError:
+    said = f" ({found})" if found else ""
+    return ReplicaError(
+        f"the search index of {path} is damaged{said}; run `inboop doctor --rebuild` to make "
+        "it again from the messages (nothing is lost)"
+    )
 
 
 def in_use_path(database: Path) -> Path:

@@ -389,5 +389,4 @@ def clear_projections(conn: Connection) -> None:
         shadows,
     ):
         conn.execute(delete(table))
-    search_index.drop_all(conn)
-    conn.execute(text("DELETE FROM conversations_fts"))
+    search_index.clear(conn)

@@ -18,7 +18,8 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.domain.notes import CannedState, fill_placeholders
-from inboop_tui.store.db import explain, writing
+from inboop_tui.store import search_index
+from inboop_tui.store.db import explain, search_index_damaged, writing
 from inboop_tui.store.diagnostics import (
     Change,
     ConflictRow,
@@ -175,7 +176,19 @@ class Replica:
             with self.engine.connect() as conn:
                 yield conn
         except (DBAPIError, sqlite3.Error) as exc:  # the second from reads through the driver
-            raise explain(exc, Path(self.engine.url.database or "")) from exc
+            path = Path(self.engine.url.database or "")
+            if search_index.unopenable(exc) and self._index_damaged():
+                raise search_index_damaged(path) from exc
+            raise explain(exc, path) from exc
+
+    def _index_damaged(self) -> bool:
+        """Whether the search index lost one of its tables: a search that reads it fails with
+        no more said than "SQL logic error"."""
+        try:
+            with self.engine.connect() as conn:
+                return bool(search_index.damage(conn))
+        except (DBAPIError, sqlite3.Error):
+            return False
 
     def _view(self, conn: Connection) -> Viewpoint:
         return viewpoint(conn, self.me, self.clock())
@@ -459,6 +472,11 @@ class Replica:
     def integrity_problems(self) -> list[str]:
         with self._reading() as conn:
             return integrity_problems(conn)
+
+    def search_index_damage(self) -> list[str]:
+        """What is wrong with the search index (see :func:`search_index.damage`)."""
+        with self._reading() as conn:
+            return search_index.damage(conn)
 
     def diagnostics(self) -> Diagnostics:
         with self._reading() as conn:

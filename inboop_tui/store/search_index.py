@@ -100,25 +100,73 @@ def replace(conn: Connection, pks: Iterable[int], rows: Sequence[tuple[int, str]
         )
 
 
+def clear(conn: Connection) -> None:
+    """Nothing in the index: no part (made again as messages come) and no name (the names'
+    table made again as it was, from its own SQL). A table that is damaged is removed too: see
+    :func:`_remove_damaged`."""
+    drop_all(conn)
+    made = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (NAMES,)
+    ).scalar()
+    if made is None:  # a schema ours never makes: said as the damage it is
+        raise sqlite3.DatabaseError("database disk image is malformed: no search index")
+    _drop(conn, NAMES)
+    conn.exec_driver_sql(made)
+
+
 def drop_all(conn: Connection) -> None:
-    """No message in the index (parts are made again as messages come). A damaged part is
-    removed too: see :func:`_remove_damaged`."""
+    """No part of the messages' index (made again as messages come); a damaged one too."""
     for part in parts(conn):
-        table = part_table(part)
-        try:
-            conn.exec_driver_sql(f"DROP TABLE {table}")
-        except DBAPIError as exc:
-            if "vtable constructor failed" not in str(exc.orig):
-                raise
-            _remove_damaged(conn, table)
+        _drop(conn, part_table(part))
 
 
-# FTS5's own tables behind each part (``messages_fts_<n>_data`` and the like).
+def _drop(conn: Connection, table: str) -> None:
+    try:
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+    except DBAPIError as exc:
+        if not unopenable(exc):
+            raise
+        _remove_damaged(conn, table)
+
+
+# FTS5's own tables behind each of the index's tables (``messages_fts_<n>_data`` and the like).
 SHADOWS = ("data", "idx", "content", "docsize", "config")
+
+# The people's names and handles (one table, not in parts).
+NAMES = "conversations_fts"
+# How the index's tables' names begin: the names' table, and the messages' parts.
+TABLES = (NAMES, PREFIX)
+
+
+def unopenable(error: BaseException) -> bool:
+    """SQLite's error when one of an index table's own tables is gone: opening the table fails,
+    or reading it fails with no more said than "SQL logic error"."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "vtable constructor failed" in text or "sql logic error" in text
+
+
+def damage(conn: Connection) -> list[str]:
+    """What is wrong with the search index, a line per damaged table (empty: nothing found):
+    one of FTS5's own tables behind it gone, or the table unreadable. SQLite's ``quick_check``
+    does not see either (to it those are tables like any other)."""
+    names = {name for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    found = []
+    for table in (NAMES, *(part_table(part) for part in parts(conn))):
+        missing = [f"{table}_{shadow}" for shadow in SHADOWS if f"{table}_{shadow}" not in names]
+        if missing:
+            found.append(f"{table}: {', '.join(missing)} missing")
+            continue
+        try:  # reads its index: the structure record, the terms' pages
+            conn.exec_driver_sql(f"SELECT rowid FROM {table} WHERE {table} MATCH 'a*' LIMIT 1")
+        except DBAPIError as exc:
+            if not unopenable(exc):  # the file's damage, or a lock: said as such
+                raise
+            found.append(f"{table}: {exc.orig}")
+    return found
 
 
 def _remove_damaged(conn: Connection, table: str) -> None:
-    """A part one of whose own tables is gone or unreadable: SQLite cannot open it, so it
+    """An index table one of whose own tables is gone or unreadable: SQLite cannot open it, so it
     cannot drop it either (``DROP TABLE`` opens a virtual table first). Its line is taken out
     of the schema (``writable_schema``; ``RESET`` turns that off and reads the schema again),
     then what is left of its own tables is dropped."""
