@@ -267,9 +267,13 @@ async def test_a_damaged_search_index_leaves_the_inbox_working_until_a_search(
         ("part", "data", True),  # the part cannot be opened ("vtable constructor failed")
         ("part", "idx", True),  # a search reading it fails ("SQL logic error")
         ("part", "content", False),  # searches still find: only `doctor` sees it
+        ("part", "docsize", False),
+        ("part", "config", True),
         ("names", "data", True),
         ("names", "idx", True),
+        ("names", "content", False),
         ("names", "docsize", False),
+        ("names", "config", True),
     ],
 )
 def test_doctor_finds_a_damaged_search_index_and_the_rebuild_makes_it_again(

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from inboop_tui.store import queries
 from inboop_tui.store.queries import ConversationRow, InboxFilter, fts_query
 from inboop_tui.store.replica import Replica
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
@@ -208,6 +209,10 @@ def test_a_listed_conversation_reads_every_column_into_its_own_field(
     assert replica.rows_at([pk]) == [expected]
     assert replica.conversation(cid) == expected
     assert expected in replica.window(InboxFilter(), 0, 50)
+    # A column added to the reads but not to the row (or the other way) would leave a field
+    # at its default: the reads select one column per field.
+    viewpoint = queries.Viewpoint(me=None, now=FIXED_NOW.isoformat())
+    assert len(queries._row_columns(viewpoint)) == queries.ROW_COLUMNS
 
 
 def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(

@@ -500,6 +500,33 @@ def test_corrupt_and_locked_replica(relay: RelayProcess, admin_token: str, tmp_p
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.sqlite_only  # the client's database; the relay's backend does not matter
+def test_a_sync_into_a_damaged_search_index_says_to_rebuild_it(
+    relay: RelayProcess, admin_token: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "agent"
+    bodies = many_messages(40, per_delivery=10, text=lambda i: f"kurta number {i}")
+    feed(relay, bodies[:2])
+    login(home, relay, admin_token)
+    assert inboop(home, "sync").returncode == 0
+    with sqlite3.connect(home / "replica.db") as db:
+        (part,) = db.execute(
+            "select name from sqlite_master where name glob 'messages_fts_[0-9]' "
+            "and sql like 'CREATE VIRTUAL TABLE%'"
+        ).fetchone()
+        db.execute(f"drop table {part}_idx")  # one of FTS5's own tables: SQLite says little
+    feed(relay, bodies[2:])
+
+    synced = inboop(home, "sync")  # indexes the new messages' text
+    assert synced.returncode == 1 and "Traceback" not in synced.stderr
+    assert "search index" in synced.stderr and "inboop doctor --rebuild" in synced.stderr
+    assert inboop(home, "doctor", "--rebuild").returncode == 0
+    assert inboop(home, "sync").returncode == 0
+    assert "synced 0 new events" in inboop(home, "sync").stdout
+    found = inboop(home, "conversations", "--search", "39", "--json")  # the last message
+    assert found.returncode == 0 and json.loads(found.stdout), found.stderr
+
+
 def damage_table(source: Path, table: str, target: Path) -> None:
     """A copy of the replica ``source`` at ``target`` with the root page of ``table`` (or of an
     index) wiped."""

@@ -18,7 +18,7 @@ from inboop_tui.store.config import ClientConfig, ConfigError, save_config
 from inboop_tui.store.db import ReplicaError, explain, search_index_damaged
 from inboop_tui.store.export import ExportFilter, ExportFormat, ExportKind
 from inboop_tui.store.paths import Paths, resolve_paths
-from inboop_tui.store.replica import Diagnostics
+from inboop_tui.store.replica import Diagnostics, Replica
 from relay.protocol import Channel, format_time
 
 if TYPE_CHECKING:  # it loads the wire format's models: the commands that sync import it
@@ -349,7 +349,6 @@ def doctor(
     replica from its log; with --recover, replace a damaged one."""
     from inboop_tui.cli.common import identity_of, now
     from inboop_tui.store.rebuild import rebuild as run_rebuild
-    from inboop_tui.store.replica import Replica
 
     paths = resolve_paths()
     config = load(paths)
@@ -359,20 +358,26 @@ def doctor(
     engine = open_engine(paths)
     try:
         replica = Replica(engine, identity_of(config), now)
-        # The search index first: a lost table of it is repaired by the rebuild, and a newer
-        # SQLite's check would see it too and ask for a whole recovery.
-        index = replica.search_index_damage()
-        if index and not rebuild:  # the rebuild makes the index again
-            raise _index_damaged(paths, index, as_json)
-        problems = [] if index else replica.integrity_problems()
+        # The search index first: the rebuild makes it again, and a newer SQLite's check sees
+        # a lost table of it too and would ask for a whole recovery.
+        index = _search_index_damage(replica)
+        if index and not rebuild:
+            raise _search_index_exit(paths, index, as_json)
+        rebuilt = run_rebuild(engine) if index else None
+        if index and (still := replica.search_index_damage()):
+            raise fail(
+                f"the search index of {paths.database} is still damaged after the rebuild "
+                f"({still[0]}); run `inboop doctor --recover` to set the replica aside and "
+                "rebuild it from the relay, keeping your unsynced changes"
+            )
+        problems = replica.integrity_problems()
         if problems:
             raise _damaged(paths, problems, as_json)
         report = replica.diagnostics()
         role = "ADMIN" if replica.is_admin() else "MEMBER" if config.user_name else None
         relay_report = _relay_diagnostics(config) if relay else None
-        rebuilt = run_rebuild(engine) if rebuild else None
-        if rebuilt is not None and replica.search_index_damage():
-            raise fail(str(search_index_damaged(paths.database)))
+        if rebuild and rebuilt is None:
+            rebuilt = run_rebuild(engine)
     except ReplicaError as exc:
         raise fail(str(exc)) from None
     except (DBAPIError, sqlite3.Error) as exc:  # the rebuild writes through SQLAlchemy
@@ -424,7 +429,16 @@ def _damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _index_damaged(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
+def _search_index_damage(replica: Replica) -> list[str]:
+    try:
+        return replica.search_index_damage()
+    except ReplicaError as exc:
+        if not exc.damaged:
+            raise
+        return []  # the file itself is damaged: SQLite's check says where, next
+
+
+def _search_index_exit(paths: Paths, problems: list[str], as_json: bool) -> typer.Exit:
     """The search index lost a table (SQLite's check does not look there): say so, and that
     the rebuild makes it again."""
     line = str(search_index_damaged(paths.database, problems[0]))

@@ -26,7 +26,7 @@ from inboop_tui.domain.conversations import normalise_tag
 from inboop_tui.domain.mutations import conversation_of
 from inboop_tui.domain.notes import mentions_in, normalise_shortcode
 from inboop_tui.domain.timing import reply_window
-from inboop_tui.store.db import explain, writing
+from inboop_tui.store.db import explain_on, writing
 from inboop_tui.store.diagnostics import describe_change
 from inboop_tui.store.door import ActionError, Done, Identity, invalid
 from inboop_tui.store.pending import apply_pending
@@ -394,7 +394,7 @@ class Actions(SellingActions):
             with writing(self._engine) as conn:
                 return work(conn)
         except DBAPIError as exc:
-            raise explain(exc, _path(self._engine)) from exc
+            raise explain_on(self._engine, exc) from exc
 
 
 def _exists(conn: Connection, conversation_id: str) -> bool:
@@ -414,10 +414,6 @@ def _tags(raw: Sequence[str]) -> tuple[str, ...]:
             raise ActionError(f"{text!r} is not a tag: 1 to 64 characters, no commas")
         found[tag] = None
     return tuple(found)
-
-
-def _path(engine: Engine) -> Path:
-    return Path(engine.url.database or "")
 
 
 CHANNEL_WORDS = {

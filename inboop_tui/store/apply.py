@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inboop_tui.domain.mutations import Conflict, apply_mutation
 from inboop_tui.domain.reducer import Slice, needs
@@ -195,20 +196,32 @@ def _reduce_run(
     me: str | None,
 ) -> None:
     """Reduce a run; if the reducer fails, reduce its entries one by one so that only the
-    entry that fails is set aside (and listed), never the sync."""
+    entry that fails is set aside (and listed), never the sync. The database failing is not an
+    entry's fault (a full disk, a damaged file or search index): that stops the sync, which
+    says what to do, and the entries are applied once it is put right."""
     reduce = _reduce_channel_run if origin == "channel" else _reduce_mutation_run
     try:
         with conn.begin_nested():
             reduce(conn, run, batch, me)
         return
-    except Exception:
+    except Exception as exc:
+        if not _entrys_fault(exc):
+            raise
         log.exception("reducing entries %d..%d failed; retrying one by one", run[0][0], run[-1][0])
     for seq, item in run:
         try:
             with conn.begin_nested():
                 reduce(conn, [(seq, item)], batch, me)
         except Exception as exc:
+            if not _entrys_fault(exc):
+                raise
             _unreadable(conn, seq, item.type, ReducerError(f"{type(exc).__name__}: {exc}"), batch)
+
+
+def _entrys_fault(exc: Exception) -> bool:
+    """A reducer's failure an entry can cause: anything but the database's own (of those, only
+    a constraint an entry's values break)."""
+    return not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError)
 
 
 class ReducerError(Exception):

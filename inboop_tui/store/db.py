@@ -65,7 +65,7 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             "and rebuild it from the relay, keeping your unsynced changes",
             damaged=True,
         )
-    if any(f"vtable constructor failed: {name}" in text for name in search_index.TABLES):
+    if any(f"vtable constructor failed: {name}" in text for name in search_index.TABLE_PREFIXES):
         return search_index_damaged(path)
     if "full" in text or "disk i/o" in text:
         return ReplicaError(
@@ -77,6 +77,24 @@ def explain(exc: BaseException, path: Path) -> ReplicaError:
             f"cannot write the local database {path}: check its permissions and free disk space"
         )
     return ReplicaError(f"local database error ({path}): {getattr(exc, 'orig', exc)}")
+
+
+def explain_on(engine: Engine, exc: BaseException) -> ReplicaError:
+    """:func:`explain` for a failure on ``engine``'s replica, which can be looked at: when a
+    table of the search index lost one of its own tables, SQLite says no more than "SQL logic
+    error" (a search, or a sync indexing new messages)."""
+    path = Path(engine.url.database or "")
+    if search_index.is_lost_table_error(exc) and _index_damaged(engine):
+        return search_index_damaged(path)
+    return explain(exc, path)
+
+
+def _index_damaged(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            return bool(search_index.damage(conn))
+    except (DBAPIError, sqlite3.Error):
+        return False
 
 
 def search_index_damaged(path: Path, found: str | None = None) -> ReplicaError:

@@ -11,7 +11,7 @@ import json
 import unicodedata
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -497,8 +497,8 @@ def _with_details(keys: Any, vp: Viewpoint) -> Select[Any]:
     )
 
 
-# How many columns `_row_columns` selects (a query may add its own after them).
-ROW_COLUMNS = 23
+# How many columns `_row_columns` selects, one per field (a query may add its own after them).
+ROW_COLUMNS = len(fields(ConversationRow))
 
 
 def _row_columns(vp: Viewpoint) -> list[Any]:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -19,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.domain.notes import CannedState, fill_placeholders
 from inboop_tui.store import search_index
-from inboop_tui.store.db import explain, search_index_damaged, writing
+from inboop_tui.store.db import explain_on, writing
 from inboop_tui.store.diagnostics import (
     Change,
     ConflictRow,
@@ -176,19 +175,7 @@ class Replica:
             with self.engine.connect() as conn:
                 yield conn
         except (DBAPIError, sqlite3.Error) as exc:  # the second from reads through the driver
-            path = Path(self.engine.url.database or "")
-            if search_index.unopenable(exc) and self._index_damaged():
-                raise search_index_damaged(path) from exc
-            raise explain(exc, path) from exc
-
-    def _index_damaged(self) -> bool:
-        """Whether the search index lost one of its tables: a search that reads it fails with
-        no more said than "SQL logic error"."""
-        try:
-            with self.engine.connect() as conn:
-                return bool(search_index.damage(conn))
-        except (DBAPIError, sqlite3.Error):
-            return False
+            raise explain_on(self.engine, exc) from exc
 
     def _view(self, conn: Connection) -> Viewpoint:
         return viewpoint(conn, self.me, self.clock())
@@ -278,7 +265,7 @@ class Replica:
                 with writing(self.engine) as conn:
                     mark_viewed(conn, conversation_id, seen)
             except DBAPIError as exc:
-                raise explain(exc, Path(self.engine.url.database or "")) from exc
+                raise explain_on(self.engine, exc) from exc
         can_send = self.can_send(row.channel, row.account_id)
         return Thread(row, messages, notes, pending, marked, draft or "", can_send)
 

@@ -124,7 +124,7 @@ def _drop(conn: Connection, table: str) -> None:
     try:
         conn.exec_driver_sql(f"DROP TABLE {table}")
     except DBAPIError as exc:
-        if not unopenable(exc):
+        if not is_lost_table_error(exc):
             raise
         _remove_damaged(conn, table)
 
@@ -135,10 +135,10 @@ SHADOWS = ("data", "idx", "content", "docsize", "config")
 # The people's names and handles (one table, not in parts).
 NAMES = "conversations_fts"
 # How the index's tables' names begin: the names' table, and the messages' parts.
-TABLES = (NAMES, PREFIX)
+TABLE_PREFIXES = (NAMES, PREFIX)
 
 
-def unopenable(error: BaseException) -> bool:
+def is_lost_table_error(error: BaseException) -> bool:
     """SQLite's error when one of an index table's own tables is gone: opening the table fails,
     or reading it fails with no more said than "SQL logic error"."""
     text = str(getattr(error, "orig", error)).lower()
@@ -156,10 +156,10 @@ def damage(conn: Connection) -> list[str]:
         if missing:
             found.append(f"{table}: {', '.join(missing)} missing")
             continue
-        try:  # reads its index: the structure record, the terms' pages
-            conn.exec_driver_sql(f"SELECT rowid FROM {table} WHERE {table} MATCH 'a*' LIMIT 1")
+        try:  # reads its index (the structure record, where the term would be), finds nothing
+            conn.exec_driver_sql(f"SELECT rowid FROM {table} WHERE {table} MATCH 'zqxj*' LIMIT 1")
         except DBAPIError as exc:
-            if not unopenable(exc):  # the file's damage, or a lock: said as such
+            if not is_lost_table_error(exc):  # the file's damage, or a lock: said as such
                 raise
             found.append(f"{table}: {exc.orig}")
     return found

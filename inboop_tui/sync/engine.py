@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 
 from inboop_tui.store.apply import News, apply_entries, current_cursor
 from inboop_tui.store.config import ClientConfig
-from inboop_tui.store.db import ReplicaError, explain, writing
+from inboop_tui.store.db import ReplicaError, explain_on, writing
 from inboop_tui.store.pending import relayer
 from inboop_tui.store.projections import clear_projections
 from inboop_tui.store.tables import (
@@ -656,7 +656,7 @@ def _local(work: Callable[..., T], engine: Engine, *args: Any) -> T:
     except ReplicaError as exc:
         raise SyncError(str(exc), transient=False, kind="local") from exc
     except DBAPIError as exc:
-        raise SyncError(str(explain(exc, _path(engine))), transient=False, kind="local") from exc
+        raise SyncError(str(explain_on(engine, exc)), transient=False, kind="local") from exc
 
 
 def _record(engine: Engine, started_at: str, outcome: SyncOutcome, *, always: bool) -> None:
