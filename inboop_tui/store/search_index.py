@@ -54,13 +54,20 @@ def parts(conn: Connection) -> list[int]:
 
 def tokenizer(conn: Connection) -> str:
     """The ``tokenize`` option of the replica's search indexes, as written in their SQL."""
-    sql = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE name = 'conversations_fts'"
-    ).scalar()
-    found = _TOKENIZE.search(sql or "")
+    found = _TOKENIZE.search(_names_sql(conn))
     if found is None:  # a schema ours never makes: said as the damage it is
         raise sqlite3.DatabaseError("database disk image is malformed: no search index")
     return found.group(1)
+
+
+def _names_sql(conn: Connection) -> str:
+    """The names' table as the replica made it (its ``CREATE VIRTUAL TABLE``)."""
+    sql = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (NAMES,)
+    ).scalar()
+    if sql is None:  # a schema ours never makes: said as the damage it is
+        raise sqlite3.DatabaseError("database disk image is malformed: no search index")
+    return str(sql)
 
 
 def make_part(conn: Connection, part: int, tokenize: str) -> None:
@@ -105,11 +112,7 @@ def clear(conn: Connection) -> None:
     table made again as it was, from its own SQL). A table that is damaged is removed too: see
     :func:`_remove_damaged`."""
     drop_all(conn)
-    made = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (NAMES,)
-    ).scalar()
-    if made is None:  # a schema ours never makes: said as the damage it is
-        raise sqlite3.DatabaseError("database disk image is malformed: no search index")
+    made = _names_sql(conn)
     _drop(conn, NAMES)
     conn.exec_driver_sql(made)
 
