@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run relay test lint types check stress bench clean
+.PHONY: run relay test lint types check stress bench compiled-sql clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -39,6 +39,12 @@ stress: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## The statements the inbox's first screen reads, compiled again after a change to them in
+## inboop_tui/store/queries.py (tests/test_first_screen.py says when).
+compiled-sql: $(STAMP)
+	$(BIN)/python -c 'from inboop_tui.store.queries import write_compiled; write_compiled()'
+	$(BIN)/ruff format --quiet inboop_tui/store/compiled.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -83,13 +83,13 @@ async def minimal() -> None:
 async def real_app(home: Path) -> None:
     gc.disable()  # as `inboop` starts the app (`inboop_tui.cli.main`); the app turns it back on
     from inboop_tui.app import create_app
-    from inboop_tui.store.db import open_replica
     from inboop_tui.store.paths import resolve_paths
+    from inboop_tui.store.replica_file import open_replica_file
     from inboop_tui.widgets.conversation_list import ConversationList
 
     paths = resolve_paths({"INBOOP_HOME": str(home)})
-    engine = open_replica(paths.database)
-    app = create_app(paths, engine, live=False)
+    replica = open_replica_file(paths.database)  # as `inboop` opens it (`cli.opening`)
+    app = create_app(paths, replica, live=False)
     async with app.run_test(size=(120, 40)) as pilot:
         listing = app.screen.query_one(ConversationList)
         await until(lambda: listing.count > 0 and listing.row(0) is not None)
@@ -140,7 +140,7 @@ async def real_app(home: Path) -> None:
             searches.append((time.perf_counter() - start) * 1000)
         results["search_ms"] = searches
         print(json.dumps(results), flush=True)
-    engine.dispose()
+    replica.close()
 
 
 # The long conversation: customer 0 on Messenger (bench.data.Traffic's ``hot`` customer).

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -30,17 +29,19 @@ from textual.worker import Worker, WorkerState
 from inboop_tui.screens.acting import ActingScreen
 from inboop_tui.screens.inbox import DEFAULT_VIEW, InboxScreen
 from inboop_tui.store.config import ClientConfig, ConfigError, load_config, save_config
-from inboop_tui.store.db import ReplicaError, checkpoint
 from inboop_tui.store.door import Done, Identity
 from inboop_tui.store.paths import Paths
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.replica_file import ReplicaError, ReplicaFile
 from inboop_tui.widgets.conversation_list import FIRST, ConversationList
 from inboop_tui.widgets.failures import WorkerFailed
 from inboop_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from inboop_tui.screens.export_dialog import ExportRequest
-    from inboop_tui.store.diagnostics import SyncStatus
+    from inboop_tui.store.rows import SyncStatus
     from inboop_tui.sync.engine import SyncOutcome
     from inboop_tui.widgets.picture import Graphics
 
@@ -55,6 +56,8 @@ HEADLINES = 3
 WATCH_SECONDS = 2.0
 # What the inbox's start does not load (``warm_up`` loads it behind the first screen).
 LATER_MODULES = (
+    "inboop_tui.store.queries",  # every other read: SQLAlchemy, the replica's statements
+    "inboop_tui.store.diagnostics",
     "inboop_tui.store.actions",  # the wire format's models: pydantic
     "inboop_tui.store.selling_queries",  # the leads', orders' and payments' reads
     "inboop_tui.screens.commands",  # the other screens, their dialogs
@@ -108,7 +111,7 @@ class InboopApp(App[None]):
     def __init__(
         self,
         paths: Paths,
-        engine: Engine,
+        replica: ReplicaFile | Engine,
         *,
         live: bool = True,
         clock: Callable[[], datetime] | None = None,
@@ -119,11 +122,10 @@ class InboopApp(App[None]):
         # The terminal's graphics protocol for pictures (asked before the app starts), or None.
         self.graphics = graphics
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.engine = engine
         self.live = live
         config = self.config
         identity = Identity(config.user_name, config.role or "MEMBER") if config.user_name else None
-        self.replica = Replica(engine, identity, self.clock, on_change=self._changed_anywhere)
+        self.replica = Replica(replica, identity, self.clock, on_change=self._changed_anywhere)
         for mode in ("leads", "orders", "payments", "diagnostics"):
             self.add_mode(mode, partial(self._mode_screen, mode))
         self._last_sync_failed = False
@@ -147,6 +149,12 @@ class InboopApp(App[None]):
         return screens[mode](self.replica)
 
     @property
+    def engine(self) -> Engine:
+        """The replica's engine, made (SQLAlchemy loaded) when first used: by the warm-up,
+        once the inbox is on screen."""
+        return self.replica.engine
+
+    @property
     def config(self) -> ClientConfig:
         try:
             return load_config(self.paths)
@@ -162,7 +170,6 @@ class InboopApp(App[None]):
         self.add_mode("inbox", partial(InboxScreen, self.replica))
         self._main_thread = threading.get_ident()
         self._wake = asyncio.Event()
-        self.read_status()
         if self.config.is_configured and self.live:
             # After the first screen is drawn: the catch-up (and its HTTP client's import)
             # does not hold up what the replica already has.
@@ -182,6 +189,7 @@ class InboopApp(App[None]):
     def _inbox_counted(self) -> None:
         if not self._warmed:  # the inbox's first rows are on their way to the screen
             self._warmed = True
+            self.call_after_refresh(self.read_status)  # its reads load SQLAlchemy
             self.call_after_refresh(self.warm_up)
 
     @work(thread=True, group="warm-up", description="load the rest of the app", exit_on_error=False)
@@ -273,6 +281,8 @@ class InboopApp(App[None]):
         write-ahead log back into the replica (on a worker's thread)."""
         self.post_message(self.SyncFinished(outcome, manual, headlines))
         if outcome.pulled:
+            from inboop_tui.store.db import checkpoint
+
             checkpoint(self.engine)
 
     def _headlines(self, outcome: SyncOutcome) -> list[str]:
@@ -622,7 +632,7 @@ class InboopApp(App[None]):
 
 def create_app(
     paths: Paths,
-    engine: Engine,
+    replica: ReplicaFile | Engine,
     *,
     live: bool = True,
     clock: Callable[[], datetime] | None = None,
@@ -630,5 +640,6 @@ def create_app(
 ) -> InboopApp:
     """The app on a replica. ``clock`` gives "now" (tests fix it); ``live`` runs the live sync
     while a relay is configured; ``graphics``: how the terminal draws pictures
-    (``widgets.picture.detect_graphics``)."""
-    return InboopApp(paths, engine, live=live, clock=clock, graphics=graphics)
+    (``widgets.picture.detect_graphics``). ``replica``: its file as `inboop` opens it
+    (``open_replica_file``: the inbox is read before SQLAlchemy loads), or an engine."""
+    return InboopApp(paths, replica, live=live, clock=clock, graphics=graphics)

@@ -7,9 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from inboop_tui.store.replica import Replica
+from inboop_tui.store.rows import DEFAULT_VIEW
+from tests.app_support import demo_replica
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,9 +94,15 @@ def test_loaded_modules_follow_the_rules(module: str, banned: tuple[str, ...]) -
     assert offenders == []
 
 
-# What the app's start leaves to its warm-up (``InboopApp.warm_up``): the wire format's models
-# (pydantic), the other screens, the sync, the export, pictures, HTTP.
+# What the app's start leaves to its warm-up (``InboopApp.warm_up``): SQLAlchemy and the
+# replica's statements (the first screen is read on the driver's connections), the wire format's
+# models (pydantic), the other screens, the sync, the export, pictures, HTTP.
 LATER = (
+    "sqlalchemy",
+    "inboop_tui.store.db",
+    "inboop_tui.store.queries",
+    "inboop_tui.store.diagnostics",
+    "inboop_tui.store.tables",
     "pydantic",
     "relay.protocol.events",
     "inboop_tui.store.actions",
@@ -111,8 +122,8 @@ import asyncio, gc, json, sys
 from pathlib import Path
 gc.disable()  # as `inboop` starts the app
 from inboop_tui.app import create_app
-from inboop_tui.store.db import open_replica
 from inboop_tui.store.paths import Paths
+from inboop_tui.store.replica_file import open_replica_file
 from inboop_tui.widgets.conversation_list import ConversationList
 
 LATER = json.loads(sys.argv[2])
@@ -120,13 +131,14 @@ seen = {}
 
 async def main():
     root = Path(sys.argv[1])
-    app = create_app(Paths(root, root), open_replica(root / "replica.db"), live=False)
+    app = create_app(Paths(root, root), open_replica_file(root / "replica.db"), live=False)
     async with app.run_test() as pilot:
         listing = app.screen.query_one(ConversationList)
         seen["imported"] = [m for m in LATER if m in sys.modules]
-        while not listing.counted:
+        while not (listing.count and listing.row(0) is not None):  # its first rows, read
             await asyncio.sleep(0.001)
         seen["counted"] = [m for m in LATER if m in sys.modules]
+        seen["rows"] = [listing.row(i).id for i in range(listing.count)]
         for _ in range(50):
             await pilot.pause()
             if not any(w.is_running for w in app.workers):
@@ -143,9 +155,15 @@ print(json.dumps(seen))
 def test_the_app_starts_without_the_models_and_loads_them_behind_its_first_screen(
     tmp_path: Path,
 ) -> None:
-    """The inbox shows the replica without pydantic and the other screens (~0.2 s of a start);
-    once its first rows are on their way, the warm-up loads them and turns the collector,
+    """The inbox shows the replica without SQLAlchemy, pydantic and the other screens (~0.3 s
+    of a start): its first rows are read on the driver's own connections, as the statements
+    read them. Once they are on their way, the warm-up loads the rest and turns the collector,
     which `inboop` starts with off, back on."""
+    _, engine = demo_replica(tmp_path)
+    try:
+        shown = Replica(engine, None, lambda: datetime.now(UTC)).window(DEFAULT_VIEW, 0, 100)
+    finally:
+        engine.dispose()
     result = subprocess.run(
         [sys.executable, "-c", START, str(tmp_path), json.dumps(LATER)],
         capture_output=True,
@@ -157,6 +175,7 @@ def test_the_app_starts_without_the_models_and_loads_them_behind_its_first_scree
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["imported"] == []
     assert seen["counted"] == []
+    assert seen["rows"] == [row.id for row in shown] and len(shown) > 1
     assert set(seen["warmed"]) >= set(LATER) - {"httpx", "PIL"}  # those load when first used
     assert seen["collector"] is True
 

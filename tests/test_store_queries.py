@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from inboop_tui.store import queries
 from inboop_tui.store.queries import ConversationRow, InboxFilter, fts_query
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.rows import ROW_COLUMNS
 from inboop_tui.store.selling_queries import LeadFilter, OrderFilter
 from tests.app_support import FIXED_NOW, demo_replica
 
@@ -212,7 +213,7 @@ def test_a_listed_conversation_reads_every_column_into_its_own_field(
     # A column added to the reads but not to the row (or the other way) would leave a field
     # at its default: the reads select one column per field.
     viewpoint = queries.Viewpoint(me=None, now=FIXED_NOW.isoformat())
-    assert len(queries._row_columns(viewpoint)) == queries.ROW_COLUMNS
+    assert len(queries._row_columns(viewpoint)) == ROW_COLUMNS
 
 
 def test_a_search_lists_people_first_then_by_newest_match_and_its_first_keys_begin_it(

@@ -20,7 +20,7 @@ from inboop_tui.cli.common import JsonOption, app, emit, fail, load, replica
 from inboop_tui.cli.inbox import ConvArgument
 from inboop_tui.domain.messages import file_size
 from inboop_tui.store.paths import resolve_paths
-from inboop_tui.store.queries import PICTURES, AttachmentRef
+from inboop_tui.store.rows import PICTURES, AttachmentRef
 from inboop_tui.sync.media import MediaError, fetch_attachment, read_picture, save_attachment
 from inboop_tui.widgets.picture import describe, detect_graphics, picture_renderable
 

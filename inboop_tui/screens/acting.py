@@ -15,9 +15,9 @@ from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
 
-from inboop_tui.store.db import ReplicaError
 from inboop_tui.store.door import ActionError, Done
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.replica_file import ReplicaError
 from inboop_tui.widgets.failures import ReportsFailedWorkers
 
 

@@ -37,15 +37,16 @@ from inboop_tui.screens.dialogs import (
     TagDialog,
     TagFilterDialog,
 )
-from inboop_tui.store.queries import (
+from inboop_tui.store.replica import Replica, Thread
+from inboop_tui.store.rows import (
     ACTIVE,
+    DEFAULT_VIEW,
     PICTURES,
     THREAD_LIMIT,
     AttachmentRef,
     ConversationRow,
     InboxFilter,
 )
-from inboop_tui.store.replica import Replica, Thread
 from inboop_tui.widgets.composer import Composer, ReplyArea
 from inboop_tui.widgets.contact_panel import render_contact
 from inboop_tui.widgets.conversation_list import HOLD_PAINT_SECONDS, ConversationList
@@ -72,9 +73,8 @@ ASSIGNED_CYCLE: list[str | None] = [None, "me", "unassigned"]
 ASSIGNED_LABELS = {None: "everyone's", "me": "mine", "unassigned": "unassigned"}
 STATUS_CYCLE: list[str | None] = [ACTIVE, "OPEN", "PENDING", "RESOLVED", "SNOOZED", None]
 STATUS_LABELS = {ACTIVE: "open & pending", None: "any status"}
-# The inbox opens on what needs work: resolved conversations, and snoozed ones until they
-# wake, are a status filter away (S).
-DEFAULT_VIEW = InboxFilter(status=ACTIVE)
+# The inbox opens on what needs work (``DEFAULT_VIEW``): resolved conversations, and snoozed
+# ones until they wake, are a status filter away (S).
 
 
 def _next(cycle: list[Any], current: Any) -> Any:

@@ -30,11 +30,8 @@ from inboop_tui.store.db import explain_on, writing
 from inboop_tui.store.diagnostics import describe_change
 from inboop_tui.store.door import ActionError, Done, Identity, invalid
 from inboop_tui.store.pending import apply_pending
-from inboop_tui.store.queries import (
-    STATUSES,
-    mark_viewed,
-    team_members,
-)
+from inboop_tui.store.queries import mark_viewed, team_members
+from inboop_tui.store.rows import STATUSES
 from inboop_tui.store.selling_actions import SellingActions
 from inboop_tui.store.tables import (
     canned_replies,

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from inboop_tui.store.rows import Change, SyncStatus
 from inboop_tui.store.tables import (
     conflicts,
     outbox,
@@ -17,26 +18,6 @@ from inboop_tui.store.tables import (
     sync_state,
     unreadable_entries,
 )
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    cursor: int
-    relay_head: int
-    last_ok_at: str | None
-    last_attempt_at: str | None
-    last_error: str | None
-    last_error_kind: str | None = None
-    pending: int = 0  # mutations in the outbox
-
-    @property
-    def offline(self) -> bool:
-        return self.last_error is not None and self.last_error_kind != "auth"
-
-    @property
-    def signed_out(self) -> bool:
-        """The relay refused the token: syncing cannot work until the user signs in again."""
-        return self.last_error_kind == "auth"
 
 
 def integrity_problems(conn: Connection, limit: int = 20) -> list[str]:
@@ -89,19 +70,6 @@ def recent_sync_runs(conn: Connection, limit: int = 20) -> list[SyncRun]:
         .limit(limit)
     ).all()
     return [SyncRun(*row) for row in rows]
-
-
-@dataclass(frozen=True)
-class Change:
-    """A mutation of this replica's: pending in the outbox, or rejected by the relay."""
-
-    id: str
-    type: str
-    conversation_id: str | None
-    summary: str
-    at: str  # made (pending) or rejected (rejected)
-    pushed_seq: int | None = None
-    reason: str | None = None
 
 
 def pending_changes(conn: Connection, conversation_id: str | None = None) -> list[Change]:

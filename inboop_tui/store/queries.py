@@ -11,9 +11,10 @@ import json
 import unicodedata
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,141 +34,58 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement, Select
 
 from inboop_tui.domain.messages import NO_ATTACHMENTS, NO_REACTIONS
-from inboop_tui.store import search_index
+from inboop_tui.domain.notes import CannedState
+from inboop_tui.store import first_screen, search_index
 from inboop_tui.store.db import driver_rows
+from inboop_tui.store.first_screen import EXPANDED, Prepared
+from inboop_tui.store.rows import (
+    ACTIVE,
+    DEFAULT_VIEW,
+    FILES,
+    THREAD_LIMIT,
+    Attachment,
+    AttachmentRef,
+    ConversationRow,
+    InboxFilter,
+    Member,
+    MessageRow,
+    NoteRow,
+    Viewpoint,
+    conversation_row,
+)
 from inboop_tui.store.tables import (
+    canned_replies,
     contacts,
     conversation_views,
     conversations,
+    drafts,
     messages,
     notes,
     outbox,
+    sending_accounts,
+    sync_state,
     team,
     workspace,
 )
-from relay.protocol import format_time
 from relay.store.keys import chunks
 
-THREAD_LIMIT = 500
 
-
-STATUSES = ("OPEN", "PENDING", "RESOLVED", "SNOOZED")
-ACTIVE = "ACTIVE"  # a status filter: open or pending (resolved and snoozed ones are hidden)
-
-
-@dataclass(frozen=True)
-class InboxFilter:
-    """Plain, serialisable values, so saved views can come later."""
-
-    channel: str | None = None
-    unread_only: bool = False
-    search: str | None = None
-    assigned: str | None = None  # "me", "unassigned", or None for anyone
-    status: str | None = None  # one of STATUSES (as shown now), ACTIVE, or None for any
-    tag: str | None = None
-    over_sla: bool = False
-    new_lead: bool = False  # only conversations with a NEW lead
-    has_orders: bool = False
-
-
-@dataclass(frozen=True)
-class Viewpoint:
-    """Who is looking, and when: "mine", snoozes that have ended and the SLA clock depend on it."""
-
-    me: str | None
-    now: str  # ISO-8601 UTC
-    sla_deadline: str | None = None  # a customer waiting since before this is over SLA
-
-    @property
-    def sla_on(self) -> bool:
-        return self.sla_deadline is not None
+def _driver(conn: Connection) -> Any:
+    """The driver's own connection under ``conn``, for the statements compiled ahead."""
+    return conn.connection.driver_connection
 
 
 def viewpoint(conn: Connection, me: str | None, now: datetime) -> Viewpoint:
-    minutes = sla_minutes(conn)
-    deadline = None if minutes is None else format_time(now - timedelta(minutes=minutes))
-    return Viewpoint(me=me, now=format_time(now), sla_deadline=deadline)
+    return first_screen.viewpoint(_driver(conn), me, now)
 
 
 def sla_minutes(conn: Connection) -> int | None:
-    value = conn.execute(select(workspace.c.sla_minutes).where(workspace.c.id == 1)).scalar()
-    return None if value is None else int(value)
-
-
-@dataclass(frozen=True)
-class ConversationRow:
-    id: str
-    channel: str
-    customer_id: str
-    name: str | None
-    username: str | None
-    preview: str | None
-    preview_direction: str | None
-    last_message_at: str | None
-    last_inbound_at: str | None
-    unread: bool
-    status: str  # as shown now: a snooze that ended, or a new customer message, re-opens
-    assignee: str | None
-    message_count: int
-    snoozed_until: str | None = None
-    tags: tuple[str, ...] = ()
-    over_sla: bool = False
-    awaiting_since: str | None = None
-    phone: str | None = None
-    pending: int = 0  # this replica's changes not yet confirmed by the relay
-    account_id: str = ""  # the business side: Instagram account, Page, WhatsApp number
-    lead_id: str | None = None  # its NEW lead
-    order_count: int = 0
-    contact_id: str = ""
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.username or self.customer_id
-
-
-@dataclass(frozen=True)
-class Attachment:
-    type: str
-    url: str | None = None
-    media_id: str | None = None
-    caption: str | None = None
-    title: str | None = None
-    filename: str | None = None
-    mime_type: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    catalog_id: str | None = None
-    items: tuple[dict[str, Any], ...] | None = None  # a cart's lines
-    # What the relay's fetch of the file ended with (``attachment.fetched``): its size once
-    # the relay keeps it, or why it does not; neither while the fetch is under way.
-    size: int | None = None
-    unavailable: str | None = None
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    channel_message_id: str
-    direction: str
-    sender_type: str
-    content_type: str
-    text: str | None
-    original_text: str | None
-    edited: bool
-    is_deleted: bool
-    sent_at: str
-    delivery_status: str | None
-    delivery_error: str | None
-    reactions: dict[str, str]  # side -> emoji, removed reactions left out
-    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
-    reply_to: str | None = None
-    provider_type: str | None = None
-    reply_id: str | None = None  # one of our replies
-    sent_by: str | None = None  # the teammate who sent it
-    pending: bool = False  # still in this replica's outbox: not at the relay yet
+    return first_screen.sla_minutes(_driver(conn))
 
 
 # What the search index keeps as parts of words besides letters and digits: emoji and other
@@ -331,25 +249,9 @@ def _people(f: InboxFilter, vp: Viewpoint, match: str, keep: str | None) -> Sele
 _ANY = 1 << 40  # a part of the search index that no message reaches
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A statement compiled once for the driver: its SQL, and its positional parameters, with
-    the named ones (``slots``: position, name) filled in at each read."""
-
-    sql: str
-    values: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]
-
-    def params(self, named: dict[str, Any]) -> list[Any]:
-        values = list(self.values)
-        for position, name in self.slots:
-            values[position] = named[name]
-        return values
-
-
-# What a search's statements leave to each read: the words, the time it is read at and the SLA's
-# deadline then.
-_PER_READ = ("q", "now", "deadline")
+# What a prepared statement leaves to each read: a search's words, the time it is read at and
+# the SLA's deadline then, how many keys, and which (a list).
+_PER_READ = ("q", "now", "deadline", "limit", "keys")
 
 
 def _bound_viewpoint(me: str | None, sla_on: bool) -> Viewpoint:
@@ -362,20 +264,37 @@ def _bound_viewpoint(me: str | None, sla_on: bool) -> Viewpoint:
     )
 
 
-def _prepare(dialect: Dialect, query: Select[Any]) -> _Prepared:
+def _prepare(dialect: Dialect, query: Select[Any]) -> Prepared:
+    """``query`` compiled for the driver, its own values in place (a fixed list spread over its
+    parameters), what :data:`_PER_READ` names left to each read."""
     compiled = query.compile(dialect=dialect)
     assert compiled.positional  # SQLite's driver: "?" parameters, in order
-    state = compiled.construct_expanded_state(dict.fromkeys(_PER_READ))
-    names = state.positiontup or []
-    values = tuple(state.parameters[name] for name in names)
-    slots = tuple((i, name) for i, name in enumerate(names) if name in _PER_READ)
-    return _Prepared(state.statement, values, slots)
+    sql = compiled.string
+    values: list[Any] = []
+    slots: list[tuple[int, str]] = []
+    expanding = None
+    for name in compiled.positiontup or []:
+        marker = EXPANDED.format(name)
+        if name in _PER_READ:
+            if marker in sql:
+                assert expanding in (None, name)  # one list per statement
+                expanding = name
+            slots.append((len(values), name))
+            values.append(None)
+        elif marker in sql:
+            fixed = compiled.params[name]
+            assert fixed  # SQLAlchemy writes an empty list otherwise
+            sql = sql.replace(marker, ", ".join("?" * len(fixed)), 1)
+            values.extend(fixed)
+        else:
+            values.append(compiled.params[name])
+    return Prepared(sql, tuple(values), tuple(slots), expanding)
 
 
 @lru_cache(maxsize=64)
 def _search_statements(
     dialect: Dialect, f: InboxFilter, me: str | None, sla_on: bool, keep: str | None, limit: int
-) -> tuple[_Prepared, _Prepared]:
+) -> tuple[Prepared, Prepared]:
     """A search's first screens: the people whose names match, and the messages' matches in
     a part of the search index that does not exist (read for each part by its table's name).
     Built and compiled once for a filter (building and compiling them cost ~10 times one
@@ -448,14 +367,14 @@ def _matching_keys(
     the people whose names match, then the messages' matches by their newest; with ``limit``,
     the first screens only, part by part of the index until they are full."""
     keys: array[int] = array("q")
-    first: tuple[_Prepared, _Prepared] | None = None
+    first: tuple[Prepared, Prepared] | None = None
     named = {"q": match, "now": vp.now, "deadline": vp.sla_deadline}
     if match is not None:
         if limit is None:
             people = driver_rows(conn, _people(rest, vp, match, keep))
         else:
             first = _search_statements(conn.dialect, rest, vp.me, vp.sla_on, keep, limit)
-            people = driver_rows(conn, first[0].sql, first[0].params(named))
+            people = driver_rows(conn, *first[0].bound(named))
         keys.extend(pk for (pk,) in people)
     if limit is not None and len(keys) > limit:
         return keys[:limit], False
@@ -466,7 +385,7 @@ def _matching_keys(
         if first is None:  # the whole order in one read
             reads = [(_message_hits(rest, vp, match, keep, True, every), {})]
         else:  # the first screens part by part, newest first, until they are full
-            sql, params = first[1].sql, first[1].params(named)
+            sql, params = first[1].bound(named)
             table = search_index.part_table(_ANY)
             reads = [(sql.replace(table, search_index.part_table(part)), params) for part in every]
         for query, params in reads:
@@ -495,10 +414,6 @@ def _with_details(keys: Any, vp: Viewpoint) -> Select[Any]:
         .outerjoin(contacts, contacts.c.id == conversations.c.contact_id)
         .outerjoin(conversation_views, conversation_views.c.conversation_id == conversations.c.id)
     )
-
-
-# How many columns `_row_columns` selects, one per field (a query may add its own after them).
-ROW_COLUMNS = len(fields(ConversationRow))
 
 
 def _row_columns(vp: Viewpoint) -> list[Any]:
@@ -536,42 +451,7 @@ def _row_columns(vp: Viewpoint) -> list[Any]:
 
 
 def _rows(conn: Connection, query: Select[Any]) -> list[ConversationRow]:
-    return [_conversation_row(row) for row in conn.execute(query)]
-
-
-def _conversation_row(row: Sequence[Any]) -> ConversationRow:
-    """A row read with :func:`_row_columns`, by position (any columns after them are left).
-    Read so, not by name through a dict, a block of 50 rows is made in a third of the time."""
-    (
-        id_, channel, customer_id, name, username, phone, preview, preview_direction,
-        last_message_at, last_inbound_at, unread, status, assignee, message_count, snoozed_until,
-        tags, over_sla, awaiting_since, pending, account_id, lead_id, order_count, contact_id,
-    ) = row[:ROW_COLUMNS]  # fmt: skip
-    return ConversationRow(
-        id=id_,
-        channel=channel,
-        customer_id=customer_id,
-        name=name,
-        username=username,
-        preview=preview,
-        preview_direction=preview_direction,
-        last_message_at=last_message_at,
-        last_inbound_at=last_inbound_at,
-        unread=bool(unread),
-        status=status,
-        assignee=assignee,
-        message_count=message_count,
-        snoozed_until=snoozed_until if status == "SNOOZED" else None,
-        tags=() if tags == "[]" else tuple(json.loads(tags)),
-        over_sla=bool(over_sla),
-        awaiting_since=awaiting_since,
-        phone=phone,
-        pending=pending,
-        account_id=account_id,
-        lead_id=lead_id,
-        order_count=order_count,
-        contact_id=contact_id,
-    )
+    return [conversation_row(row) for row in conn.execute(query)]
 
 
 def conversation_window(
@@ -617,6 +497,8 @@ def conversation_keys(
     screen costs the same at any size; the flag says whether they are the whole order."""
     if f.search is not None:
         return _search_keys(conn, f, vp, keep, limit)
+    if limit is not None and first_screen.compiled_for(f, keep):
+        return first_screen.first_keys(_driver(conn), vp, limit)
     query = _newest_first(conversations.c.pk, f, vp, keep)
     if limit is not None:
         query = query.limit(limit + 1)
@@ -642,10 +524,9 @@ def conversation_ids(
     return [ids[pk] for pk in keys if pk in ids]
 
 
-@lru_cache(maxsize=2)
 def _rows_by_key(sla_on: bool) -> Select[Any]:
     """The list's rows for the keys bound as ``keys``, seen at ``now`` (and with the SLA's
-    ``deadline``): built once, for the list's block reads (building it cost ~1 ms a block)."""
+    ``deadline``): compiled ahead (:func:`compile_ahead`), for the list's block reads."""
     keys = (
         select(conversations.c.pk)
         .where(conversations.c.pk.in_(bindparam("keys", expanding=True)))
@@ -658,10 +539,44 @@ def conversations_at(
     conn: Connection, pks: Sequence[int], vp: Viewpoint
 ) -> list[ConversationRow | None]:
     """The rows of these conversations, in the order given (None: no longer there)."""
-    query = _rows_by_key(vp.sla_on)
-    params = {"keys": list(pks), "now": vp.now, "deadline": vp.sla_deadline}
-    found = {row[ROW_COLUMNS]: _conversation_row(row) for row in driver_rows(conn, query, params)}
-    return [found.get(pk) for pk in pks]
+    return first_screen.rows_at(_driver(conn), pks, vp)
+
+
+def compile_ahead() -> dict[str, tuple[Any, ...]]:
+    """The statements :mod:`first_screen` runs, compiled for SQLite's driver, as
+    :mod:`compiled` holds them."""
+    first = _newest_first(conversations.c.pk, DEFAULT_VIEW, _bound_viewpoint(None, False), None)
+    statements = {
+        "sla_minutes": select(workspace.c.sla_minutes).where(workspace.c.id == 1),
+        "first_keys": first.limit(bindparam("limit", type_=Integer)),
+        "rows_by_key": _rows_by_key(False),
+        "rows_by_key_sla": _rows_by_key(True),
+    }
+    dialect = sqlite.dialect()
+    found = {}
+    for name, statement in statements.items():
+        p = _prepare(dialect, statement)
+        found[name] = (p.sql, p.values, p.slots, p.expanding)
+    return found
+
+
+COMPILED = Path(__file__).with_name("compiled.py")
+
+
+def write_compiled(path: Path = COMPILED) -> None:
+    """Write :mod:`compiled` again from the statements here (``make compiled-sql``)."""
+    lines = [
+        '"""The statements the inbox\'s first screen reads, compiled for SQLite\'s driver ahead',
+        "of time (see ``first_screen``). Written by ``make compiled-sql`` from the statements in",
+        "``queries`` (``compile_ahead``); a test fails when they no longer agree. Not edited by",
+        'hand."""',
+        "",
+        "from typing import Any",
+        "",
+        f"STATEMENTS: dict[str, tuple[Any, ...]] = {compile_ahead()!r}",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def conversation_key(conn: Connection, conversation_id: str) -> int | None:
@@ -674,17 +589,6 @@ def conversation(conn: Connection, conversation_id: str, vp: Viewpoint) -> Conve
     keys = select(conversations.c.pk).where(conversations.c.id == conversation_id).subquery("one")
     rows = _rows(conn, _with_details(keys, vp))
     return rows[0] if rows else None
-
-
-@dataclass(frozen=True)
-class NoteRow:
-    id: str
-    conversation_id: str
-    author: str
-    text: str
-    mentions: tuple[str, ...]
-    created_at: str
-    pending: bool
 
 
 def notes_of(conn: Connection, conversation_id: str, since: str | None = None) -> list[NoteRow]:
@@ -708,6 +612,33 @@ def notes_of(conn: Connection, conversation_id: str, since: str | None = None) -
     return found
 
 
+def conversation_exists(conn: Connection, conversation_id: str) -> bool:
+    query = select(conversations.c.id).where(conversations.c.id == conversation_id)
+    return conn.execute(query).first() is not None
+
+
+def draft_of(conn: Connection, conversation_id: str) -> str:
+    """The unsent reply kept for a conversation ("": none)."""
+    query = select(drafts.c.text).where(drafts.c.conversation_id == conversation_id)
+    return conn.execute(query).scalar() or ""
+
+
+def canned_replies_of(conn: Connection) -> list[CannedState]:
+    """The team's canned replies, by shortcode."""
+    rows = conn.execute(select(canned_replies).order_by(canned_replies.c.shortcode)).mappings()
+    return [CannedState(**row) for row in rows]
+
+
+def can_send(conn: Connection, channel: str, account_id: str) -> bool | None:
+    """Whether the relay can send from this account (None: not known before a sync)."""
+    if conn.execute(select(sync_state.c.last_ok_at)).scalar() is None:
+        return None
+    query = select(sending_accounts.c.account_id).where(
+        sending_accounts.c.channel == channel, sending_accounts.c.account_id == account_id
+    )
+    return conn.execute(query).first() is not None
+
+
 def tags_in_use(conn: Connection) -> list[str]:
     """Every tag on some conversation, for completion."""
     rows = conn.execute(
@@ -717,12 +648,6 @@ def tags_in_use(conn: Connection) -> list[str]:
         )
     ).scalars()
     return [str(tag) for tag in rows]
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    role: str
 
 
 def team_members(conn: Connection) -> list[Member]:
@@ -855,27 +780,6 @@ def _attachments(raw: str, media: str) -> tuple[Attachment, ...]:
             )
         )
     return tuple(found)
-
-
-@dataclass(frozen=True)
-class AttachmentRef:
-    """An attachment of a conversation's message, by what the relay knows it by."""
-
-    channel: str
-    message_id: str
-    index: int
-    type: str
-    sent_at: str
-    direction: str
-    filename: str | None
-    mime_type: str | None
-    caption: str | None
-    size: int | None = None  # once the relay keeps the file
-    unavailable: str | None = None  # why the relay does not keep it
-
-
-FILES = ("IMAGE", "VIDEO", "AUDIO", "FILE", "STICKER")
-PICTURES = ("IMAGE", "STICKER")
 
 
 def attachments_of(conn: Connection, conversation_id: str, limit: int = 50) -> list[AttachmentRef]:

@@ -19,9 +19,10 @@ import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+if TYPE_CHECKING:  # its table names explain errors before SQLAlchemy loads (`replica_file`)
+    from sqlalchemy import Connection
 
 PART_BITS = 17  # 131,072 messages to a part
 PREFIX = "messages_fts_"
@@ -124,6 +125,8 @@ def drop_all(conn: Connection) -> None:
 
 
 def _drop(conn: Connection, table: str) -> None:
+    from sqlalchemy.exc import DBAPIError
+
     try:
         conn.exec_driver_sql(f"DROP TABLE {table}")
     except DBAPIError as exc:
@@ -152,6 +155,8 @@ def damage(conn: Connection) -> list[str]:
     """What is wrong with the search index, a line per damaged table (empty: nothing found):
     one of FTS5's own tables behind it gone, or the table unreadable. SQLite's ``quick_check``
     does not see either (to it those are tables like any other)."""
+    from sqlalchemy.exc import DBAPIError
+
     names = {name for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
     found = []
     for table in (NAMES, *(part_table(part) for part in parts(conn))):

@@ -35,8 +35,8 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from inboop_tui.domain.timing import relative
-from inboop_tui.store.queries import ConversationRow, InboxFilter
 from inboop_tui.store.replica import ListOrder, Replica
+from inboop_tui.store.rows import ConversationRow, InboxFilter
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.failures import ReportsFailedWorkers
 from inboop_tui.widgets.reading import read_now

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from inboop_tui.domain.timing import relative
-from inboop_tui.store.diagnostics import SyncStatus
+from inboop_tui.store.rows import SyncStatus
 from inboop_tui.widgets.clock import now
 
 

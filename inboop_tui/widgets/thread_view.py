@@ -21,8 +21,7 @@ from textual.widgets import Static
 from inboop_tui.domain.messages import file_size
 from inboop_tui.domain.money import MoneyError, format_money, parse_amount
 from inboop_tui.domain.timing import local_clock, local_day, local_when, relative, reply_window
-from inboop_tui.store.diagnostics import Change
-from inboop_tui.store.queries import ConversationRow, MessageRow, NoteRow
+from inboop_tui.store.rows import Change, ConversationRow, MessageRow, NoteRow
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.composer import Composer
 from inboop_tui.widgets.thread_body import ThreadBody
