@@ -150,8 +150,8 @@ class InboopApp(App[None]):
 
     @property
     def engine(self) -> Engine:
-        """The replica's engine, made (SQLAlchemy loaded) when first used: by the warm-up,
-        once the inbox is on screen."""
+        """The replica's engine, made (SQLAlchemy loaded) when first used: once the inbox's
+        first rows are on their way, by the warm-up or the live sync."""
         return self.replica.engine
 
     @property
@@ -170,10 +170,7 @@ class InboopApp(App[None]):
         self.add_mode("inbox", partial(InboxScreen, self.replica))
         self._main_thread = threading.get_ident()
         self._wake = asyncio.Event()
-        if self.config.is_configured and self.live:
-            # After the first screen is drawn: the catch-up (and its HTTP client's import)
-            # does not hold up what the replica already has.
-            self.call_after_refresh(self.live_sync)
+        self.read_status()
         self.set_interval(WATCH_SECONDS, self.watch_replica)
         self.call_after_refresh(self._started)
 
@@ -189,13 +186,17 @@ class InboopApp(App[None]):
     def _inbox_counted(self) -> None:
         if not self._warmed:  # the inbox's first rows are on their way to the screen
             self._warmed = True
-            self.call_after_refresh(self.read_status)  # its reads load SQLAlchemy
+            if self.config.is_configured and self.live:
+                # The catch-up (its HTTP client's import, SQLAlchemy, the engine) does not hold
+                # up what the replica already has.
+                self.call_after_refresh(self.live_sync)
             self.call_after_refresh(self.warm_up)
 
     @work(thread=True, group="warm-up", description="load the rest of the app", exit_on_error=False)
     def warm_up(self) -> None:
-        """What the inbox's start leaves out (the wire format's models, the other screens, the
-        sync, the first search's preparation), loaded while the agent reads the inbox: the first
+        """What the inbox's start leaves out (SQLAlchemy, the replica's statements and its
+        engine, the wire format's models, the other screens, the sync, the first search's
+        preparation), loaded while the agent reads the inbox: the first
         action or sync would wait ~0.2 s for it, the first other screen would wait on the
         drawing thread, and the first search would take longer than the next. What it makes
         lives as long as the app, so it is frozen out of the collector as start-up's is."""

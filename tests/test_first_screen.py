@@ -84,7 +84,7 @@ def test_the_opened_file_is_in_use_until_closed_before_and_after_its_engine(
     tmp_path: Path,
 ) -> None:
     """`doctor --recover` never moves a replica the app has open, whether or not the app has
-    made its engine yet; once it is closed, it can."""
+    made its engine yet; once it is closed, it can, and no engine is made on it after."""
     _, engine = demo_replica(tmp_path)
     engine.dispose()
     database = tmp_path / "replica.db"
@@ -98,6 +98,8 @@ def test_the_opened_file_is_in_use_until_closed_before_and_after_its_engine(
         opened.close()
         with sole_user(database):
             pass
+        with pytest.raises(ReplicaError, match="is closed"):  # a worker left as the app went
+            _ = opened.engine
 
 
 def test_a_failure_on_the_files_own_connections_says_what_to_do(tmp_path: Path) -> None:

@@ -89,7 +89,8 @@ async def test_the_app_shows_the_inbox_while_another_process_writes(tmp_path: Pa
 def test_writes_leave_the_log_to_a_checkpoint_that_waits_for_no_one(tmp_path: Path) -> None:
     """Commits let the write-ahead log grow (the app copies it back after a sync); the copy
     does not wait for a writer, and one that cannot run is logged instead of failing."""
-    from inboop_tui.store.db import CHECKPOINT_PAGES, checkpoint, create_replica_engine, writing
+    from inboop_tui.store.db import checkpoint, create_replica_engine, writing
+    from inboop_tui.store.replica_file import CHECKPOINT_PAGES
     from tests.harness import fill_replica, many_messages
 
     paths, engine = demo_replica(tmp_path / "agent")

@@ -179,7 +179,7 @@ def test_the_migration_splits_one_index_into_parts_and_joins_them_again(
     from alembic import command
     from alembic.config import Config
 
-    from inboop_tui.store.db import MIGRATIONS
+    from inboop_tui.store.replica_file import MIGRATIONS
 
     def indexed() -> list[tuple[int, str]]:
         with engine.connect() as conn:

@@ -440,7 +440,8 @@ def test_the_migrations_of_the_inbox_order_index_go_both_ways(engine: Engine) ->
     from alembic import command
     from alembic.config import Config
 
-    from inboop_tui.store.db import MIGRATIONS, writing
+    from inboop_tui.store.db import writing
+    from inboop_tui.store.replica_file import MIGRATIONS
     from inboop_tui.store.tables import conversations
 
     def migrate(step: str, revision: str) -> None:

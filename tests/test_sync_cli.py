@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from inboop_tui.store.db import MIGRATIONS, create_replica_engine, open_replica, revisions
+from inboop_tui.store.db import create_replica_engine, open_replica
+from inboop_tui.store.replica_file import MIGRATIONS, revisions
 from inboop_tui.sync.client import talks_privately
 from tests.harness import (
     RelayProcess,

@@ -16,7 +16,7 @@ import typer
 from inboop_tui.cli.common import JsonOption, app, emit, fail, replica
 from inboop_tui.domain.timing import TimeError, parse_until
 from inboop_tui.store.door import Done
-from inboop_tui.store.queries import ConversationRow, InboxFilter, MessageRow, NoteRow
+from inboop_tui.store.rows import ConversationRow, InboxFilter, MessageRow, NoteRow
 from relay.protocol import Channel
 
 if TYPE_CHECKING:  # it loads the wire format's models: the commands that sync import it

@@ -2,8 +2,9 @@
 
 This path imports neither Typer nor the commands, nor SQLAlchemy (the replica's file is opened
 and its first screen read on the driver's connections: ``store.replica_file``,
-``store.first_screen``): the app's start is what an agent waits for every time. Its two failures before the app (a config file it cannot read, a replica it
-cannot open) end with the same one line and exit code as every command's.
+``store.first_screen``): the app's start is what an agent waits for every time. Its two
+failures before the app (a config file it cannot read, a replica it cannot open) end with the
+same one line and exit code as every command's.
 """
 
 from __future__ import annotations

@@ -449,9 +449,10 @@ def _search_index_exit(paths: Paths, problems: list[str], as_json: bool) -> type
 
 
 def _recover(paths: Paths, as_json: bool) -> None:
-    from inboop_tui.store.db import explain, open_replica, sole_user
+    from inboop_tui.store.db import open_replica
     from inboop_tui.store.diagnostics import integrity_problems
     from inboop_tui.store.recover import recover
+    from inboop_tui.store.replica_file import explain, sole_user
     from inboop_tui.sync.client import SyncError
     from inboop_tui.sync.lock import replica_lock
 

@@ -73,8 +73,6 @@ ASSIGNED_CYCLE: list[str | None] = [None, "me", "unassigned"]
 ASSIGNED_LABELS = {None: "everyone's", "me": "mine", "unassigned": "unassigned"}
 STATUS_CYCLE: list[str | None] = [ACTIVE, "OPEN", "PENDING", "RESOLVED", "SNOOZED", None]
 STATUS_LABELS = {ACTIVE: "open & pending", None: "any status"}
-# The inbox opens on what needs work (``DEFAULT_VIEW``): resolved conversations, and snoozed
-# ones until they wake, are a status filter away (S).
 
 
 def _next(cycle: list[Any], current: Any) -> Any:

@@ -22,8 +22,8 @@ from inboop_tui.domain.money import format_money
 from inboop_tui.domain.timing import relative
 from inboop_tui.screens.listing import FilteredScreen, next_in
 from inboop_tui.screens.selling_desk import SellingDesk
-from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.rows import ConversationRow
 from inboop_tui.store.selling_queries import LeadFilter, LeadRow, OrderFilter, OrderRow
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.filter_line import FilterLine

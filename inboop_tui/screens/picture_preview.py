@@ -18,7 +18,7 @@ from textual.widgets import Label, Static
 
 from inboop_tui.screens.dialogs import plain
 from inboop_tui.store.config import ClientConfig
-from inboop_tui.store.queries import AttachmentRef
+from inboop_tui.store.rows import AttachmentRef
 from inboop_tui.sync.media import (
     MediaError,
     Picture,

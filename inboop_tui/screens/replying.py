@@ -30,8 +30,8 @@ from inboop_tui.screens.reply_dialogs import (
     TemplateChoice,
     TemplateDialog,
 )
-from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica, Thread
+from inboop_tui.store.rows import ConversationRow
 from inboop_tui.widgets.clock import now
 from inboop_tui.widgets.composer import HINTS, Composer
 

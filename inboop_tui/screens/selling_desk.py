@@ -29,8 +29,8 @@ from inboop_tui.screens.selling_dialogs import (
     StatusChoice,
 )
 from inboop_tui.store.door import ActionError
-from inboop_tui.store.queries import ConversationRow
 from inboop_tui.store.replica import Replica
+from inboop_tui.store.rows import ConversationRow
 from inboop_tui.store.selling_actions import ItemInput
 from inboop_tui.store.selling_queries import LeadRow, OrderRow
 from relay.protocol import DEFAULT_PROVIDERS

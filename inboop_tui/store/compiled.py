@@ -47,4 +47,10 @@ STATEMENTS: dict[str, tuple[Any, ...]] = {
         ((4, "now"), (6, "deadline"), (11, "now"), (15, "keys")),
         "keys",
     ),
+    "sync_status": (
+        "SELECT sync_state.cursor, sync_state.relay_head, sync_state.last_ok_at, sync_state.last_attempt_at, sync_state.last_error, sync_state.last_error_kind, (SELECT count(*) AS count_1 \nFROM outbox) AS anon_1 \nFROM sync_state \nWHERE sync_state.id = ?",
+        (1,),
+        (),
+        None,
+    ),
 }

@@ -23,7 +23,6 @@ from sqlalchemy.exc import DBAPIError
 from inboop_tui.store import replica_file, search_index
 from inboop_tui.store.replica_file import (
     BUSY_TIMEOUT_MS,
-    CHECKPOINT_PAGES,
     MIGRATIONS,
     NewerSchema,
     ReplicaError,
@@ -31,12 +30,10 @@ from inboop_tui.store.replica_file import (
     configure,
     explain,
     hold,
-    in_use_path,
     newer_schema,
     open_replica_file,
     revisions,
     search_index_damaged,
-    sole_user,
 )
 
 log = logging.getLogger("inboop.replica")
@@ -161,8 +158,10 @@ def upgrade(engine: Engine, *, wait_seconds: float = 30.0) -> None:
                 raise NewerSchema(current)
             _migrate(engine)
             return
-        except DBAPIError as exc:
-            if "locked" not in str(exc.orig).lower() or time.monotonic() > deadline:
+        except (DBAPIError, sqlite3.OperationalError) as exc:  # the revision: on the driver
+            if "locked" not in str(getattr(exc, "orig", exc)).lower():
+                raise
+            if time.monotonic() > deadline:
                 raise
             log.info("the replica is busy (another process migrating or syncing); looking again")
             time.sleep(0.05)
@@ -203,28 +202,3 @@ def open_replica(path: Path) -> Engine:
     """The replica's engine with migrations applied, or a ReplicaError that says what is wrong
     (the engine lets go of the file when disposed)."""
     return open_replica_file(path).engine
-
-
-__all__ = [
-    "BUSY_TIMEOUT_MS",
-    "CHECKPOINT_PAGES",
-    "MIGRATIONS",
-    "NewerSchema",
-    "ReplicaError",
-    "ReplicaFile",
-    "checkpoint",
-    "create_replica_engine",
-    "current_revision",
-    "driver_rows",
-    "engine_on",
-    "explain",
-    "explain_on",
-    "in_use_path",
-    "migrate",
-    "open_replica",
-    "revisions",
-    "search_index_damaged",
-    "sole_user",
-    "upgrade",
-    "writing",
-]

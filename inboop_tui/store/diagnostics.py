@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
+from inboop_tui.store import first_screen
 from inboop_tui.store.rows import Change, SyncStatus
 from inboop_tui.store.tables import (
     conflicts,
@@ -31,17 +32,18 @@ def integrity_problems(conn: Connection, limit: int = 20) -> list[str]:
 
 
 def sync_status(conn: Connection) -> SyncStatus:
-    state = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().one()
-    pending = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
-    return SyncStatus(
-        cursor=int(state["cursor"]),
-        relay_head=int(state["relay_head"]),
-        last_ok_at=state["last_ok_at"],
-        last_attempt_at=state["last_attempt_at"],
-        last_error=state["last_error"],
-        last_error_kind=state["last_error_kind"],
-        pending=int(pending),
-    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return first_screen.sync_status(driver)
+
+
+def status_query() -> Select[Any]:
+    """The sync's state and the outbox's length, as :class:`SyncStatus` holds them (compiled
+    ahead: ``first_screen``)."""
+    pending = select(func.count()).select_from(outbox).scalar_subquery()
+    s = sync_state.c
+    columns = (s.cursor, s.relay_head, s.last_ok_at, s.last_attempt_at, s.last_error)
+    return select(*columns, s.last_error_kind, pending).where(s.id == 1)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The inbox's first screen, read before SQLAlchemy is loaded.
 
 Importing SQLAlchemy is about a quarter of the app's start (~0.12 s of ~0.45 s here), and the
-first screen needs three statements: the SLA setting (for the viewpoint), the first keys of
-the default view, and the list's rows by key. They are compiled ahead of time from the
+first screen needs four statements: the SLA setting (for the viewpoint), the first keys of
+the default view, the list's rows by key, and the sync's state for the status line. They are compiled ahead of time from the
 statements in ``queries`` (``compiled``, written by ``make compiled-sql``; a test fails when
 they no longer agree) and run here on the driver's connection. The list's rows by key are
 read here at any time, whichever connection the replica gives (its engine's, once made).
@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from inboop_tui.store.compiled import STATEMENTS
@@ -23,6 +24,7 @@ from inboop_tui.store.rows import (
     ROW_COLUMNS,
     ConversationRow,
     InboxFilter,
+    SyncStatus,
     Viewpoint,
     conversation_row,
 )
@@ -61,14 +63,12 @@ class Prepared:
         return self.sql.replace(EXPANDED.format(self.expanding), marks), values
 
 
+@cache
 def _statement(name: str) -> Prepared:
+    """A statement of ``compiled``, looked up when first read (so that ``make compiled-sql``
+    can write a missing one)."""
     sql, values, slots, expanding = STATEMENTS[name]
     return Prepared(sql, tuple(values), tuple((p, n) for p, n in slots), expanding)
-
-
-SLA_MINUTES = _statement("sla_minutes")
-FIRST_KEYS = _statement("first_keys")  # of DEFAULT_VIEW, newest first, ``limit`` of them
-ROWS_BY_KEY = {False: _statement("rows_by_key"), True: _statement("rows_by_key_sla")}
 
 
 def _read(db: sqlite3.Connection, statement: Prepared, named: Mapping[str, Any]) -> list[Any]:
@@ -76,7 +76,7 @@ def _read(db: sqlite3.Connection, statement: Prepared, named: Mapping[str, Any])
 
 
 def sla_minutes(db: sqlite3.Connection) -> int | None:
-    found = _read(db, SLA_MINUTES, {})
+    found = _read(db, _statement("sla_minutes"), {})
     return None if not found or found[0][0] is None else int(found[0][0])
 
 
@@ -95,10 +95,21 @@ def compiled_for(f: InboxFilter, keep: str | None) -> bool:
 def first_keys(db: sqlite3.Connection, vp: Viewpoint, limit: int) -> tuple[array[int], bool]:
     """The default view's first ``limit`` keys, newest first, and whether they are the whole
     order (as :func:`queries.conversation_keys` reads them with a limit)."""
-    keys = array("q", (pk for (pk,) in _read(db, FIRST_KEYS, {"now": vp.now, "limit": limit + 1})))
+    keys = array(
+        "q",
+        (pk for (pk,) in _read(db, _statement("first_keys"), {"now": vp.now, "limit": limit + 1})),
+    )
     if len(keys) > limit:
         return keys[:limit], False
     return keys, True
+
+
+def sync_status(db: sqlite3.Connection) -> SyncStatus:
+    found = _read(db, _statement("sync_status"), {})
+    if not found:  # made by the first migration: the file is not what it should be
+        raise sqlite3.DatabaseError("the replica has no sync state (malformed)")
+    cursor, head, ok_at, attempt_at, error, kind, pending = found[0]
+    return SyncStatus(int(cursor), int(head), ok_at, attempt_at, error, kind, int(pending))
 
 
 def rows_at(
@@ -108,6 +119,6 @@ def rows_at(
     if not pks:
         return []
     named = {"keys": pks, "now": vp.now, "deadline": vp.sla_deadline}
-    rows = _read(db, ROWS_BY_KEY[vp.sla_on], named)
+    rows = _read(db, _statement("rows_by_key_sla" if vp.sla_on else "rows_by_key"), named)
     found = {row[ROW_COLUMNS]: conversation_row(row) for row in rows}
     return [found.get(pk) for pk in pks]

@@ -277,7 +277,7 @@ def _prepare(dialect: Dialect, query: Select[Any]) -> Prepared:
         marker = EXPANDED.format(name)
         if name in _PER_READ:
             if marker in sql:
-                assert expanding in (None, name)  # one list per statement
+                assert expanding is None and sql.count(marker) == 1  # one list, read once
                 expanding = name
             slots.append((len(values), name))
             values.append(None)
@@ -542,17 +542,32 @@ def conversations_at(
     return first_screen.rows_at(_driver(conn), pks, vp)
 
 
+def _first_keys(me: str | None, sla_on: bool) -> Select[Any]:
+    vp = _bound_viewpoint(me, sla_on)
+    first = _newest_first(conversations.c.pk, DEFAULT_VIEW, vp, None)
+    return first.limit(bindparam("limit", type_=Integer))
+
+
 def compile_ahead() -> dict[str, tuple[Any, ...]]:
     """The statements :mod:`first_screen` runs, compiled for SQLite's driver, as
     :mod:`compiled` holds them."""
-    first = _newest_first(conversations.c.pk, DEFAULT_VIEW, _bound_viewpoint(None, False), None)
+    from inboop_tui.store.diagnostics import status_query
+
+    dialect = sqlite.dialect()
+    firsts = {
+        _prepare(dialect, _first_keys(me, sla_on))
+        for me in (None, "me")
+        for sla_on in (False, True)
+    }
+    # Compiled once for every agent and SLA setting: the default view must not depend on them.
+    assert len(firsts) == 1, "DEFAULT_VIEW reads who is looking or the SLA: compile it per read"
     statements = {
         "sla_minutes": select(workspace.c.sla_minutes).where(workspace.c.id == 1),
-        "first_keys": first.limit(bindparam("limit", type_=Integer)),
+        "first_keys": _first_keys(None, False),
         "rows_by_key": _rows_by_key(False),
         "rows_by_key_sla": _rows_by_key(True),
+        "sync_status": status_query(),
     }
-    dialect = sqlite.dialect()
     found = {}
     for name, statement in statements.items():
         p = _prepare(dialect, statement)

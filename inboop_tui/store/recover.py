@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import Table, insert
 
-from inboop_tui.store.db import in_use_path, open_replica, writing
+from inboop_tui.store.db import open_replica, writing
+from inboop_tui.store.replica_file import in_use_path
 from inboop_tui.store.tables import (
     conversation_views,
     drafts,

@@ -158,7 +158,7 @@ class Replica:
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, conn.begin():  # its reads in one snapshot
                 yield conn
         except (sa_exc.DBAPIError, sqlite3.Error) as exc:  # the second: reads on the driver
             raise db.explain_on(self.engine, exc) from exc
@@ -170,7 +170,7 @@ class Replica:
         try:
             with self.file.reading() as conn:
                 yield conn
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, sa_exc.DBAPIError) as exc:  # the second: the engine's connect
             raise explain(exc, self.file.path) from exc
 
     def _view(self, conn: Connection) -> Viewpoint:
@@ -406,8 +406,9 @@ class Replica:
     # --- sync and diagnostics -------------------------------------------------------------
 
     def status(self) -> SyncStatus:
-        with self._reading() as conn:
-            return diagnostics.sync_status(conn)
+        """Read on the driver's connection: the status line is part of the first screen."""
+        with self._driver_reading() as driver:
+            return first_screen.sync_status(driver)
 
     def integrity_problems(self) -> list[str]:
         with self._reading() as conn:

@@ -40,7 +40,7 @@ BUSY_TIMEOUT_MS = 10_000
 # Commits copy the write-ahead log back into the database only past ~40 MiB (10,000 pages;
 # SQLite's default is 1,000): each copy ends in an fsync, and a sync of 1k messages into a
 # 1M-message replica spent a third of its time in six of them. The app copies it after each
-# sync instead (:func:`checkpoint`), once the new messages are on their way to the screen; a
+# sync instead (:func:`db.checkpoint`), once the new messages are on their way to the screen; a
 # command's last close copies it on the way out.
 CHECKPOINT_PAGES = 10_000
 
@@ -122,8 +122,8 @@ def _hold_in_use(path: Path, wait_seconds: float = 10.0) -> int | None:
 
 @contextmanager
 def sole_user(path: Path) -> Iterator[None]:
-    """Hold the replica alone: refused while any other engine on it is open, in this process
-    or another (the app, a command still running)."""
+    """Hold the replica alone: refused while it is open anywhere else (a :class:`ReplicaFile`
+    or an engine), in this process or another (the app, a command still running)."""
     if fcntl is None:  # pragma: no cover - not POSIX
         yield
         return
@@ -206,16 +206,14 @@ class ReplicaFile:
     def engine(self) -> Engine:
         """SQLAlchemy's engine on the file, made (and SQLAlchemy loaded) on first use."""
         engine = self._engine
-        if engine is None:
+        if engine is None or self._closed:
             with self._making:
+                if self._closed:  # a worker still running as the app goes
+                    raise ReplicaError(f"the local database {self.path} is closed")
                 if self._engine is None:
                     from inboop_tui.store.db import engine_on
 
                     self._engine = engine_on(self.path, self._let_go)
-                    with self._pool:
-                        idle, self._idle = self._idle, []
-                    for db in idle:
-                        db.close()
                 engine = self._engine
         return engine
 
@@ -255,36 +253,54 @@ class ReplicaFile:
         try:
             yield db
         finally:
+            # Kept until the file is closed, even once the engine serves the reads: the last
+            # connection to close copies the write-ahead log back, which the app does at its
+            # own times (`db.checkpoint`), not on whichever thread made the engine.
             with self._pool:
-                kept = self._engine is None and not self._closed
+                kept = not self._closed
                 if kept:
                     self._idle.append(db)  # the one used last is used next: its pages are warm
             if not kept:
                 db.close()
 
     def close(self) -> None:
-        """Close its connections and the engine it made, and let go of the file."""
-        with self._pool:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for db in idle:
-            db.close()
-        if self._engine is not None and self._owns_engine:
-            self._engine.dispose()  # lets go of the file (`engine_on`)
-        elif self._owns_engine:
+        """Close its connections and the engine it made, and let go of the file; no engine is
+        made after (a worker still running as the app goes gets a ReplicaError)."""
+        with self._making:
+            with self._pool:
+                self._closed = True
+            engine = self._engine
+        if engine is not None and self._owns_engine:
+            engine.dispose()  # lets go of the file (`engine_on`)
+        else:
             self._let_go()
 
     def _let_go(self) -> None:
-        if self._in_use is not None:
-            os.close(self._in_use)
-            self._in_use = None
+        """Close its own connections and its in-use lock: the file is closed, or the engine it
+        made is disposed (a command's, which it only opened)."""
+        with self._pool:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            in_use, self._in_use = self._in_use, None
+        for db in idle:
+            db.close()
+        if in_use is not None:
+            os.close(in_use)
 
     def upgrade(self) -> None:
         """Migrate to the newest schema, through the engine only when it is not there yet."""
         head, known = revisions()
+        current: str | None = None
         try:
             with self.reading() as db:
                 current = current_revision(db)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower():
+                log.info("cannot open the replica %s", self.path, exc_info=True)
+                raise explain(exc, self.path) from exc
+            # Another process is making it (its first migration): `db.upgrade` watches for
+            # that to end.
+            log.info("the replica is busy (another process migrating); looking again")
         except sqlite3.Error as exc:
             log.info("cannot open the replica %s", self.path, exc_info=True)
             raise explain(exc, self.path) from exc

@@ -33,8 +33,9 @@ class InboxFilter:
     has_orders: bool = False
 
 
-# The inbox's view when the app starts, and when its filters are cleared: what needs an
-# answer (its first keys are compiled ahead: ``first_screen``).
+# The inbox's view when the app starts, and when its filters are cleared: what needs work
+# (resolved conversations, and snoozed ones until they wake, are a status filter away, S). Its
+# first keys are compiled ahead (``first_screen``).
 DEFAULT_VIEW = InboxFilter(status=ACTIVE)
 
 

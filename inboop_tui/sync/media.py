@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from inboop_tui.store.config import ClientConfig
 from inboop_tui.store.paths import private_folder
-from inboop_tui.store.queries import AttachmentRef
+from inboop_tui.store.rows import AttachmentRef
 from inboop_tui.sync.client import RelayClient, SyncError
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # `inboop` asks the terminal before the app: without Pillow o
     from PIL import Image as PILImage
     from textual.widget import Widget
 
-    from inboop_tui.store.queries import AttachmentRef
+    from inboop_tui.store.rows import AttachmentRef
     from inboop_tui.sync.media import Picture
 
 Graphics = Literal["kitty", "sixel"]
