@@ -196,10 +196,10 @@ class InboopApp(App[None]):
     def warm_up(self) -> None:
         """What the inbox's start leaves out (SQLAlchemy, the replica's statements and its
         engine, the wire format's models, the other screens, the sync, the first search's
-        preparation), loaded while the agent reads the inbox: the first
-        action or sync would wait ~0.2 s for it, the first other screen would wait on the
-        drawing thread, and the first search would take longer than the next. What it makes
-        lives as long as the app, so it is frozen out of the collector as start-up's is."""
+        preparation), loaded while the agent reads the inbox: the first action or sync would
+        wait ~0.2 s for it, the first other screen would wait on the drawing thread, and the
+        first search would take longer than the next. What it makes lives as long as the app,
+        so it is frozen out of the collector as start-up's is."""
         try:
             for name in LATER_MODULES:
                 importlib.import_module(name)

@@ -2,10 +2,11 @@
 
 Importing SQLAlchemy is about a quarter of the app's start (~0.12 s of ~0.45 s here), and the
 first screen needs four statements: the SLA setting (for the viewpoint), the first keys of
-the default view, the list's rows by key, and the sync's state for the status line. They are compiled ahead of time from the
-statements in ``queries`` (``compiled``, written by ``make compiled-sql``; a test fails when
-they no longer agree) and run here on the driver's connection. The list's rows by key are
-read here at any time, whichever connection the replica gives (its engine's, once made).
+the default view, the list's rows by key, and the sync's state for the status line. They are
+compiled ahead of time from the statements in ``queries`` (``compiled``, written by ``make
+compiled-sql``; a test fails when they no longer agree) and run here on the driver's
+connection. The rows by key and the sync's state are read here at any time, whichever
+connection the replica gives (its engine's, once made).
 """
 
 from __future__ import annotations
